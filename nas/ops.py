@@ -1,0 +1,274 @@
+"""The candidate operations of the DARTS search space, as a registry.
+
+Every operation maps ``C`` channels to ``C`` channels; with ``stride=2`` it halves
+the spatial size (rounding up, so odd sizes such as 7x7 are handled). The eight
+operations, in the DARTS order, are:
+
+``none``
+    zeros, strided when reducing.
+``max_pool_3x3``, ``avg_pool_3x3``
+    3x3 pooling with padding 1; the average excludes the padding.
+``skip_connect``
+    identity, or :class:`FactorizedReduce` when the stride is 2.
+``sep_conv_3x3``, ``sep_conv_5x5``
+    two stacked (ReLU, depthwise kxk, pointwise 1x1, BN) blocks; the first carries the stride.
+``dil_conv_3x3``, ``dil_conv_5x5``
+    one (ReLU, depthwise kxk with dilation 2, pointwise 1x1, BN) block.
+
+Written from the description in ``reference.md``; the padding of every kxk
+convolution is chosen as ``dilation * (k - 1) / 2`` so that stride 1 keeps the size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "Operation",
+    "OPERATIONS",
+    "PRIMITIVES",
+    "get_operation",
+    "ReLUConvBN",
+    "FactorizedReduce",
+    "Zero",
+    "Identity",
+    "SepConv",
+    "DilConv",
+]
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU, a dense ``kernel_size`` convolution without bias, then batch norm."""
+
+    def __init__(
+        self,
+        C_in: int,
+        C_out: int,
+        kernel_size: int,
+        stride: int,
+        padding: int,
+        affine: bool = True,
+    ) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_out, kernel_size, stride=stride, padding=padding, bias=False),
+            nn.BatchNorm2d(C_out, affine=affine),
+        )
+
+
+class DilConv(nn.Sequential):
+    """ReLU, depthwise ``kernel_size`` convolution (with ``dilation``), pointwise 1x1, BN.
+
+    With ``dilation=1`` this is one block of a separable convolution.
+    """
+
+    def __init__(
+        self,
+        C_in: int,
+        C_out: int,
+        kernel_size: int,
+        stride: int,
+        padding: int,
+        dilation: int,
+        affine: bool = True,
+    ) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(
+                C_in,
+                C_in,
+                kernel_size,
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+                groups=C_in,
+                bias=False,
+            ),
+            nn.Conv2d(C_in, C_out, 1, bias=False),
+            nn.BatchNorm2d(C_out, affine=affine),
+        )
+
+
+class SepConv(nn.Sequential):
+    """Two stacked separable blocks; only the first one is strided.
+
+    The first block keeps ``C_in`` channels, the second maps to ``C_out``.
+    """
+
+    def __init__(
+        self,
+        C_in: int,
+        C_out: int,
+        kernel_size: int,
+        stride: int,
+        padding: int,
+        affine: bool = True,
+    ) -> None:
+        super().__init__(
+            DilConv(C_in, C_in, kernel_size, stride, padding, 1, affine=affine),
+            DilConv(C_in, C_out, kernel_size, 1, padding, 1, affine=affine),
+        )
+
+
+class Identity(nn.Module):
+    """Returns its input unchanged (the stride-1 ``skip_connect``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class Zero(nn.Module):
+    """The ``none`` operation: zeros of the output shape.
+
+    Multiplying a strided view by zero (rather than allocating) keeps the dtype,
+    device and memory format of the input, and keeps the graph connected.
+    """
+
+    def __init__(self, stride: int) -> None:
+        super().__init__()
+        if stride not in (1, 2):
+            raise ValueError(f"Zero: stride must be 1 or 2, got {stride}")
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            return x.mul(0.0)
+        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
+
+
+class FactorizedReduce(nn.Module):
+    """Halve the spatial size with two 1x1 stride-2 convolutions offset by one pixel.
+
+    One convolution sees the even pixels, the other the odd ones (via a one-pixel
+    shift), so together they read every input pixel; the two halves of the
+    output channels are concatenated and batch-normalised. The input is padded by
+    one pixel on the bottom/right before the shift, so odd sizes give
+    ``ceil(H / 2)`` on both paths.
+    """
+
+    def __init__(self, C_in: int, C_out: int, affine: bool = True) -> None:
+        super().__init__()
+        if C_out < 2:
+            raise ValueError(f"FactorizedReduce needs C_out >= 2, got {C_out}")
+        self.relu = nn.ReLU(inplace=False)
+        half = C_out // 2
+        self.conv_even = nn.Conv2d(C_in, half, 1, stride=2, bias=False)
+        self.conv_odd = nn.Conv2d(C_in, C_out - half, 1, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(C_out, affine=affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(x)
+        shifted = F.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
+        out = torch.cat([self.conv_even(x), self.conv_odd(shifted)], dim=1)
+        return self.bn(out)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A registered candidate operation.
+
+    Attributes
+    ----------
+    name : str
+        The DARTS name (``sep_conv_3x3`` ...).
+    parametric : bool
+        Whether the module has learnable convolution weights.
+    build : callable
+        ``build(C, stride, affine) -> nn.Module`` with ``C`` channels in and out.
+    description : str
+        One line for help texts.
+    """
+
+    name: str
+    parametric: bool
+    build: Callable[[int, int, bool], nn.Module]
+    description: str
+
+
+def _skip(C: int, stride: int, affine: bool) -> nn.Module:
+    return Identity() if stride == 1 else FactorizedReduce(C, C, affine=affine)
+
+
+def _sep(k: int) -> Callable[[int, int, bool], nn.Module]:
+    def build(C: int, stride: int, affine: bool) -> nn.Module:
+        return SepConv(C, C, k, stride, (k - 1) // 2, affine=affine)
+
+    return build
+
+
+def _dil(k: int) -> Callable[[int, int, bool], nn.Module]:
+    def build(C: int, stride: int, affine: bool) -> nn.Module:
+        return DilConv(C, C, k, stride, k - 1, 2, affine=affine)
+
+    return build
+
+
+_REGISTERED = (
+    Operation("none", False, lambda C, stride, affine: Zero(stride), "zeros (no connection)"),
+    Operation(
+        "max_pool_3x3",
+        False,
+        lambda C, stride, affine: nn.MaxPool2d(3, stride=stride, padding=1),
+        "3x3 max pooling, padding 1",
+    ),
+    Operation(
+        "avg_pool_3x3",
+        False,
+        lambda C, stride, affine: nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False),
+        "3x3 average pooling, padding 1, padding excluded from the average",
+    ),
+    # Parametric only when reducing (factorized reduce); the registry flag
+    # describes the stride-1 operation, see ``is_parametric``.
+    Operation("skip_connect", False, _skip, "identity, or factorized reduce when stride is 2"),
+    Operation("sep_conv_3x3", True, _sep(3), "two stacked separable 3x3 convolutions"),
+    Operation("sep_conv_5x5", True, _sep(5), "two stacked separable 5x5 convolutions"),
+    Operation("dil_conv_3x3", True, _dil(3), "separable 3x3 convolution, dilation 2"),
+    Operation("dil_conv_5x5", True, _dil(5), "separable 5x5 convolution, dilation 2"),
+)
+
+OPERATIONS: dict[str, Operation] = {op.name: op for op in _REGISTERED}
+"""The operations keyed by name, in the DARTS order."""
+
+PRIMITIVES: tuple[str, ...] = (
+    "none",
+    "max_pool_3x3",
+    "avg_pool_3x3",
+    "skip_connect",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "dil_conv_3x3",
+    "dil_conv_5x5",
+)
+"""The DARTS operation names in their canonical order (N = 8 experts per edge)."""
+
+assert tuple(OPERATIONS) == PRIMITIVES
+
+
+def get_operation(name: str) -> Operation:
+    """Look an operation up by name.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the choices.
+    """
+    try:
+        return OPERATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown operation {name!r}; choose from {', '.join(OPERATIONS)}"
+        ) from None
+
+
+def is_parametric(name: str, stride: int) -> bool:
+    """Whether the operation built with ``stride`` has learnable weights.
+
+    ``skip_connect`` becomes a (parametric) factorized reduce at stride 2.
+    """
+    op = get_operation(name)
+    return op.parametric or (name == "skip_connect" and stride != 1)
