@@ -1,0 +1,301 @@
+"""Architecture optimizers for ``--arch-optimizer``: one harness, three update rules.
+
+Each entry of :data:`ARCH_OPTIMIZERS` builds an :class:`ArchUpdater` that owns the
+architecture weights of both cell types (``(edges, N)`` tensors, one per type,
+shared by every cell of the type) and exposes the same four calls to the search
+loop:
+
+``mixing()``
+    the mixing coefficients ``u`` the supernet consumes in the architecture step;
+``loss_scale(batch)``
+    the factor applied to the validation loss *summed* over the examples of the
+    step, before ``backward`` (``batch`` is the global batch size);
+``step(all_reduce)``
+    the update after ``backward`` (``all_reduce`` sums tensors across DDP ranks);
+``probabilities()`` / ``alive()``
+    the current weights and alive experts (for logging, wipeout, discretization).
+
+``xnas``
+    :class:`~xnas.nas.xnas_optimizer.XNASOptimizer` on log-weights.  ``u`` is a
+    detached leaf, so one backward pass leaves ``u.grad = dloss/du =
+    grad_p loss . f`` summed over the cell type's replications; the loss is the
+    sum over the batch (not the mean), so the sum runs over the examples too: the
+    reward of a step is the sum of its per-example, per-replication rewards.
+``darts``
+    Adam on softmax logits, lr 3e-4, betas (0.5, 0.999), weight decay 1e-3, on
+    the mean loss (first-order DARTS).
+``gd``
+    Plain gradient descent on softmax logits (paper, equation 5), on the same
+    summed loss as ``xnas`` and by default with the same per-cell-type learning
+    rates, so that the two differ only in the update rule.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from xnas.nas.xnas_optimizer import XNASOptimizer
+
+__all__ = [
+    "ARCH_OPTIMIZERS",
+    "ArchOptimizerSpec",
+    "ArchSettings",
+    "ArchUpdater",
+    "build_arch_optimizer",
+]
+
+AllReduce = Callable[[torch.Tensor], None]
+
+
+@dataclass(frozen=True)
+class ArchSettings:
+    """Everything an architecture optimizer may need, per cell type.
+
+    ``eta`` / ``horizon`` / ``rounds_per_step`` are dicts keyed by cell type
+    (``"normal"``, ``"reduce"``).  ``world`` is the number of DDP ranks.
+    """
+
+    shape: tuple[int, int]
+    eta: dict = field(default_factory=dict)
+    horizon: dict = field(default_factory=dict)
+    rounds_per_step: dict = field(default_factory=dict)
+    L: float = 1.0
+    zeta: float = 1.0
+    lr: float | None = None
+    seed: int = 0
+    world: int = 1
+    kinds: tuple[str, ...] = ("normal", "reduce")
+
+
+class ArchUpdater:
+    """Base class: architecture weights of both cell types and their update."""
+
+    name = "base"
+    wipes = False
+
+    def __init__(self, settings: ArchSettings, device: torch.device | str = "cpu") -> None:
+        self.settings = settings
+        self.kinds = tuple(settings.kinds)
+        self.device = torch.device(device)
+        self.params: dict[str, torch.Tensor] = {}
+        self._u: dict[str, torch.Tensor] = {}
+        self.optimizer: torch.optim.Optimizer
+
+    # -- used by the search loop -------------------------------------
+    def parameters(self) -> list[torch.Tensor]:
+        """The architecture tensors (disjoint from the network weights)."""
+        return [self.params[k] for k in self.kinds]
+
+    def mixing(self) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def loss_scale(self, batch: int) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def step(self, all_reduce: AllReduce | None = None) -> dict[str, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def probabilities(self) -> dict[str, torch.Tensor]:
+        """Mixing weights ``u`` (float64, detached; wiped experts 0)."""
+        return {k: torch.softmax(self.params[k].detach().double(), dim=-1) for k in self.kinds}
+
+    @torch.no_grad()
+    def alive(self) -> dict[str, torch.Tensor]:
+        """Bool masks of the experts in play (all True for rules without wipeout)."""
+        return {k: torch.isfinite(self.params[k].detach()).cpu() for k in self.kinds}
+
+    def state_dict(self) -> dict:
+        """Architecture tensors and optimizer state."""
+        return {
+            "name": self.name,
+            "params": {k: self.params[k].detach().clone() for k in self.kinds},
+            "optimizer": self.optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` output (same rule, same shapes)."""
+        if state.get("name") != self.name:
+            raise ValueError(f"checkpoint holds a {state.get('name')!r} architecture optimizer, not {self.name!r}")
+        with torch.no_grad():
+            for k in self.kinds:
+                src = state["params"][k]
+                if tuple(src.shape) != tuple(self.params[k].shape):
+                    raise ValueError(f"architecture weights {k}: shape {tuple(src.shape)} != {tuple(self.params[k].shape)}")
+                self.params[k].copy_(src)
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def _grads(self, all_reduce: AllReduce | None) -> dict[str, torch.Tensor]:
+        grads = {}
+        for k in self.kinds:
+            g = self._u[k].grad if k in self._u else None
+            g = torch.zeros(self.settings.shape, dtype=torch.float64, device=self.device) if g is None else g.detach().double()
+            if all_reduce is not None:
+                all_reduce(g)
+            grads[k] = g
+        self._u = {}
+        return grads
+
+
+class XNASUpdater(ArchUpdater):
+    """The XNAS rule, with wipeout (see :mod:`xnas.nas.xnas_optimizer`)."""
+
+    name = "xnas"
+    wipes = True
+
+    def __init__(self, settings: ArchSettings, device: torch.device | str = "cpu") -> None:
+        super().__init__(settings, device)
+        groups = []
+        for k in self.kinds:
+            # v_0 = 1 for every expert (Algorithm 1, line 2)
+            self.params[k] = torch.zeros(settings.shape, dtype=torch.float64, device=self.device, requires_grad=True)
+            groups.append(
+                {
+                    "params": [self.params[k]],
+                    "name": k,
+                    "eta": settings.eta[k],
+                    "horizon": settings.horizon[k],
+                    "rounds_per_step": settings.rounds_per_step[k],
+                }
+            )
+        self.optimizer = XNASOptimizer(groups, L=settings.L, zeta=settings.zeta)
+
+    def mixing(self) -> dict[str, torch.Tensor]:
+        # A leaf per cell type: the loss is linear in u through each mixed edge,
+        # so u.grad = grad_p loss . f_i, summed over the replications sharing u.
+        self._u = {
+            k: torch.softmax(self.params[k].detach(), dim=-1).float().requires_grad_(True) for k in self.kinds
+        }
+        return self._u
+
+    def loss_scale(self, batch: int) -> float:
+        return 1.0
+
+    def step(self, all_reduce: AllReduce | None = None) -> dict[str, torch.Tensor]:
+        grads = self._grads(all_reduce)
+        for k in self.kinds:
+            self.params[k].grad = grads[k]
+        self.optimizer.step()
+        for k in self.kinds:
+            self.params[k].grad = None
+        return {k: -g for k, g in grads.items()}
+
+    def log_gamma(self) -> dict[str, torch.Tensor]:
+        """``ln gamma`` per forecaster (Lemma 2: below ln N)."""
+        return self.optimizer.log_gamma()
+
+
+class _LogitUpdater(ArchUpdater):
+    """Softmax logits updated by a generic torch optimizer through the softmax."""
+
+    def _make_params(self, init_std: float) -> None:
+        gen = torch.Generator().manual_seed(self.settings.seed)
+        for k in self.kinds:
+            init = init_std * torch.randn(self.settings.shape, generator=gen, dtype=torch.float64) if init_std else torch.zeros(self.settings.shape, dtype=torch.float64)
+            self.params[k] = init.to(self.device).requires_grad_(True)
+
+    def mixing(self) -> dict[str, torch.Tensor]:
+        self._u = {}
+        out = {}
+        for k in self.kinds:
+            u = torch.softmax(self.params[k], dim=-1).float()
+            # Keep u in the graph of the logits, but also record its gradient so
+            # that the rewards of every rule can be logged the same way.
+            u.retain_grad()
+            self._u[k] = u
+            out[k] = u
+        return out
+
+    def step(self, all_reduce: AllReduce | None = None) -> dict[str, torch.Tensor]:
+        rewards = {}
+        for k in self.kinds:
+            g = self.params[k].grad
+            if g is None:
+                g = torch.zeros_like(self.params[k])
+                self.params[k].grad = g
+            if all_reduce is not None:
+                all_reduce(g)
+            ug = self._u[k].grad if k in self._u else None
+            rewards[k] = torch.zeros(self.settings.shape, dtype=torch.float64) if ug is None else -ug.detach().double()
+        self._u = {}
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return rewards
+
+
+class DartsUpdater(_LogitUpdater):
+    """First-order DARTS: Adam on logits, lr 3e-4, betas (0.5, 0.999), wd 1e-3."""
+
+    name = "darts"
+
+    def __init__(self, settings: ArchSettings, device: torch.device | str = "cpu") -> None:
+        super().__init__(settings, device)
+        self._make_params(1e-3)  # DARTS initialises the logits at 1e-3 * N(0, 1)
+        lr = 3e-4 if settings.lr is None else settings.lr
+        self.optimizer = torch.optim.Adam(
+            [{"params": [self.params[k]], "name": k} for k in self.kinds], lr=lr, betas=(0.5, 0.999), weight_decay=1e-3
+        )
+
+    def loss_scale(self, batch: int) -> float:
+        # the mean over the global batch (the all-reduce sums the ranks' shares)
+        return 1.0 / float(batch)
+
+
+class GDUpdater(_LogitUpdater):
+    """Plain gradient descent on softmax logits (no momentum, no weight decay)."""
+
+    name = "gd"
+
+    def __init__(self, settings: ArchSettings, device: torch.device | str = "cpu") -> None:
+        super().__init__(settings, device)
+        self._make_params(0.0)  # v_0 = 1, as XNAS
+        groups = []
+        for k in self.kinds:
+            lr = settings.eta[k] if settings.lr is None else settings.lr
+            groups.append({"params": [self.params[k]], "name": k, "lr": lr})
+        self.optimizer = torch.optim.SGD(groups, lr=groups[0]["lr"], momentum=0.0, weight_decay=0.0)
+
+    def loss_scale(self, batch: int) -> float:
+        return 1.0
+
+
+@dataclass(frozen=True)
+class ArchOptimizerSpec:
+    """A registered architecture optimizer."""
+
+    name: str
+    build: Callable[[ArchSettings, "torch.device | str"], ArchUpdater]
+    description: str
+    wipes: bool
+
+
+ARCH_OPTIMIZERS: dict[str, ArchOptimizerSpec] = {
+    spec.name: spec
+    for spec in (
+        ArchOptimizerSpec("xnas", XNASUpdater, "XNAS: exponentiated gradient with wipeout (the paper)", True),
+        ArchOptimizerSpec("darts", DartsUpdater, "DARTS first order: Adam lr 3e-4, betas (0.5, 0.999), wd 1e-3", False),
+        ArchOptimizerSpec("gd", GDUpdater, "plain gradient descent on softmax logits", False),
+    )
+}
+"""Architecture optimizers by name."""
+
+
+def build_arch_optimizer(name: str, settings: ArchSettings, device: torch.device | str = "cpu") -> ArchUpdater:
+    """Build a registered architecture optimizer.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the choices) or invalid settings.
+    """
+    try:
+        spec = ARCH_OPTIMIZERS[name]
+    except KeyError:
+        raise ValueError(f"unknown architecture optimizer {name!r}; choose from {', '.join(ARCH_OPTIMIZERS)}") from None
+    if settings.lr is not None and not (math.isfinite(settings.lr) and settings.lr > 0):
+        raise ValueError(f"architecture learning rate must be positive, got {settings.lr}")
+    return spec.build(settings, device)

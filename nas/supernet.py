@@ -1,0 +1,351 @@
+"""The DARTS search network (supernet) with real wipeout.
+
+The search space of ``reference.md``: a stem (3x3 conv to ``3C`` + BN), ``layers``
+cells with reduction cells at ``layers // 3`` and ``2 * layers // 3`` (channels
+double there), global average pooling and a linear classifier.  A cell has two
+inputs (the two previous cells, preprocessed by ReLU-1x1 conv-BN, or a factorized
+reduce after a reduction cell) and ``steps`` intermediate nodes; node ``k`` sums
+one *mixed edge* (a forecaster) from each of the ``2 + k`` earlier states, and the
+cell output concatenates the intermediate nodes.  Inside the supernet every BN of
+a candidate operation has ``affine=False`` and the pooling candidates are followed
+by a BN with ``affine=False``.
+
+The architecture weights are **not** part of this module: :meth:`SearchNetwork.forward`
+receives the mixing coefficients ``u`` of each cell type (``(edges, N)`` tensors)
+as inputs, so every cell of a type shares one set and the architecture optimizer
+owns them (:mod:`xnas.nas.arch_optimizers`).  Network weights and architecture
+weights are therefore disjoint parameter sets by construction, and the search
+asserts it.
+
+Real wipeout: :meth:`SearchNetwork.wipe` deletes the modules of wiped experts
+from every cell of the type, so they are absent from forward and backward and
+their parameters leave :meth:`parameters`; :func:`prune_optimizer` then drops
+them from the network optimizer while keeping the moment buffers of the
+survivors.  An edge with one expert left calls only that expert.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from xnas.nas.genotypes import Genotype
+from xnas.nas.lr import reduction_layers
+from xnas.nas.ops import OPERATIONS, PRIMITIVES, FactorizedReduce, ReLUConvBN, get_operation
+
+__all__ = [
+    "CELL_TYPES",
+    "MixedEdge",
+    "SearchCell",
+    "SearchNetwork",
+    "discretize",
+    "edge_endpoints",
+    "num_edges",
+    "prune_optimizer",
+]
+
+CELL_TYPES: tuple[str, str] = ("normal", "reduce")
+
+
+def num_edges(steps: int) -> int:
+    """Edges (forecasters) of a cell with ``steps`` intermediate nodes: ``sum_k (2 + k)``."""
+    return sum(2 + k for k in range(steps))
+
+
+def edge_endpoints(steps: int) -> list[tuple[int, int]]:
+    """``(input state, node)`` of every edge, in the order of the architecture rows.
+
+    States 0 and 1 are the cell inputs, ``2 + k`` the intermediate node ``k``.
+    """
+    return [(j, 2 + k) for k in range(steps) for j in range(2 + k)]
+
+
+class MixedEdge(nn.Module):
+    """One forecaster: ``p = sum_i u_i f_i(x)`` over its alive experts.
+
+    The ``none`` expert predicts the zero map, so its term and its reward
+    ``-grad_p loss . 0`` are exactly zero; it is only evaluated when it is the
+    last expert alive (then the edge outputs zeros).
+    """
+
+    def __init__(self, C: int, stride: int, primitives: Sequence[str]) -> None:
+        super().__init__()
+        self.primitives = tuple(primitives)
+        self.stride = stride
+        self.ops = nn.ModuleDict()
+        for name in self.primitives:
+            op = get_operation(name).build(C, stride, False)
+            if "pool" in name:
+                op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
+            self.ops[name] = op
+        self._alive: list[int] = list(range(len(self.primitives)))
+        self._refresh()
+
+    def _refresh(self) -> None:
+        names = [self.primitives[i] for i in self._alive]
+        computed = [i for i in self._alive if self.primitives[i] != "none"]
+        # (index into u, module) pairs evaluated by forward
+        self._computed = [(i, self.ops[self.primitives[i]]) for i in (computed or self._alive)]
+        self._single = len(names) == 1
+
+    @property
+    def alive(self) -> list[int]:
+        """Indices (into ``primitives``) of the experts still in play."""
+        return list(self._alive)
+
+    def wipe(self, indices: Iterable[int]) -> bool:
+        """Remove experts for good; returns whether anything changed."""
+        drop = sorted({int(i) for i in indices} & set(self._alive))
+        if not drop:
+            return False
+        if len(drop) == len(self._alive):
+            raise ValueError("cannot wipe every expert of an edge")
+        for i in drop:
+            del self.ops[self.primitives[i]]
+        self._alive = [i for i in self._alive if i not in drop]
+        self._refresh()
+        return True
+
+    def forward(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        if self._single:
+            return self._computed[0][1](x)
+        out = None
+        for i, op in self._computed:
+            y = u[i] * op(x)
+            out = y if out is None else out + y
+        return out
+
+
+class SearchCell(nn.Module):
+    """A normal or reduction cell of the supernet."""
+
+    def __init__(
+        self,
+        steps: int,
+        C_prev_prev: int,
+        C_prev: int,
+        C: int,
+        reduction: bool,
+        reduction_prev: bool,
+        primitives: Sequence[str],
+    ) -> None:
+        super().__init__()
+        self.reduction = reduction
+        self.steps = steps
+        if reduction_prev:
+            self.pre0 = FactorizedReduce(C_prev_prev, C, affine=False)
+        else:
+            self.pre0 = ReLUConvBN(C_prev_prev, C, 1, 1, 0, affine=False)
+        self.pre1 = ReLUConvBN(C_prev, C, 1, 1, 0, affine=False)
+        self.edges = nn.ModuleList()
+        for k in range(steps):
+            for j in range(2 + k):
+                stride = 2 if reduction and j < 2 else 1
+                self.edges.append(MixedEdge(C, stride, primitives))
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        states = [self.pre0(s0), self.pre1(s1)]
+        row = 0
+        for _ in range(self.steps):
+            node = None
+            for h in states:
+                y = self.edges[row](h, u[row])
+                node = y if node is None else node + y
+                row += 1
+            states.append(node)
+        return torch.cat(states[2:], dim=1)
+
+
+class SearchNetwork(nn.Module):
+    """The DARTS supernet.
+
+    Parameters
+    ----------
+    in_channels : int
+        Image channels.
+    num_classes : int
+        Classes of the classifier.
+    C : int
+        Initial channels (16 in the paper).
+    layers : int
+        Cells (8 in the paper; at least 3 so that both cell types exist).
+    steps : int
+        Intermediate nodes per cell (4).
+    primitives : sequence of str
+        The operation set (experts per edge), DARTS order by default.
+    stem_multiplier : int
+        The stem maps to ``stem_multiplier * C`` channels (3).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        C: int = 16,
+        layers: int = 8,
+        steps: int = 4,
+        primitives: Sequence[str] = PRIMITIVES,
+        stem_multiplier: int = 3,
+    ) -> None:
+        super().__init__()
+        primitives = tuple(primitives)
+        if len(primitives) < 2 or len(set(primitives)) != len(primitives):
+            raise ValueError(f"need at least 2 distinct operations, got {list(primitives)}")
+        for name in primitives:
+            if name not in OPERATIONS:
+                raise ValueError(f"unknown operation {name!r}; choose from {', '.join(OPERATIONS)}")
+        if C < 2:
+            raise ValueError(f"channels must be at least 2, got {C}")
+        if layers < 3:
+            raise ValueError(f"a search network needs at least 3 cells (normal and reduction), got {layers}")
+        if steps < 1:
+            raise ValueError(f"nodes per cell must be at least 1, got {steps}")
+        if in_channels < 1 or num_classes < 2:
+            raise ValueError(f"bad data shape: {in_channels} channels, {num_classes} classes")
+        self.primitives = primitives
+        self.C, self.layers, self.steps = C, layers, steps
+        self.num_classes = num_classes
+        C_curr = stem_multiplier * C
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, C_curr, 3, padding=1, bias=False),
+            nn.BatchNorm2d(C_curr),
+        )
+        reductions = set(reduction_layers(layers))
+        C_prev_prev, C_prev, C_curr = C_curr, C_curr, C
+        self.cells = nn.ModuleList()
+        reduction_prev = False
+        for i in range(layers):
+            reduction = i in reductions
+            if reduction:
+                C_curr *= 2
+            cell = SearchCell(steps, C_prev_prev, C_prev, C_curr, reduction, reduction_prev, primitives)
+            self.cells.append(cell)
+            reduction_prev = reduction
+            C_prev_prev, C_prev = C_prev, steps * C_curr
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(C_prev, num_classes)
+
+    # -- shape ---------------------------------------------------------
+    @property
+    def num_edges(self) -> int:
+        """Forecasters per cell type."""
+        return num_edges(self.steps)
+
+    def replications(self) -> dict[str, int]:
+        """How many cells of each type share one set of architecture weights."""
+        r_reduce = sum(1 for c in self.cells if c.reduction)
+        return {"normal": len(self.cells) - r_reduce, "reduce": r_reduce}
+
+    def arch_shape(self) -> tuple[int, int]:
+        """``(edges, N)``: the shape of each cell type's architecture weights."""
+        return self.num_edges, len(self.primitives)
+
+    def _cells_of(self, kind: str) -> list[SearchCell]:
+        if kind not in CELL_TYPES:
+            raise ValueError(f"unknown cell type {kind!r}; choose from {', '.join(CELL_TYPES)}")
+        return [c for c in self.cells if c.reduction == (kind == "reduce")]
+
+    # -- wipeout -------------------------------------------------------
+    def alive(self, kind: str) -> torch.Tensor:
+        """Bool mask ``(edges, N)`` of the experts still in the network."""
+        cell = self._cells_of(kind)[0]
+        mask = torch.zeros(self.arch_shape(), dtype=torch.bool)
+        for row, edge in enumerate(cell.edges):
+            mask[row, edge.alive] = True
+        return mask
+
+    def wipe(self, kind: str, alive: torch.Tensor) -> bool:
+        """Delete, in every cell of ``kind``, the experts that ``alive`` marks False.
+
+        Returns whether any module was removed.  Wiping is permanent: an
+        expert marked alive that is no longer in the network stays out.
+        """
+        alive = torch.as_tensor(alive).to("cpu", torch.bool)
+        if tuple(alive.shape) != self.arch_shape():
+            raise ValueError(f"alive mask shape {tuple(alive.shape)} != {self.arch_shape()}")
+        changed = False
+        for cell in self._cells_of(kind):
+            for row, edge in enumerate(cell.edges):
+                dead = [i for i in edge.alive if not bool(alive[row, i])]
+                changed |= edge.wipe(dead)
+        return changed
+
+    # -- forward -------------------------------------------------------
+    def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Logits for images ``x`` with mixing coefficients ``weights[kind]`` of shape ``(edges, N)``."""
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            u = weights["reduce" if cell.reduction else "normal"]
+            s0, s1 = s1, cell(s0, s1, u)
+        out = self.global_pooling(s1).flatten(1)
+        return self.classifier(out)
+
+
+def prune_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module) -> int:
+    """Drop from ``optimizer`` every parameter that is no longer in ``model``.
+
+    The survivors keep their order, hyperparameters and state (momentum
+    buffers), so a pruned optimizer equals one built over the pruned model
+    with the same history.  Returns the number of parameters removed.
+    """
+    keep = {id(p) for p in model.parameters()}
+    removed = 0
+    for group in optimizer.param_groups:
+        survivors = []
+        for p in group["params"]:
+            if id(p) in keep:
+                survivors.append(p)
+            else:
+                optimizer.state.pop(p, None)
+                removed += 1
+        group["params"] = survivors
+    return removed
+
+
+def discretize(
+    weights: dict[str, "np.ndarray | torch.Tensor"],
+    primitives: Sequence[str],
+    steps: int,
+) -> Genotype:
+    """The DARTS discretization of mixing weights into a :class:`Genotype`.
+
+    For each intermediate node keep the 2 incoming edges with the largest
+    strength (the largest weight among the edge's experts, ``none`` excluded;
+    ties go to the earlier edge), listed strongest first as DARTS does, and on each kept edge the strongest expert,
+    ``none`` excluded.  The cell output concatenates every intermediate node.
+
+    Parameters
+    ----------
+    weights : dict
+        ``{"normal": (edges, N), "reduce": (edges, N)}`` mixing weights (wiped
+        experts 0).
+    primitives : sequence of str
+        The operation names of the columns.
+    steps : int
+        Intermediate nodes per cell.
+    """
+    primitives = tuple(primitives)
+    if all(p == "none" for p in primitives):
+        raise ValueError("cannot discretize an operation set made only of 'none'")
+    cols = [i for i, p in enumerate(primitives) if p != "none"]
+    cells = {}
+    for kind in CELL_TYPES:
+        w = np.asarray(torch.as_tensor(weights[kind]).detach().cpu().double().numpy())
+        if w.shape != (num_edges(steps), len(primitives)):
+            raise ValueError(f"{kind} weights have shape {w.shape}, expected {(num_edges(steps), len(primitives))}")
+        gene: list[tuple[str, int]] = []
+        start = 0
+        for k in range(steps):
+            n_in = 2 + k
+            rows = w[start : start + n_in][:, cols]
+            strength = rows.max(axis=1)
+            order = sorted(range(n_in), key=lambda j: -strength[j])[:2]
+            for j in order:  # strongest first, as DARTS writes them
+                gene.append((primitives[cols[int(np.argmax(rows[j]))]], j))
+            start += n_in
+        cells[kind] = tuple(gene)
+    concat = tuple(range(2, 2 + steps))
+    return Genotype(normal=cells["normal"], normal_concat=concat, reduce=cells["reduce"], reduce_concat=concat)
