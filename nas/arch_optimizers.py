@@ -10,8 +10,11 @@ loop:
 ``loss_scale(batch)``
     the factor applied to the validation loss *summed* over the examples of the
     step, before ``backward`` (``batch`` is the global batch size);
+``backward(loss)``
+    differentiates only the architecture quantities (once per micro-batch);
 ``step(all_reduce)``
-    the update after ``backward`` (``all_reduce`` sums tensors across DDP ranks);
+    the update (``all_reduce`` sums tensors across DDP ranks); returns the
+    rewards ``R = -dloss/du`` of the step, summed over the batch;
 ``probabilities()`` / ``alive()``
     the current weights and alive experts (for logging, wipeout, discretization).
 
@@ -83,6 +86,7 @@ class ArchUpdater:
         self.device = torch.device(device)
         self.params: dict[str, torch.Tensor] = {}
         self._u: dict[str, torch.Tensor] = {}
+        self._acc: dict[str, torch.Tensor] = {}
         self.optimizer: torch.optim.Optimizer
 
     # -- used by the search loop -------------------------------------
@@ -98,6 +102,25 @@ class ArchUpdater:
 
     def step(self, all_reduce: AllReduce | None = None) -> dict[str, torch.Tensor]:  # pragma: no cover
         raise NotImplementedError
+
+    def _targets(self) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Accumulate the gradients this rule needs from ``loss`` (one backward pass).
+
+        Only the architecture quantities are differentiated (``torch.autograd.grad``),
+        so the architecture step spends nothing on network-weight gradients.
+        May be called once per micro-batch; :meth:`step` consumes the sums.
+        """
+        targets = self._targets()
+        names = list(targets)
+        grads = torch.autograd.grad(loss, [targets[n] for n in names], allow_unused=True)
+        for n, g in zip(names, grads):
+            if g is None:
+                continue
+            g = g.detach().double()
+            self._acc[n] = g if n not in self._acc else self._acc[n] + g
 
     @torch.no_grad()
     def probabilities(self) -> dict[str, torch.Tensor]:
@@ -129,16 +152,13 @@ class ArchUpdater:
                 self.params[k].copy_(src)
         self.optimizer.load_state_dict(state["optimizer"])
 
-    def _grads(self, all_reduce: AllReduce | None) -> dict[str, torch.Tensor]:
-        grads = {}
-        for k in self.kinds:
-            g = self._u[k].grad if k in self._u else None
-            g = torch.zeros(self.settings.shape, dtype=torch.float64, device=self.device) if g is None else g.detach().double()
-            if all_reduce is not None:
-                all_reduce(g)
-            grads[k] = g
-        self._u = {}
-        return grads
+    def _take(self, name: str, all_reduce: AllReduce | None) -> torch.Tensor:
+        g = self._acc.pop(name, None)
+        if g is None:
+            g = torch.zeros(self.settings.shape, dtype=torch.float64, device=self.device)
+        if all_reduce is not None:
+            all_reduce(g)
+        return g
 
 
 class XNASUpdater(ArchUpdater):
@@ -167,16 +187,21 @@ class XNASUpdater(ArchUpdater):
     def mixing(self) -> dict[str, torch.Tensor]:
         # A leaf per cell type: the loss is linear in u through each mixed edge,
         # so u.grad = grad_p loss . f_i, summed over the replications sharing u.
+        self._acc = {}
         self._u = {
             k: torch.softmax(self.params[k].detach(), dim=-1).float().requires_grad_(True) for k in self.kinds
         }
         return self._u
 
+    def _targets(self) -> dict[str, torch.Tensor]:
+        return dict(self._u)
+
     def loss_scale(self, batch: int) -> float:
         return 1.0
 
     def step(self, all_reduce: AllReduce | None = None) -> dict[str, torch.Tensor]:
-        grads = self._grads(all_reduce)
+        grads = {k: self._take(k, all_reduce) for k in self.kinds}
+        self._u = {}
         for k in self.kinds:
             self.params[k].grad = grads[k]
         self.optimizer.step()
@@ -192,6 +217,8 @@ class XNASUpdater(ArchUpdater):
 class _LogitUpdater(ArchUpdater):
     """Softmax logits updated by a generic torch optimizer through the softmax."""
 
+    _scale_used = 1.0
+
     def _make_params(self, init_std: float) -> None:
         gen = torch.Generator().manual_seed(self.settings.seed)
         for k in self.kinds:
@@ -199,28 +226,30 @@ class _LogitUpdater(ArchUpdater):
             self.params[k] = init.to(self.device).requires_grad_(True)
 
     def mixing(self) -> dict[str, torch.Tensor]:
-        self._u = {}
-        out = {}
-        for k in self.kinds:
-            u = torch.softmax(self.params[k], dim=-1).float()
-            # Keep u in the graph of the logits, but also record its gradient so
-            # that the rewards of every rule can be logged the same way.
-            u.retain_grad()
-            self._u[k] = u
-            out[k] = u
+        self._acc = {}
+        # u stays in the graph of the logits; its gradient is also taken so
+        # that every rule's rewards can be recorded the same way.
+        self._u = {k: torch.softmax(self.params[k], dim=-1).float() for k in self.kinds}
+        return dict(self._u)
+
+    def _targets(self) -> dict[str, torch.Tensor]:
+        out = {f"logits:{k}": self.params[k] for k in self.kinds}
+        out.update({f"u:{k}": self._u[k] for k in self.kinds})
         return out
 
     def step(self, all_reduce: AllReduce | None = None) -> dict[str, torch.Tensor]:
         rewards = {}
         for k in self.kinds:
-            g = self.params[k].grad
-            if g is None:
-                g = torch.zeros_like(self.params[k])
-                self.params[k].grad = g
+            self.params[k].grad = self._take(f"logits:{k}", all_reduce).to(self.params[k].dtype)
+            # rewards on the summed loss, whatever scale this rule's loss uses
+            ug = self._acc.pop(f"u:{k}", None)
+            rewards[k] = (
+                torch.zeros(self.settings.shape, dtype=torch.float64, device=self.device)
+                if ug is None
+                else -ug / self._scale_used
+            )
             if all_reduce is not None:
-                all_reduce(g)
-            ug = self._u[k].grad if k in self._u else None
-            rewards[k] = torch.zeros(self.settings.shape, dtype=torch.float64) if ug is None else -ug.detach().double()
+                all_reduce(rewards[k])
         self._u = {}
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -242,7 +271,8 @@ class DartsUpdater(_LogitUpdater):
 
     def loss_scale(self, batch: int) -> float:
         # the mean over the global batch (the all-reduce sums the ranks' shares)
-        return 1.0 / float(batch)
+        self._scale_used = 1.0 / float(batch)
+        return self._scale_used
 
 
 class GDUpdater(_LogitUpdater):
@@ -260,6 +290,7 @@ class GDUpdater(_LogitUpdater):
         self.optimizer = torch.optim.SGD(groups, lr=groups[0]["lr"], momentum=0.0, weight_decay=0.0)
 
     def loss_scale(self, batch: int) -> float:
+        self._scale_used = 1.0
         return 1.0
 
 

@@ -20,22 +20,11 @@ from xnas.pea.rule import eta_star
 
 __all__ = [
     "LearningRates",
-    "TRAIN_SIZES",
     "cell_replications",
     "learning_rates",
     "reduction_layers",
     "validation_size",
 ]
-
-TRAIN_SIZES: dict[str, int] = {
-    "cifar10": 50_000,
-    "cifar100": 50_000,
-    "svhn": 73_257,
-    "fashion-mnist": 60_000,
-    "digits": 1_797,
-}
-"""Training-set sizes of the built-in datasets (the search splits these)."""
-
 
 def reduction_layers(layers: int) -> tuple[int, ...]:
     """Indices of the reduction cells: ``layers // 3`` and ``2 * layers // 3``."""

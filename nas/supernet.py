@@ -66,6 +66,7 @@ def edge_endpoints(steps: int) -> list[tuple[int, int]]:
 class MixedEdge(nn.Module):
     """One forecaster: ``p = sum_i u_i f_i(x)`` over its alive experts.
 
+    An edge with one expert left computes that expert only (times ``u = 1``).
     The ``none`` expert predicts the zero map, so its term and its reward
     ``-grad_p loss . 0`` are exactly zero; it is only evaluated when it is the
     last expert alive (then the edge outputs zeros).
@@ -85,11 +86,9 @@ class MixedEdge(nn.Module):
         self._refresh()
 
     def _refresh(self) -> None:
-        names = [self.primitives[i] for i in self._alive]
         computed = [i for i in self._alive if self.primitives[i] != "none"]
         # (index into u, module) pairs evaluated by forward
         self._computed = [(i, self.ops[self.primitives[i]]) for i in (computed or self._alive)]
-        self._single = len(names) == 1
 
     @property
     def alive(self) -> list[int]:
@@ -110,8 +109,7 @@ class MixedEdge(nn.Module):
         return True
 
     def forward(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        if self._single:
-            return self._computed[0][1](x)
+        # A lone expert still goes through u (= 1) so that its reward is observed.
         out = None
         for i, op in self._computed:
             y = u[i] * op(x)

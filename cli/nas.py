@@ -1,0 +1,29 @@
+"""``xnas-nas``: architecture search and training on the DARTS search space.
+
+The group itself imports neither torch nor torchvision; each command imports
+them when it runs.
+"""
+
+from __future__ import annotations
+
+import click
+
+from xnas.cli._common import OneLineGroup
+
+
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="xnas")
+def main() -> None:
+    """XNAS architecture search and cell training (PyTorch)."""
+
+
+def _register() -> None:
+    # Command modules keep torch imports inside the command bodies.
+    from xnas.cli import nas_search, nas_train
+
+    for module in (nas_search, nas_train):
+        for command in getattr(module, "COMMANDS", ()):
+            main.add_command(command)
+
+
+_register()

@@ -1,0 +1,3 @@
+"""``xnas-sim figure`` (filled in by the analysis work)."""
+
+COMMANDS: list = []

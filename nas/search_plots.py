@@ -1,0 +1,146 @@
+"""Figures of a search: expert weights over time and the found cells (matplotlib only)."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from typing import Sequence
+
+import numpy as np
+
+from xnas.nas.genotypes import Genotype
+from xnas.nas.supernet import CELL_TYPES, edge_endpoints
+
+__all__ = ["plot_arch_weights", "plot_cells"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, format="png")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _node_name(state: int) -> str:
+    return {0: "c_{k-2}", 1: "c_{k-1}"}.get(state, str(state - 2))
+
+
+def plot_arch_weights(
+    steps: np.ndarray,
+    weights: np.ndarray,
+    primitives: Sequence[str],
+    nodes: int,
+    path: str,
+    steps_per_epoch: int | None = None,
+) -> None:
+    """Every edge's expert weights over the search, one panel per edge.
+
+    Parameters
+    ----------
+    steps : ndarray, shape (S,)
+        Architecture step of each snapshot.
+    weights : ndarray, shape (S, 2, edges, N)
+        Mixing weights per snapshot, cell type, edge and expert.
+    primitives : sequence of str
+        Expert names.
+    nodes : int
+        Intermediate nodes per cell (sets the edge labels).
+    path : str
+        PNG to write (atomically).
+    steps_per_epoch : int, optional
+        When given, the x axis is in epochs.
+    """
+    plt = _pyplot()
+    steps = np.asarray(steps, dtype=float)
+    x = steps / steps_per_epoch if steps_per_epoch else steps
+    n_edges = weights.shape[2]
+    ends = edge_endpoints(nodes)
+    cols = min(n_edges, 7)
+    rows = math.ceil(n_edges / cols)
+    fig, axes = plt.subplots(2 * rows, cols, figsize=(2.3 * cols, 1.9 * 2 * rows), sharex=True, sharey=True, squeeze=False)
+    colors = plt.get_cmap("tab10")
+    for ci, kind in enumerate(CELL_TYPES):
+        for e in range(n_edges):
+            ax = axes[ci * rows + e // cols][e % cols]
+            for i, name in enumerate(primitives):
+                ax.plot(x, weights[:, ci, e, i], color=colors(i % 10), lw=1.2, label=name)
+            src, dst = ends[e]
+            ax.set_title(f"{kind}: {_node_name(src)} -> {_node_name(dst)}", fontsize=7)
+            ax.set_ylim(-0.02, 1.02)
+            ax.tick_params(labelsize=6)
+        for e in range(n_edges, rows * cols):
+            axes[ci * rows + e // cols][e % cols].axis("off")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(primitives), 8), fontsize=7, frameon=False)
+    fig.supxlabel("epoch" if steps_per_epoch else "architecture step", fontsize=8)
+    fig.supylabel("expert weight u", fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    _save(fig, path)
+    plt.close(fig)
+
+
+def _draw_cell(ax, edges: Sequence[tuple[str, int]], concat: Sequence[int], title: str) -> None:
+    nodes = len(edges) // 2
+    # inputs on the left, intermediate nodes on a diagonal, output on the right
+    pos = {0: (0.0, 0.75), 1: (0.0, 0.25)}
+    for k in range(nodes):
+        pos[2 + k] = (1.0 + k, 0.9 - 0.8 * k / max(1, nodes - 1) if nodes > 1 else 0.5)
+    out = (2.0 + nodes, 0.5)
+    colors = {
+        "sep_conv_3x3": "#1f77b4", "sep_conv_5x5": "#17becf", "dil_conv_3x3": "#9467bd", "dil_conv_5x5": "#e377c2",
+        "max_pool_3x3": "#d62728", "avg_pool_3x3": "#ff7f0e", "skip_connect": "#2ca02c", "none": "#7f7f7f",
+    }
+    for pos_i, (op, src) in enumerate(edges):
+        dst = 2 + pos_i // 2
+        (x0, y0), (x1, y1) = pos[src], pos[dst]
+        rad = 0.25 if pos_i % 2 else -0.25
+        ax.annotate(
+            "", xy=(x1, y1), xytext=(x0, y0),
+            arrowprops=dict(arrowstyle="-|>", color=colors.get(op, "black"), lw=1.5,
+                            connectionstyle=f"arc3,rad={rad}", shrinkA=14, shrinkB=14),
+        )
+        mx, my = (x0 + x1) / 2, (y0 + y1) / 2 + (0.07 if pos_i % 2 else -0.07)
+        ax.text(mx, my, op, fontsize=7, ha="center", va="center", color=colors.get(op, "black"),
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
+    for state in concat:
+        x0, y0 = pos[state]
+        ax.annotate("", xy=out, xytext=(x0, y0),
+                    arrowprops=dict(arrowstyle="-|>", color="#bbbbbb", lw=1.0, shrinkA=14, shrinkB=16))
+    for state, (x0, y0) in pos.items():
+        face = "#cde4f7" if state < 2 else "#f7e3b5"
+        ax.text(x0, y0, _node_name(state), ha="center", va="center", fontsize=8,
+                bbox=dict(boxstyle="round,pad=0.4", fc=face, ec="black", lw=0.8))
+    ax.text(out[0], out[1], "c_{k}", ha="center", va="center", fontsize=8,
+            bbox=dict(boxstyle="round,pad=0.4", fc="#d8f0d2", ec="black", lw=0.8))
+    ax.set_xlim(-0.5, out[0] + 0.5)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title(title, fontsize=10)
+    ax.axis("off")
+
+
+def plot_cells(genotype: Genotype, path: str) -> None:
+    """A diagram of the normal and the reduction cell of ``genotype`` (PNG)."""
+    plt = _pyplot()
+    nodes = len(genotype.normal) // 2
+    fig, axes = plt.subplots(1, 2, figsize=(2.2 * (nodes + 3) * 2, 4.2))
+    _draw_cell(axes[0], genotype.normal, genotype.normal_concat, "normal cell")
+    _draw_cell(axes[1], genotype.reduce, genotype.reduce_concat, "reduction cell")
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)

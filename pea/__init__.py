@@ -1,0 +1,31 @@
+"""Prediction with expert advice: a numba simulator of XNAS and its rivals.
+
+>>> from xnas.pea import simulate
+>>> res = simulate("xnas", "adversarial", n_experts=8, T=10_000, seeds=4)
+>>> res.summary()["best_survived"]
+1.0
+"""
+
+from xnas.pea.environments import ENVIRONMENTS, Environment, get_environment
+from xnas.pea.forecasters import FORECASTERS, Forecaster, get_forecaster
+from xnas.pea.rule import eta_star, xnas_update
+from xnas.pea.simulate import SimulationResult, load_rewards, sample_rounds, simulate, trace_xnas
+from xnas.pea.theory import normalized_entropy, theorem1_bound
+
+__all__ = [
+    "ENVIRONMENTS",
+    "Environment",
+    "FORECASTERS",
+    "Forecaster",
+    "SimulationResult",
+    "eta_star",
+    "get_environment",
+    "get_forecaster",
+    "load_rewards",
+    "normalized_entropy",
+    "sample_rounds",
+    "simulate",
+    "theorem1_bound",
+    "trace_xnas",
+    "xnas_update",
+]

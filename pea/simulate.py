@@ -1,0 +1,462 @@
+"""Run forecasters against environments and account for regret and wipeout.
+
+:func:`simulate` validates its input, calls the numba kernels of
+:mod:`xnas.pea.kernels` (one run per seed, spread over threads) and returns a
+frozen :class:`SimulationResult`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from xnas.pea import kernels as K
+from xnas.pea.environments import get_environment
+from xnas.pea.forecasters import get_forecaster
+from xnas.pea.theory import theorem1_bound
+
+__all__ = ["SimulationResult", "simulate", "sample_rounds", "load_rewards"]
+
+# Cumulative rewards of experts count as tied when closer than this (relative).
+TIE_RTOL = 1e-9
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Everything one call of :func:`simulate` measured, per seed.
+
+    Shapes use ``S`` seeds, ``N`` experts and ``K`` sampled rounds.
+
+    Attributes
+    ----------
+    forecaster, env : str
+        Registry names.
+    n_experts, T : int
+        Number of experts and rounds.
+    eta, L, zeta : float
+        Learning rate (resolved), reward bound and wipeout relaxation.
+    seeds : ndarray (S,)
+        The seed of each run.
+    env_params, forecaster_params : dict
+        Resolved parameters.
+    rounds : ndarray (K,)
+        The log-spaced rounds at which trajectories were sampled (ends at T).
+    regret : ndarray (S, K)
+        Regret on the (linear) rewards: ``max_i sum R_i - sum u . R``.
+    true_regret : ndarray (S, K)
+        Regret on the true losses (the convex environment; elsewhere equal to
+        ``regret``).
+    alive : ndarray (S, K)
+        Experts alive after each sampled round.
+    log_gamma : ndarray (S, K)
+        ``ln gamma_t`` after each sampled round.
+    weights : ndarray (S, K, N)
+        The forecaster's mixture after each sampled round.
+    forecaster_reward, forecaster_loss : ndarray (S,)
+        Cumulative reward ``sum u . R`` and loss (true loss for ``convex``,
+        else minus the reward).
+    expert_rewards, expert_losses : ndarray (S, N)
+        The same for every expert.
+    wipe_round : ndarray (S, N)
+        Round at which each expert was wiped out; 0 if it survived.
+    final_weights : ndarray (S, N)
+        The mixture after round T.
+    log_u0 : ndarray (N,)
+        Log of the normalised initial weights.
+    seconds : float
+        Wall time of the kernel call.
+    """
+
+    forecaster: str
+    env: str
+    n_experts: int
+    T: int
+    eta: float
+    L: float
+    zeta: float
+    seeds: np.ndarray
+    env_params: dict
+    forecaster_params: dict
+    rounds: np.ndarray
+    regret: np.ndarray
+    true_regret: np.ndarray
+    alive: np.ndarray
+    log_gamma: np.ndarray
+    weights: np.ndarray
+    forecaster_reward: np.ndarray
+    forecaster_loss: np.ndarray
+    expert_rewards: np.ndarray
+    expert_losses: np.ndarray
+    wipe_round: np.ndarray
+    final_weights: np.ndarray
+    log_u0: np.ndarray
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------ per seed
+    @property
+    def final_regret(self) -> np.ndarray:
+        """Regret after round T on the linear rewards, per seed."""
+        return self.regret[:, -1]
+
+    @property
+    def final_true_regret(self) -> np.ndarray:
+        """Regret after round T on the true losses, per seed."""
+        return self.true_regret[:, -1]
+
+    @property
+    def log_gamma_T(self) -> np.ndarray:
+        """``ln gamma_T`` per seed."""
+        return self.log_gamma[:, -1]
+
+    @property
+    def gamma_T(self) -> np.ndarray:
+        """The aggregated wipeout factor ``gamma_T`` per seed."""
+        return np.exp(self.log_gamma_T)
+
+    @property
+    def survivors(self) -> np.ndarray:
+        """Experts alive after round T, per seed."""
+        return (self.wipe_round == 0).sum(axis=1)
+
+    @property
+    def best_mask(self) -> np.ndarray:
+        """(S, N) mask of the experts best in hindsight (ties within TIE_RTOL)."""
+        R = self.expert_rewards
+        top = R.max(axis=1, keepdims=True)
+        tol = TIE_RTOL * np.maximum(1.0, np.abs(top))
+        return R >= top - tol
+
+    @property
+    def best_expert(self) -> np.ndarray:
+        """Index of the best expert in hindsight (largest cumulative reward)."""
+        return self.expert_rewards.argmax(axis=1)
+
+    @property
+    def best_survived(self) -> np.ndarray:
+        """Whether one of the best experts in hindsight survived (Lemma 1)."""
+        return (self.best_mask & (self.wipe_round == 0)).any(axis=1)
+
+    @property
+    def selected(self) -> np.ndarray:
+        """The expert with the largest final weight (what discretization keeps)."""
+        return self.final_weights.argmax(axis=1)
+
+    @property
+    def correct_selection(self) -> np.ndarray:
+        """Whether the selected expert is one of the best in hindsight."""
+        return self.best_mask[np.arange(len(self.seeds)), self.selected]
+
+    @property
+    def bound(self) -> np.ndarray:
+        """Theorem 1 evaluated with the measured ``gamma_T``, per seed."""
+        log_u0_best = self.log_u0[self.best_expert]
+        return theorem1_bound(self.eta, self.T, self.L, self.log_gamma_T, log_u0_best)
+
+    def summary(self) -> dict[str, Any]:
+        """Means over seeds, as the ``--json`` object of ``xnas-sim regret``."""
+        regret = self.final_regret
+        out = {
+            "experts": self.n_experts,
+            "T": self.T,
+            "env": self.env,
+            "forecaster": self.forecaster,
+            "eta": self.eta,
+            "L": self.L,
+            "zeta": self.zeta,
+            "seeds": int(len(self.seeds)),
+            "seed": int(self.seeds[0]),
+            "regret": float(regret.mean()),
+            "regret_std": float(regret.std(ddof=1)) if len(regret) > 1 else 0.0,
+            "bound": float(self.bound.mean()),
+            "regret_over_bound_max": float(np.max(regret / self.bound)),
+            "gamma_T": float(self.gamma_T.mean()),
+            "log_gamma_T": float(self.log_gamma_T.mean()),
+            "survivors": float(self.survivors.mean()),
+            "best_survived": float(self.best_survived.mean()),
+            "correct_selection": float(self.correct_selection.mean()),
+            "env_params": self.env_params,
+            "forecaster_params": self.forecaster_params,
+            "seconds": self.seconds,
+        }
+        if self.env == "convex":
+            out["true_regret"] = float(self.final_true_regret.mean())
+            out["linear_regret"] = out["regret"]
+        return out
+
+
+def sample_rounds(T: int, n_samples: int = 200) -> np.ndarray:
+    """Log-spaced rounds in ``1..T`` (unique, ascending, ending at ``T``).
+
+    Trajectories are sampled there, so memory does not grow with ``T``.
+    """
+    if T < 1:
+        raise ValueError(f"T must be at least 1, got {T}")
+    pts = np.unique(np.geomspace(1, T, num=max(2, n_samples)).round().astype(np.int64))
+    pts = pts[(pts >= 1) & (pts <= T)]
+    if pts[-1] != T:
+        pts = np.append(pts, np.int64(T))
+    return pts
+
+
+def load_rewards(path: str | os.PathLike) -> np.ndarray:
+    """Load a ``(T, N)`` reward array from a ``.npy`` file, checking it.
+
+    Raises ``ValueError`` with one line for a missing file, a file that is not
+    a 2-D numeric array, fewer than 2 experts, or non-finite values.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"reward file not found: {path}")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except Exception as exc:  # numpy raises several types for bad files
+        raise ValueError(f"cannot read reward file {path}: {exc}") from None
+    return check_rewards(arr, name=path)
+
+
+def check_rewards(arr: Any, name: str = "rewards") -> np.ndarray:
+    """Validate a reward array: 2-D, numeric, finite, at least 2 experts."""
+    arr = np.asarray(arr)
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: rewards must be a 2-D (T, N) array, got {arr.ndim}-D")
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise ValueError(f"{name}: rewards must be real numbers, got dtype {arr.dtype}")
+    if arr.shape[0] < 1:
+        raise ValueError(f"{name}: rewards hold no rounds")
+    if arr.shape[1] < 2:
+        raise ValueError(f"{name}: need at least 2 experts, got {arr.shape[1]}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).sum())
+        raise ValueError(f"{name}: rewards hold {bad} non-finite values (NaN or infinity)")
+    return arr
+
+
+def _check_positive(name: str, value: float) -> float:
+    value = float(value)
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be positive and finite, got {value}")
+    return value
+
+
+_compiled = False
+
+
+def _announce_compile() -> None:
+    """Print one line on stderr when the kernel cache is cold."""
+    global _compiled
+    if _compiled:
+        return
+    _compiled = True
+    try:
+        cache = K._run_many._cache
+        index = os.path.join(cache._cache_path, cache._index_name)
+        warm = os.path.exists(index)
+    except Exception:  # numba internals moved: say nothing rather than fail
+        warm = True
+    if not warm:
+        print("xnas: compiling kernels (once; later runs load them from the cache)", file=sys.stderr)
+
+
+def simulate(
+    forecaster: str = "xnas",
+    env: str = "adversarial",
+    n_experts: int = 8,
+    T: int = 100_000,
+    eta: float | str = "auto",
+    L: float = 1.0,
+    zeta: float = 1.0,
+    seeds: int = 1,
+    seed: int = 0,
+    rewards: np.ndarray | None = None,
+    init_weights: np.ndarray | None = None,
+    env_params: Mapping[str, float] | None = None,
+    forecaster_params: Mapping[str, float] | None = None,
+    n_samples: int = 200,
+) -> SimulationResult:
+    """Play a forecaster against an environment for ``T`` rounds, per seed.
+
+    Parameters
+    ----------
+    forecaster : str
+        A name from :data:`xnas.pea.forecasters.FORECASTERS`.
+    env : str
+        A name from :data:`xnas.pea.environments.ENVIRONMENTS`.
+    n_experts : int
+        Number of experts ``N >= 2`` (taken from ``rewards`` for ``replay``).
+    T : int
+        Number of rounds ``>= 1`` (taken from ``rewards`` for ``replay``).
+    eta : float or 'auto'
+        Learning rate; ``'auto'`` resolves per forecaster (``eta*`` of
+        equation 4 for xnas, eg and the gradient forecasters; 3e-4 for
+        ``adam-softmax``).
+    L : float
+        Reward bound (clipping level of xnas/eg).
+    zeta : float
+        Wipeout relaxation in ``(0, 1]``.
+    seeds, seed : int
+        Number of runs and the first seed; run ``k`` uses seed ``seed + k``.
+    rewards : ndarray (T, N), optional
+        Rewards for ``env='replay'``.
+    init_weights : ndarray (N,), optional
+        Positive initial weights (normalised here); uniform by default.
+    env_params, forecaster_params : mapping, optional
+        Overrides of the registered defaults.
+    n_samples : int
+        Number of log-spaced rounds at which trajectories are kept.
+
+    Returns
+    -------
+    SimulationResult
+    """
+    fc = get_forecaster(forecaster)
+    en = get_environment(env)
+    if en.name == "replay":
+        if rewards is None:
+            raise ValueError("the replay environment needs a reward array (rewards=...)")
+        rewards = check_rewards(rewards)
+        T, n_experts = rewards.shape
+    elif rewards is not None:
+        raise ValueError(f"rewards are only read by the replay environment, not {env!r}")
+    else:
+        rewards = np.zeros((0, int(n_experts)))
+    n_experts = int(n_experts)
+    T = int(T)
+    if n_experts < 2:
+        raise ValueError(f"need at least 2 experts, got {n_experts}")
+    if T < 1:
+        raise ValueError(f"T must be at least 1, got {T}")
+    L = _check_positive("L", L)
+    zeta = float(zeta)
+    if not (0.0 < zeta <= 1.0):
+        raise ValueError(f"zeta must lie in (0, 1], got {zeta}")
+    seeds = int(seeds)
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    if int(seed) < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    eta_v = fc.resolve_eta(eta, n_experts, T, L)
+    fparams = fc.resolve(forecaster_params)
+    eparams = en.resolve(env_params)
+
+    if init_weights is None:
+        log_u0 = np.full(n_experts, -math.log(n_experts))
+    else:
+        w0 = np.asarray(init_weights, dtype=np.float64)
+        if w0.shape != (n_experts,):
+            raise ValueError(f"init_weights must have shape ({n_experts},), got {w0.shape}")
+        if not (np.isfinite(w0).all() and (w0 > 0).all()):
+            raise ValueError("init_weights must be positive and finite")
+        log_u0 = np.log(w0 / w0.sum())
+
+    fp = np.zeros(K.FP_SIZE)
+    fp[K.FP_ETA] = eta_v
+    fp[K.FP_L] = L
+    fp[K.FP_ZETA] = zeta
+    fp[K.FP_CLIP] = fparams.get("clip", 1.0)
+    fp[K.FP_BETA1] = fparams.get("beta1", 0.9)
+    fp[K.FP_BETA2] = fparams.get("beta2", 0.999)
+    fp[K.FP_EPS] = fparams.get("eps", 1e-8)
+    fp[K.FP_WD] = fparams.get("weight_decay", 0.0)
+    fp[K.FP_MOMENTUM] = fparams.get("momentum", 0.0)
+    ep = np.array([L, *eparams.values()], dtype=np.float64)
+    ep = np.concatenate([ep, np.zeros(max(0, 8 - ep.size))])
+    dim = int(eparams.get("dim", 1))
+    if en.name == "convex" and dim < 1:
+        raise ValueError(f"convex: dim must be at least 1, got {dim}")
+    if en.name == "switching" and int(eparams["k"]) < 0:
+        raise ValueError("switching: k must be non-negative")
+    best = eparams.get("best", -1.0)
+    if best >= n_experts or (best >= 0 and best != int(best)):
+        raise ValueError(f"{env}: best must be an expert index below {n_experts} or -1")
+
+    rounds = sample_rounds(T, n_samples)
+    S, N, Kn = seeds, n_experts, rounds.size
+    seed_arr = np.arange(int(seed), int(seed) + S, dtype=np.int64)
+    scal = np.zeros((S, K.OUT_SIZE))
+    exp_reward = np.zeros((S, N))
+    exp_loss = np.zeros((S, N))
+    wipe_round = np.zeros((S, N), np.int64)
+    final_u = np.zeros((S, N))
+    traj_regret = np.zeros((S, Kn))
+    traj_true = np.zeros((S, Kn))
+    traj_alive = np.zeros((S, Kn), np.int64)
+    traj_lgamma = np.zeros((S, Kn))
+    traj_u = np.zeros((S, Kn, N))
+
+    _announce_compile()
+    t0 = time.perf_counter()
+    K._run_many(fc.kernel_id, fp, en.kernel_id, ep, rewards, log_u0, T, seed_arr, rounds, dim,
+                scal, exp_reward, exp_loss, wipe_round, final_u,
+                traj_regret, traj_true, traj_alive, traj_lgamma, traj_u)
+    seconds = time.perf_counter() - t0
+    if not (np.isfinite(traj_regret).all() and np.isfinite(final_u).all()):
+        raise FloatingPointError("non-finite values in the simulation output; check eta and the rewards")
+
+    return SimulationResult(
+        forecaster=fc.name,
+        env=en.name,
+        n_experts=N,
+        T=T,
+        eta=eta_v,
+        L=L,
+        zeta=zeta,
+        seeds=seed_arr,
+        env_params=eparams,
+        forecaster_params=fparams,
+        rounds=rounds,
+        regret=traj_regret,
+        true_regret=traj_true,
+        alive=traj_alive,
+        log_gamma=traj_lgamma,
+        weights=traj_u,
+        forecaster_reward=scal[:, K.OUT_FC_REWARD].copy(),
+        forecaster_loss=scal[:, K.OUT_FC_LOSS].copy(),
+        expert_rewards=exp_reward,
+        expert_losses=exp_loss,
+        wipe_round=wipe_round,
+        final_weights=final_u,
+        log_u0=log_u0,
+        seconds=seconds,
+    )
+
+
+def trace_xnas(rewards: np.ndarray, eta: float, L: float = 1.0, zeta: float = 1.0,
+               init_weights: np.ndarray | None = None, clip: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
+    """Run the numba ``xnas`` forecaster over ``rewards`` and return every round's log-weights.
+
+    Meant for checking engines against :func:`xnas.pea.rule.xnas_update`: the
+    same reward stream must give the same log-weights and wipeouts.
+
+    Returns
+    -------
+    logw : ndarray (T, N)
+        Log-weights after each round (``-inf`` once wiped).
+    wipe_round : ndarray (N,)
+        Round of each wipeout, 0 for survivors.
+    log_gamma_T : float
+    """
+    rewards = check_rewards(rewards)
+    T, N = rewards.shape
+    log_u0 = np.full(N, -math.log(N)) if init_weights is None else np.log(np.asarray(init_weights, float) / np.sum(init_weights))
+    fp = np.zeros(K.FP_SIZE)
+    fp[K.FP_ETA] = _check_positive("eta", eta)
+    fp[K.FP_L] = _check_positive("L", L)
+    fp[K.FP_ZETA] = zeta
+    fp[K.FP_CLIP] = 1.0 if clip else 0.0
+    rounds = np.array([T], np.int64)
+    trace = np.zeros((T, N))
+    scal = np.zeros(K.OUT_SIZE)
+    wipe = np.zeros(N, np.int64)
+    _announce_compile()
+    K._run_one(K.FC_XNAS, fp, K.ENV_REPLAY, np.zeros(8), rewards, log_u0, T, 0, rounds, 1,
+               scal, np.zeros(N), np.zeros(N), wipe, np.zeros(N),
+               np.zeros(1), np.zeros(1), np.zeros(1, np.int64), np.zeros(1), np.zeros((1, N)), trace)
+    return trace, wipe, float(scal[K.OUT_LOG_GAMMA])
