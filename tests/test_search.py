@@ -1,0 +1,135 @@
+"""The search loop on CPU: outputs, resume equals an uninterrupted run, NaN stop, DDP."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+from xnas.nas.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
+from xnas.nas.genotypes import Genotype, parse_darts  # noqa: E402
+from xnas.nas.search import SearchConfig, SearchError, mean_normalized_entropy, run_search  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def tiny(out_dir, **kw) -> SearchConfig:
+    base = dict(
+        dataset="digits", out_dir=str(out_dir), epochs=2, batch_size=16, limit=96, channels=2, layers=3, nodes=2,
+        progress=False, plots=False, zeta=0.05, eta_normal=2e-2, eta_reduce=2e-2,
+    )
+    base.update(kw)
+    return SearchConfig(**base)
+
+
+def _final_state(out_dir):
+    return load_checkpoint(os.path.join(out_dir, "checkpoint.pt"))
+
+
+def test_search_writes_its_outputs_and_wipes(tmp_path):
+    out = tmp_path / "run"
+    res = run_search(tiny(out, plots=True, record_rewards=True, epochs=2))
+    for name in ("genotype.json", "genotype.txt", "config.json", "log.jsonl", "arch_weights.png", "cells.png",
+                 "checkpoint.pt", "arch_history.npz"):
+        assert (out / name).is_file(), name
+    g = Genotype.from_json((out / "genotype.json").read_text())
+    assert g == res.genotype
+    assert parse_darts((out / "genotype.txt").read_text()) == g
+    g.validate(steps=2)
+    lines = [json.loads(s) for s in (out / "log.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in lines] == [1, 2]
+    for key in ("train_loss", "valid_loss", "train_acc", "valid_acc", "alive", "entropy", "genotype"):
+        assert key in lines[0]
+    assert 0.0 <= lines[-1]["entropy"] <= 1.0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["config"]["arch_optimizer"] == "xnas" and cfg["resolved"]["replications"] == {"normal": 1, "reduce": 2}
+    # the horizon ends with the search, so only the leaders survive the last step
+    assert lines[-1]["alive"] == {"normal": 5, "reduce": 5}
+    assert lines[0]["network_params"] > lines[-1]["network_params"]
+    # reward streams: one (T, N) file per edge, finite (replayable), T = steps
+    steps = cfg["resolved"]["steps_per_epoch"] * 2
+    r = np.load(out / "rewards" / "normal_edge00.npy")
+    assert r.shape == (steps, 8) and np.isfinite(r).all()
+    assert len([f for f in os.listdir(out / "rewards") if f.endswith(".npy")]) == 10
+
+
+def test_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path):
+    full = run_search(tiny(tmp_path / "full"))
+    part = tmp_path / "part"
+    first = run_search(tiny(part), stop_after=1)
+    assert first.epochs_done == 1
+    resumed = run_search(tiny(part), resume=True)
+    assert resumed.genotype == full.genotype
+    a, b = _final_state(tmp_path / "full"), _final_state(part)
+    assert a["net"].keys() == b["net"].keys()
+    for k in a["net"]:
+        assert torch.equal(a["net"][k], b["net"][k]), k
+    for kind in ("normal", "reduce"):
+        assert torch.equal(a["arch"]["params"][kind], b["arch"]["params"][kind])
+    assert json.loads(a["log_json"])[-1]["valid_loss"] == json.loads(b["log_json"])[-1]["valid_loss"]
+
+
+def test_resume_rejects_a_different_search_and_a_corrupt_checkpoint(tmp_path):
+    out = tmp_path / "r"
+    run_search(tiny(out, epochs=1))
+    with pytest.raises(CheckpointError, match="channels"):
+        run_search(tiny(out, epochs=1, channels=4), resume=True)
+    (out / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt|cannot be loaded"):
+        run_search(tiny(out, epochs=1), resume=True)
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        run_search(tiny(tmp_path / "empty", epochs=1), resume=True)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    out = tmp_path / "nan"
+    run_search(tiny(out, epochs=2), stop_after=1)
+    good = (out / "checkpoint.pt").read_bytes()
+    import xnas.nas.search as search_mod
+
+    real = search_mod.F.cross_entropy
+
+    def poisoned(logits, target, **kw):
+        return real(logits, target, **kw) * float("nan")
+
+    monkeypatch.setattr(search_mod.F, "cross_entropy", poisoned)
+    with pytest.raises(SearchError, match="last good checkpoint"):
+        run_search(tiny(out, epochs=2), resume=True)
+    assert (out / "checkpoint.pt").read_bytes() == good
+
+
+@pytest.mark.parametrize("rule", ["darts", "gd"])
+def test_baselines_run_in_the_same_harness(tmp_path, rule):
+    res = run_search(tiny(tmp_path / rule, arch_optimizer=rule, epochs=1))
+    # no wipeout for the baselines, weights move away from uniform
+    assert all(bool(m.all()) for m in res.alive.values())
+    assert not torch.allclose(res.probabilities["normal"], torch.full_like(res.probabilities["normal"], 1 / 8))
+
+
+def test_invalid_settings_are_rejected(tmp_path):
+    for kw, match in [
+        (dict(epochs=0), "epochs"),
+        (dict(zeta=2.0), "zeta"),
+        (dict(layers=2), "3 cells"),
+        (dict(arch_optimizer="adam"), "architecture optimizer"),
+        (dict(primitives=("none", "conv_7x7")), "unknown operation"),
+        (dict(eta_normal=-1.0), "eta_normal"),
+        (dict(batch_size=15, micro_batches=2), "divisible"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            run_search(tiny(tmp_path / "bad", **kw))
+
+
+def test_mean_normalized_entropy():
+    n = 8
+    uniform = {"normal": torch.full((3, n), 1.0 / n)}
+    onehot = {"normal": torch.eye(n)[:3]}
+    assert mean_normalized_entropy(uniform) == pytest.approx(1.0)
+    assert mean_normalized_entropy(onehot) == pytest.approx(0.0)
+    assert mean_normalized_entropy({"a": torch.tensor([[0.5, 0.5, 0, 0]])}) == pytest.approx(math.log(2) / math.log(4))
