@@ -198,6 +198,8 @@ def sample_rounds(T: int, n_samples: int = 200) -> np.ndarray:
     """
     if T < 1:
         raise ValueError(f"T must be at least 1, got {T}")
+    if n_samples >= T:
+        return np.arange(1, T + 1, dtype=np.int64)
     pts = np.unique(np.geomspace(1, T, num=max(2, n_samples)).round().astype(np.int64))
     pts = pts[(pts >= 1) & (pts <= T)]
     if pts[-1] != T:

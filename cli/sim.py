@@ -1,0 +1,229 @@
+"""``xnas-sim``: the prediction-with-expert-advice simulator and the paper's figures.
+
+Parsing only: every command calls :mod:`xnas.pea` or :mod:`xnas.analysis`.
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from xnas.cli._common import InputError, OneLineGroup, emit_json
+
+
+def _parse_eta(value: str) -> float | str:
+    if value == "auto":
+        return "auto"
+    try:
+        eta = float(value)
+    except ValueError:
+        raise InputError(f"--eta must be a positive number or 'auto', got {value!r}") from None
+    if not (eta > 0 and eta < float("inf")):
+        raise InputError(f"--eta must be positive and finite, got {value}")
+    return eta
+
+
+def _parse_params(pairs: tuple[str, ...], option: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"{option} takes KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise InputError(f"{option} {key}: {value!r} is not a number") from None
+    return out
+
+
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="xnas")
+def main() -> None:
+    """Simulate XNAS and its rivals on expert environments; draw the paper's figures."""
+
+
+@main.command()
+@click.option("--experts", "n_experts", type=int, default=8, show_default=True, help="Number of experts N.")
+@click.option("--T", "T", type=int, default=100_000, show_default=True, help="Number of rounds.")
+@click.option("--env", default="adversarial", show_default=True, help="Environment (see `xnas-sim list`).")
+@click.option("--forecaster", default="xnas", show_default=True, help="Forecaster (see `xnas-sim list`).")
+@click.option("--eta", default="auto", show_default=True, help="Learning rate, or 'auto' for eta* = sqrt(2 ln N / (T L^2)).")
+@click.option("--L", "L", type=float, default=1.0, show_default=True, help="Reward bound L (clipping level).")
+@click.option("--zeta", type=float, default=1.0, show_default=True, help="Wipeout relaxation in (0, 1].")
+@click.option("--seeds", type=int, default=10, show_default=True, help="Number of seeds (runs in parallel).")
+@click.option("--seed", type=int, default=0, show_default=True, help="First seed.")
+@click.option("--rewards", "rewards_path", type=str, default=None, help="Replay a (T, N) .npy reward file.")
+@click.option("--env-param", "env_params", multiple=True, metavar="KEY=VALUE", help="Override an environment parameter.")
+@click.option("--forecaster-param", "fc_params", multiple=True, metavar="KEY=VALUE", help="Override a forecaster parameter.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
+@click.option("--plot", "plot_path", type=str, default=None, help="Draw regret, bound and alive experts against t (PNG).")
+def regret(n_experts, T, env, forecaster, eta, L, zeta, seeds, seed, rewards_path, env_params, fc_params, as_json, plot_path):
+    """Run a forecaster against an environment and report regret against Theorem 1."""
+    from xnas.pea import simulate
+    from xnas.pea.simulate import load_rewards
+
+    eta_v = _parse_eta(eta)
+    rewards = None
+    if rewards_path is not None:
+        try:
+            rewards = load_rewards(rewards_path)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        env = "replay"
+    elif env == "replay":
+        raise InputError("the replay environment needs --rewards PATH.npy")
+    _check_common(n_experts, T, L, zeta, seeds, seed, rewards is not None)
+    if plot_path is not None:
+        _check_writable(plot_path)
+    try:
+        res = simulate(
+            forecaster=forecaster,
+            env=env,
+            n_experts=n_experts,
+            T=T,
+            eta=eta_v,
+            L=L,
+            zeta=zeta,
+            seeds=seeds,
+            seed=seed,
+            rewards=rewards,
+            env_params=_parse_params(env_params, "--env-param"),
+            forecaster_params=_parse_params(fc_params, "--forecaster-param"),
+        )
+    except (ValueError, FloatingPointError) as exc:
+        raise InputError(str(exc)) from None
+    summary = res.summary()
+    if plot_path is not None:
+        from xnas.pea.plots import plot_regret
+
+        plot_regret(res, plot_path)
+        summary["plot"] = plot_path
+    if as_json:
+        emit_json(summary)
+    else:
+        _print_regret_table(summary)
+
+
+def _check_common(n_experts, T, L, zeta, seeds, seed, from_file):
+    if not from_file:
+        if n_experts < 2:
+            raise InputError(f"--experts must be at least 2, got {n_experts}")
+        if T < 1:
+            raise InputError(f"--T must be at least 1, got {T}")
+    if not (L > 0 and L < float("inf")):
+        raise InputError(f"--L must be positive and finite, got {L}")
+    if not (0 < zeta <= 1):
+        raise InputError(f"--zeta must lie in (0, 1], got {zeta}")
+    if seeds < 1:
+        raise InputError(f"--seeds must be at least 1, got {seeds}")
+    if seed < 0:
+        raise InputError(f"--seed must be non-negative, got {seed}")
+
+
+def _check_writable(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write {path}: folder {folder} does not exist")
+
+
+def _print_regret_table(s: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{s['forecaster']} on {s['env']}: N={s['experts']}, T={s['T']}, {s['seeds']} seeds")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    rows = [
+        ("eta", f"{s['eta']:.4g}"),
+        ("regret (mean)", f"{s['regret']:.4g} +- {s['regret_std']:.3g}"),
+        ("Theorem 1 bound", f"{s['bound']:.4g}"),
+        ("max regret / bound", f"{s['regret_over_bound_max']:.3f}"),
+        ("gamma_T (mean)", f"{s['gamma_T']:.4g}"),
+        ("survivors (mean)", f"{s['survivors']:.3g}"),
+        ("best expert survived", f"{100 * s['best_survived']:.0f}% of seeds"),
+        ("seconds", f"{s['seconds']:.3f}"),
+    ]
+    if "true_regret" in s:
+        rows.insert(2, ("regret on true losses", f"{s['true_regret']:.4g}"))
+    for k, v in rows:
+        table.add_row(k, v)
+    Console(stderr=True).print(table)
+    click.echo(
+        f"regret={s['regret']:.6g} regret_std={s['regret_std']:.6g} bound={s['bound']:.6g} "
+        f"gamma_T={s['gamma_T']:.6g} survivors={s['survivors']:.6g} best_survived={s['best_survived']:.6g}"
+    )
+
+
+@main.command()
+@click.option("--quick", is_flag=True, help="A smaller battery (a few seconds).")
+@click.option("--seed", type=int, default=0, show_default=True, help="First seed of the battery.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
+def validate(quick, seed, as_json):
+    """Check Lemma 1, Lemma 2 and Theorem 1 on a battery of runs; exit 1 on any violation."""
+    from xnas.pea.validate import run_battery
+
+    if seed < 0:
+        raise InputError(f"--seed must be non-negative, got {seed}")
+    report = run_battery(quick=quick, seed=seed, progress=not as_json)
+    if as_json:
+        emit_json(report)
+    else:
+        _print_validate(report)
+    if report["violations"]:
+        sys.exit(1)
+
+
+def _print_validate(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    table = Table(title=f"Battery: {report['runs']} runs")
+    for col in ("group", "runs", "Lemma 1", "Lemma 2", "Theorem 1", "worst regret/bound"):
+        table.add_column(col, justify="right" if col != "group" else "left")
+    for g in report["groups"]:
+        table.add_row(g["group"], str(g["runs"]), str(g["lemma1_violations"]), str(g["lemma2_violations"]),
+                      str(g["theorem1_violations"]), f"{g['worst_ratio']:.3f}")
+    console.print(table)
+    ft = Table(title="Findings when a premise is broken (not failures)")
+    for col in ("premise broken", "runs", "best expert wiped", "rate", "regret > bound"):
+        ft.add_column(col)
+    for f in report["findings"]:
+        ft.add_row(f["case"], str(f["runs"]), str(f["best_wiped"]), f"{100 * f['best_wiped_rate']:.1f}%",
+                   str(f["bound_exceeded"]))
+    console.print(ft)
+    verdict = "OK: no violation" if not report["violations"] else f"FAILED: {report['violations']} violations"
+    click.echo(f"{verdict} in {report['runs']} runs; worst regret/bound {report['worst_ratio']:.4f}")
+
+
+@main.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print the registries as JSON.")
+def list_cmd(as_json):
+    """List the environments and forecasters with their parameters."""
+    from xnas.pea import ENVIRONMENTS, FORECASTERS
+
+    data = {
+        "environments": {e.name: {"description": e.description, "params": dict(e.defaults)} for e in ENVIRONMENTS.values()},
+        "forecasters": {f.name: {"description": f.description, "params": dict(f.defaults)} for f in FORECASTERS.values()},
+    }
+    if as_json:
+        emit_json(data)
+        return
+    for kind, items in data.items():
+        click.echo(f"{kind}:")
+        for name, info in items.items():
+            params = ", ".join(f"{k}={v:g}" for k, v in info["params"].items())
+            click.echo(f"  {name:14s} {info['description']}" + (f" [{params}]" if params else ""))
+
+
+def _register() -> None:
+    from xnas.cli import sim_figure
+
+    for command in getattr(sim_figure, "COMMANDS", ()):
+        main.add_command(command)
+
+
+_register()

@@ -1,0 +1,113 @@
+"""xnas-sim through click's CliRunner."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from xnas.cli.sim import main
+
+KEYS = {"experts", "T", "env", "forecaster", "eta", "L", "zeta", "seeds", "regret", "regret_std", "bound",
+        "gamma_T", "survivors", "best_survived", "seconds"}
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_regret_json_has_the_contract_keys():
+    r = run("regret", "--experts", "8", "--T", "20000", "--seeds", "3", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert KEYS <= set(out)
+    assert out["experts"] == 8 and out["T"] == 20000 and out["seeds"] == 3
+    assert out["eta"] == pytest.approx(np.sqrt(2 * np.log(8) / 20000))
+    assert out["regret"] <= out["bound"]
+    assert out["best_survived"] == 1.0
+
+
+def test_regret_is_reproducible_and_seed_dependent():
+    a = json.loads(run("regret", "--T", "5000", "--json", "--seed", "4").stdout)
+    b = json.loads(run("regret", "--T", "5000", "--json", "--seed", "4").stdout)
+    c = json.loads(run("regret", "--T", "5000", "--json", "--seed", "5").stdout)
+    assert a["regret"] == b["regret"] and a["regret"] != c["regret"]
+
+
+def test_regret_table_and_plot(tmp_path):
+    png = tmp_path / "r.png"
+    r = run("regret", "--T", "3000", "--env", "late-bloomer", "--plot", str(png))
+    assert r.exit_code == 0, r.output
+    assert "regret=" in r.stdout and png.stat().st_size > 1000
+
+
+def test_replay_file(tmp_path):
+    R = np.random.default_rng(0).uniform(-1, 1, (500, 3))
+    p = tmp_path / "r.npy"
+    np.save(p, R)
+    out = json.loads(run("regret", "--rewards", str(p), "--json").stdout)
+    assert out["env"] == "replay" and out["T"] == 500 and out["experts"] == 3
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--experts", "1"], "--experts"),
+        (["--T", "0"], "--T"),
+        (["--eta", "0"], "--eta"),
+        (["--eta", "-1"], "--eta"),
+        (["--eta", "fast"], "--eta"),
+        (["--L", "0"], "--L"),
+        (["--zeta", "0"], "--zeta"),
+        (["--zeta", "1.5"], "--zeta"),
+        (["--env", "nope"], "adversarial"),
+        (["--forecaster", "nope"], "xnas"),
+        (["--rewards", "/nonexistent/r.npy"], "not found"),
+        (["--env-param", "gap"], "KEY=VALUE"),
+        (["--env", "stochastic", "--env-param", "nope=1"], "no parameter"),
+        (["--experts", "two"], "--experts"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, needle):
+    r = run("regret", *args)
+    assert r.exit_code == 2, r.output
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1, r.output
+    assert needle in lines[0]
+    assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("content", ["1d", "nan", "inf", "text"])
+def test_bad_reward_files(tmp_path, content):
+    p = tmp_path / "r.npy"
+    if content == "1d":
+        np.save(p, np.zeros(10))
+    elif content == "nan":
+        a = np.zeros((10, 3))
+        a[4, 1] = np.nan
+        np.save(p, a)
+    elif content == "inf":
+        a = np.zeros((10, 3))
+        a[0, 0] = np.inf
+        np.save(p, a)
+    else:
+        p.write_text("not an array")
+    r = run("regret", "--rewards", str(p))
+    assert r.exit_code == 2
+    assert len([x for x in r.output.splitlines() if x.strip()]) == 1
+
+
+def test_list_names_every_registry_entry():
+    from xnas.pea import ENVIRONMENTS, FORECASTERS
+
+    out = json.loads(run("list", "--json").stdout)
+    assert set(out["environments"]) == set(ENVIRONMENTS)
+    assert set(out["forecasters"]) == set(FORECASTERS)
+
+
+def test_sim_cli_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, xnas.cli.sim; sys.exit(1 if 'torch' in sys.modules else 0)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -1,0 +1,139 @@
+"""The numba kernels against the NumPy references (tests/pea_reference.py) and the rule."""
+
+import math
+
+import numba
+import numpy as np
+import pytest
+
+from pea_reference import run_reference
+from xnas.pea import FORECASTERS, ENVIRONMENTS, simulate, trace_xnas
+from xnas.pea import kernels as K
+from xnas.pea.rule import xnas_update
+
+
+def test_exp_small_matches_numpy():
+    x = np.linspace(-0.35, 0.35, 10001)
+    np.testing.assert_allclose(K.exp_small(x), np.exp(x), rtol=4e-16, atol=0)
+
+
+def _replay(seed, T=400, N=5, scale=1.3):
+    return np.random.default_rng(seed).uniform(-scale, scale, size=(T, N))
+
+
+@pytest.mark.parametrize("name", list(FORECASTERS))
+def test_forecaster_matches_numpy_reference(name):
+    R = _replay(1)
+    T, N = R.shape
+    params = {}
+    if name == "adam-softmax":
+        params = {"weight_decay": 1e-3}
+    elif name == "sgd-softmax":
+        params = {"weight_decay": 1e-3, "momentum": 0.8}
+    eta = 0.05 if name != "adam-softmax" else 0.01
+    res = simulate(name, "replay", rewards=R, eta=eta, L=1.0, zeta=0.7, forecaster_params=params, n_samples=T)
+    ref_kw = {k: v for k, v in params.items()}
+    ref = run_reference(name, R, eta=eta, L=1.0, zeta=0.7, **ref_kw)
+    assert res.rounds.tolist() == list(range(1, T + 1))
+    np.testing.assert_allclose(res.forecaster_reward[0], ref["fc"], rtol=1e-10)
+    np.testing.assert_allclose(res.regret[0], ref["regret"], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(res.final_weights[0], ref["u"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(res.expert_rewards[0], ref["S"], rtol=1e-12)
+    np.testing.assert_array_equal(res.wipe_round[0], ref["wipe"])
+    assert res.log_gamma_T[0] == pytest.approx(ref["log_gamma"], abs=1e-10)
+
+
+@pytest.mark.parametrize("zeta,clip,eta", [(1.0, True, 0.08), (0.3, True, 0.08), (1.0, False, 0.08), (0.5, True, 0.5)])
+def test_xnas_kernel_follows_the_rule_round_by_round(zeta, clip, eta):
+    R = _replay(7, T=300, N=6, scale=2.0)
+    T, N = R.shape
+    w0 = np.random.default_rng(3).uniform(0.2, 1.0, N)
+    trace, wipe, lg = trace_xnas(R, eta=eta, L=1.0, zeta=zeta, init_weights=w0, clip=clip)
+    a = np.log(w0 / w0.sum())
+    wipe_ref = np.zeros(N, int)
+    lg_ref = 0.0
+    for t in range(1, T + 1):
+        a, wiped, g = xnas_update(a, R[t - 1], eta, 1.0, zeta, t, T, clip=clip)
+        wipe_ref[wiped] = t
+        lg_ref += g
+        np.testing.assert_array_equal(np.isfinite(trace[t - 1]), np.isfinite(a))
+        fin = np.isfinite(a)
+        np.testing.assert_allclose(trace[t - 1][fin], a[fin], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(wipe, wipe_ref)
+    assert lg == pytest.approx(lg_ref, abs=1e-10)
+    assert wipe.any(), "the stream should exercise the wipeout"
+
+
+def test_long_horizon_between_resyncs_stays_exact():
+    # Many rounds between trajectory samples exercise the multiplicative cache.
+    R = _replay(11, T=20_000, N=8, scale=1.0)
+    res = simulate("eg", "replay", rewards=R, eta=0.01, n_samples=4)
+    ref = run_reference("eg", R, eta=0.01)
+    np.testing.assert_allclose(res.forecaster_reward[0], ref["fc"], rtol=1e-10)
+    np.testing.assert_allclose(res.final_weights[0], ref["u"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("env", [e for e in ENVIRONMENTS if e != "replay"])
+def test_environment_rewards_are_bounded_and_deterministic(env):
+    a = simulate("uniform", env, n_experts=6, T=3000, L=2.0, seeds=3, seed=5)
+    b = simulate("uniform", env, n_experts=6, T=3000, L=2.0, seeds=3, seed=5)
+    np.testing.assert_array_equal(a.expert_rewards, b.expert_rewards)
+    # uniform forecaster: its reward is the mean of the experts' rewards
+    np.testing.assert_allclose(a.forecaster_reward, a.expert_rewards.mean(axis=1), rtol=1e-9, atol=1e-9)
+    assert np.all(np.abs(a.expert_rewards) <= 2.0 * 3000 + 1e-9)
+    c = simulate("uniform", env, n_experts=6, T=3000, L=2.0, seeds=3, seed=6)
+    assert not np.array_equal(a.expert_rewards[0], c.expert_rewards[0])
+    assert np.array_equal(a.expert_rewards[1], c.expert_rewards[0])  # run k uses seed + k
+
+
+def test_adversarial_rewards_are_plus_minus_L():
+    res = simulate("uniform", "adversarial", n_experts=70, T=1, L=0.5, seeds=50)
+    assert set(np.unique(np.abs(res.expert_rewards))) == {0.5}
+    big = simulate("uniform", "adversarial", n_experts=4, T=100_000, seeds=1)
+    assert np.all(np.abs(big.expert_rewards) < 5 * math.sqrt(100_000))
+
+
+def test_stochastic_and_late_bloomer_structure():
+    st = simulate("uniform", "stochastic", n_experts=5, T=20_000, seeds=2, env_params={"best": 3, "gap": 0.2})
+    assert (st.best_expert == 3).all()
+    lb = simulate("xnas", "late-bloomer", n_experts=5, T=20_000, seeds=2, env_params={"best": 1})
+    assert (lb.best_expert == 1).all()
+    k = int(np.searchsorted(lb.rounds, 0.3 * 20_000))
+    # during the warm-up the late bloomer's weight is the smallest of all
+    w = lb.weights[:, k - 1, :]
+    assert (w.argmin(axis=1) == 1).all()
+    assert (lb.selected == 1).all()
+
+
+def test_switching_changes_leader():
+    res = simulate("ftl", "switching", n_experts=6, T=40_000, seeds=1, env_params={"k": 3, "gap": 0.6, "noise": 0.1})
+    leaders = res.weights[0].argmax(axis=1)
+    assert len(set(leaders[res.rounds > 2000].tolist())) >= 2
+
+
+def test_convex_true_regret_is_at_most_linear_regret():
+    # convexity: loss(p) - loss(f_i) <= grad . (p - f_i), summed over rounds
+    res = simulate("xnas", "convex", n_experts=6, T=5000, seeds=4, env_params={"dim": 3})
+    assert np.all(res.true_regret[:, -1] <= res.regret[:, -1] + 1e-9)
+    assert np.all(res.expert_losses >= 0)
+
+
+def test_same_seed_same_result_whatever_the_threads():
+    kw = dict(n_experts=8, T=20_000, seeds=6, seed=3)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = simulate("xnas", "stochastic", **kw)
+        numba.set_num_threads(max(1, min(2, numba.config.NUMBA_NUM_THREADS)))
+        two = simulate("xnas", "stochastic", **kw)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one.regret, two.regret)
+    np.testing.assert_array_equal(one.final_weights, two.final_weights)
+
+
+def test_huge_learning_rate_long_horizon_stays_finite():
+    res = simulate("eg", "adversarial", n_experts=4, T=2_000_000, eta=5.0, n_samples=10)
+    assert np.isfinite(res.final_weights).all() and np.isfinite(res.regret).all()
+    res = simulate("gd-softmax", "adversarial", n_experts=4, T=200_000, eta=50.0, n_samples=10)
+    assert np.isfinite(res.final_weights).all()
