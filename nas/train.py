@@ -69,6 +69,8 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = "xnas-train-v1"
+# A limited test split is the same subset for every run and for ``evaluate_checkpoint``.
+_TEST_SUBSET_SEED = 0
 
 
 class TrainingError(RuntimeError):
@@ -379,7 +381,7 @@ def train(config: TrainConfig, resume: bool = False, on_epoch: Optional[Callable
     train_set = load_dataset(config.dataset, config.data_dir, True, train_tf, config.download)
     test_set = load_dataset(config.dataset, config.data_dir, False, test_tf, config.download)
     train_set = _seeded_subset(train_set, config.limit, config.seed)
-    test_set = _seeded_subset(test_set, config.limit, config.seed + 1)
+    test_set = _seeded_subset(test_set, config.limit, _TEST_SUBSET_SEED)
     # drop_last keeps every training batch at full size (a batch of one would break BN).
     train_loader = make_loader(
         train_set, per_rank_batch, shuffle=True, seed=config.seed, num_workers=config.num_workers,
@@ -606,7 +608,7 @@ def evaluate_checkpoint(
     if use_cuda:
         model = model.to(memory_format=torch.channels_last)
     test_set = load_dataset(name, data_dir, False, default_transform(info, train=False), download)
-    test_set = _seeded_subset(test_set, limit, 1)
+    test_set = _seeded_subset(test_set, limit, _TEST_SUBSET_SEED)
     loader = make_loader(test_set, batch_size, shuffle=False)
     result = evaluate(model, loader, dev, use_amp=use_cuda, channels_last=use_cuda)
     return {
