@@ -87,49 +87,54 @@ def plot_arch_weights(
         for e in range(n_edges, rows * cols):
             axes[ci * rows + e // cols][e % cols].axis("off")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(primitives), 8), fontsize=7, frameon=False)
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(primitives), 8), fontsize=7, frameon=False)
     fig.supxlabel("epoch" if steps_per_epoch else "architecture step", fontsize=8)
     fig.supylabel("expert weight u", fontsize=8)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     _save(fig, path)
     plt.close(fig)
 
 
 def _draw_cell(ax, edges: Sequence[tuple[str, int]], concat: Sequence[int], title: str) -> None:
     nodes = len(edges) // 2
-    # inputs on the left, intermediate nodes on a diagonal, output on the right
-    pos = {0: (0.0, 0.75), 1: (0.0, 0.25)}
+    # inputs on the left, intermediate nodes zig-zag to the right, output last;
+    # equal aspect so that label offsets computed in data units follow the arcs
+    pos = {0: (0.0, 3.0), 1: (0.0, 1.0)}
     for k in range(nodes):
-        pos[2 + k] = (1.0 + k, 0.9 - 0.8 * k / max(1, nodes - 1) if nodes > 1 else 0.5)
-    out = (2.0 + nodes, 0.5)
+        pos[2 + k] = (2.2 + 2.0 * k, 3.2 if k % 2 == 0 else 0.8)
+    out = (2.2 + 2.0 * nodes + 0.3, 2.0)
     colors = {
         "sep_conv_3x3": "#1f77b4", "sep_conv_5x5": "#17becf", "dil_conv_3x3": "#9467bd", "dil_conv_5x5": "#e377c2",
         "max_pool_3x3": "#d62728", "avg_pool_3x3": "#ff7f0e", "skip_connect": "#2ca02c", "none": "#7f7f7f",
     }
-    for pos_i, (op, src) in enumerate(edges):
-        dst = 2 + pos_i // 2
-        (x0, y0), (x1, y1) = pos[src], pos[dst]
-        rad = 0.25 if pos_i % 2 else -0.25
-        ax.annotate(
-            "", xy=(x1, y1), xytext=(x0, y0),
-            arrowprops=dict(arrowstyle="-|>", color=colors.get(op, "black"), lw=1.5,
-                            connectionstyle=f"arc3,rad={rad}", shrinkA=14, shrinkB=14),
-        )
-        mx, my = (x0 + x1) / 2, (y0 + y1) / 2 + (0.07 if pos_i % 2 else -0.07)
-        ax.text(mx, my, op, fontsize=7, ha="center", va="center", color=colors.get(op, "black"),
-                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
     for state in concat:
         x0, y0 = pos[state]
         ax.annotate("", xy=out, xytext=(x0, y0),
-                    arrowprops=dict(arrowstyle="-|>", color="#bbbbbb", lw=1.0, shrinkA=14, shrinkB=16))
+                    arrowprops=dict(arrowstyle="-|>", color="#c8c8c8", lw=1.0, shrinkA=12, shrinkB=14))
+    for pos_i, (op, src) in enumerate(edges):
+        dst = 2 + pos_i // 2
+        (x0, y0), (x1, y1) = pos[src], pos[dst]
+        rad = 0.2 if pos_i % 2 else -0.2
+        color = colors.get(op, "black")
+        ax.annotate(
+            "", xy=(x1, y1), xytext=(x0, y0),
+            arrowprops=dict(arrowstyle="-|>", color=color, lw=1.6,
+                            connectionstyle=f"arc3,rad={rad}", shrinkA=12, shrinkB=12),
+        )
+        # midpoint of matplotlib's arc3 quadratic curve
+        mx = (x0 + x1) / 2 + 0.5 * rad * (y1 - y0)
+        my = (y0 + y1) / 2 - 0.5 * rad * (x1 - x0)
+        ax.text(mx, my, op, fontsize=7, ha="center", va="center", color=color,
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.9))
     for state, (x0, y0) in pos.items():
         face = "#cde4f7" if state < 2 else "#f7e3b5"
         ax.text(x0, y0, _node_name(state), ha="center", va="center", fontsize=8,
                 bbox=dict(boxstyle="round,pad=0.4", fc=face, ec="black", lw=0.8))
     ax.text(out[0], out[1], "c_{k}", ha="center", va="center", fontsize=8,
             bbox=dict(boxstyle="round,pad=0.4", fc="#d8f0d2", ec="black", lw=0.8))
-    ax.set_xlim(-0.5, out[0] + 0.5)
-    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlim(-0.8, out[0] + 0.8)
+    ax.set_ylim(-0.2, 4.2)
+    ax.set_aspect("equal")
     ax.set_title(title, fontsize=10)
     ax.axis("off")
 
@@ -138,7 +143,8 @@ def plot_cells(genotype: Genotype, path: str) -> None:
     """A diagram of the normal and the reduction cell of ``genotype`` (PNG)."""
     plt = _pyplot()
     nodes = len(genotype.normal) // 2
-    fig, axes = plt.subplots(1, 2, figsize=(2.2 * (nodes + 3) * 2, 4.2))
+    width = 1.1 * (2.0 * nodes + 4.0)
+    fig, axes = plt.subplots(2, 1, figsize=(width, 2 * 0.95 * 4.4))
     _draw_cell(axes[0], genotype.normal, genotype.normal_concat, "normal cell")
     _draw_cell(axes[1], genotype.reduce, genotype.reduce_concat, "reduction cell")
     fig.tight_layout()
