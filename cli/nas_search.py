@@ -1,3 +1,233 @@
-"""``xnas-nas search`` and ``xnas-nas lr`` (filled in by the nas search work)."""
+"""``xnas-nas search`` and ``xnas-nas lr``: run an architecture search, compute XNAS learning rates.
 
-COMMANDS: list = []
+The commands parse options and call :mod:`xnas.nas.search` and
+:mod:`xnas.nas.lr`; torch is imported inside the command bodies only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from typing import Optional
+
+import click
+
+from xnas.cli._common import InputError, emit_json
+
+# Settings of the paper's search (CIFAR-10) are the SearchConfig defaults; the
+# digits quick start shrinks the supernet and the schedule so that a whole
+# search fits in a few minutes on 2 CPU cores.
+DATASET_PRESETS: dict[str, dict] = {
+    "digits": {"epochs": 8, "batch_size": 64, "channels": 4, "layers": 5, "nodes": 4},
+}
+
+
+class SearchFailed(click.ClickException):
+    """The search started but could not finish (a NaN loss): one line, exit 1."""
+
+    exit_code = 1
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def _rate(value: Optional[str], name: str) -> Optional[float]:
+    if value is None or value.strip().lower() == "auto":
+        return None
+    try:
+        rate = float(value)
+    except ValueError:
+        raise InputError(f"{name} must be a positive number or 'auto', got {value!r}") from None
+    if not (math.isfinite(rate) and rate > 0):
+        raise InputError(f"{name} must be a positive number or 'auto', got {value!r}")
+    return rate
+
+
+def _default_out(dataset: str, arch_optimizer: str) -> str:
+    return "runs/search-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{dataset}-{arch_optimizer}")[:60]
+
+
+@click.command("search")
+@click.argument("dataset")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Dataset root folder.")
+@click.option("--download", is_flag=True, help="Let torchvision download the dataset into --data-dir.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Output folder [default: runs/search-DATASET-OPTIMIZER].")
+@click.option("--resume", is_flag=True, help="Continue the search in --out from its checkpoint.")
+@click.option("--arch-optimizer", default="xnas", show_default=True,
+              help="How architecture weights are updated: xnas, darts (Adam, first order) or gd.")
+@click.option("--epochs", type=int, default=None, help="Search epochs [50; digits 8].")
+@click.option("--batch-size", type=int, default=None, help="Global batch size [96; digits 64].")
+@click.option("--split", type=float, default=0.5, show_default=True,
+              help="Share of the training set used for the network weights; the rest is the validation half.")
+@click.option("--limit", type=int, default=None, help="Use only this many training images (quick runs).")
+@click.option("--channels", "-C", type=int, default=None, help="Initial channels [16; digits 4].")
+@click.option("--layers", type=int, default=None, help="Cells of the supernet [8; digits 5].")
+@click.option("--nodes", type=int, default=None, help="Intermediate nodes per cell [4].")
+@click.option("--ops", default=None, help="Comma-separated operation set [the 8 DARTS operations].")
+@click.option("--lr", type=float, default=0.025, show_default=True, help="Network SGD learning rate (cosine).")
+@click.option("--lr-min", type=float, default=0.001, show_default=True, help="Final network learning rate.")
+@click.option("--momentum", type=float, default=0.9, show_default=True)
+@click.option("--weight-decay", type=float, default=3e-4, show_default=True, help="Network weight decay.")
+@click.option("--grad-clip", type=float, default=5.0, show_default=True, help="Network gradient-norm clip.")
+@click.option("--eta-normal", default="auto", show_default=True,
+              help="XNAS learning rate of the normal cells; auto = sqrt(2 ln N / (T_N L^2)).")
+@click.option("--eta-reduce", default="auto", show_default=True, help="Same for the reduction cells.")
+@click.option("--L", "L", type=float, default=1.0, show_default=True, help="Reward bound per example.")
+@click.option("--zeta", type=float, default=1.0, show_default=True, help="Wipeout relaxation in (0, 1].")
+@click.option("--arch-lr", type=float, default=None,
+              help="Learning rate of darts/gd [darts 3e-4; gd the XNAS etas].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--workers", type=int, default=0, show_default=True, help="DataLoader worker processes.")
+@click.option("--micro-batches", type=int, default=1, show_default=True,
+              help="Split each batch into this many strided chunks (as ranks would).")
+@click.option("--record-rewards", is_flag=True,
+              help="Save each edge's (T, N) reward stream under OUT/rewards/ for xnas-sim regret --rewards.")
+@click.option("--no-augment", is_flag=True, help="No random crops/flips on the search data.")
+@click.option("--no-plots", is_flag=True, help="Skip the PNG figures.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress display.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs, batch_size, split, limit, channels,
+           layers, nodes, ops, lr, lr_min, momentum, weight_decay, grad_clip, eta_normal, eta_reduce, L, zeta,
+           arch_lr, seed, device, workers, micro_batches, record_rewards, no_augment, no_plots, no_progress,
+           as_json) -> None:
+    """Search a normal and a reduction cell on DATASET.
+
+    DATASET is cifar10, cifar100, svhn, fashion-mnist, digits or imagefolder:PATH.
+    The defaults are the paper's CIFAR-10 search (batch 96, 50 epochs, C = 16, 8 cells,
+    first order, 50/50 split); digits uses a small supernet that finishes in minutes
+    on a CPU. Under torchrun every process runs this command; --batch-size is global.
+    The output folder gets genotype.json, genotype.txt, config.json, log.jsonl,
+    arch_weights.png, cells.png and checkpoint.pt.
+    """
+    from xnas.nas.checkpoint import CheckpointError
+    from xnas.nas.data import DataError
+    from xnas.nas.genotypes import GenotypeError
+    from xnas.nas.ops import PRIMITIVES
+    from xnas.nas.search import CHECKPOINT, SearchConfig, SearchError, run_search
+
+    preset = DATASET_PRESETS.get(dataset, {})
+
+    def pick(value, key, default):
+        return value if value is not None else preset.get(key, default)
+
+    primitives = PRIMITIVES
+    if ops is not None:
+        primitives = tuple(p.strip() for p in ops.split(",") if p.strip())
+    out = out or _default_out(dataset, arch_optimizer)
+    config = SearchConfig(
+        dataset=dataset, out_dir=out, data_dir=data_dir, download=download, arch_optimizer=arch_optimizer,
+        epochs=pick(epochs, "epochs", 50), batch_size=pick(batch_size, "batch_size", 96), split=split, limit=limit,
+        augment=not no_augment, channels=pick(channels, "channels", 16), layers=pick(layers, "layers", 8),
+        nodes=pick(nodes, "nodes", 4), primitives=primitives, lr=lr, lr_min=lr_min, momentum=momentum,
+        weight_decay=weight_decay, grad_clip=grad_clip, eta_normal=_rate(eta_normal, "--eta-normal"),
+        eta_reduce=_rate(eta_reduce, "--eta-reduce"), L=L, zeta=zeta, arch_lr=arch_lr, seed=seed, device=device,
+        workers=workers, micro_batches=micro_batches, record_rewards=record_rewards, plots=not no_plots,
+        progress=not no_progress,
+    )
+    try:
+        config.validate()
+        if not resume and os.path.isfile(os.path.join(out, CHECKPOINT)):
+            raise InputError(f"{out} already holds a search; pass --resume to continue it or choose another --out")
+        result = run_search(config, resume=resume)
+    except (ValueError, DataError, CheckpointError, GenotypeError) as exc:
+        raise InputError(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None
+    except SearchError as exc:
+        raise SearchFailed(str(exc)) from None
+    last = result.log[-1] if result.log else {}
+    if as_json:
+        emit_json(
+            {
+                "genotype": result.genotype.to_dict(),
+                "darts": result.genotype.to_darts(),
+                "out_dir": result.out_dir,
+                "epochs": result.epochs_done,
+                "valid_acc": last.get("valid_acc"),
+                "valid_loss": last.get("valid_loss"),
+                "entropy": last.get("entropy"),
+                "alive": last.get("alive"),
+                "seconds": sum(e.get("seconds", 0.0) for e in result.log),
+            }
+        )
+    else:
+        click.echo(result.genotype.to_darts())
+        click.echo(f"results in {result.out_dir}")
+
+
+@click.command("lr")
+@click.argument("dataset")
+@click.option("--size", type=int, default=None, help="Training-set size [the dataset's].")
+@click.option("--split", type=float, default=0.5, show_default=True,
+              help="Share of the training set used for network weights; d is the rest.")
+@click.option("--valid-size", "-d", type=int, default=None, help="Validation examples per epoch d (overrides --size/--split).")
+@click.option("--epochs", "-E", type=int, default=None, help="Search epochs [50; digits 8].")
+@click.option("--batch-size", "-b", type=int, default=None,
+              help="Search batch: an epoch uses whole batches only, as the search does [96; digits 64; 1 counts all].")
+@click.option("--layers", type=int, default=None, help="Cells of the supernet, which set the replications [8; digits 5].")
+@click.option("--replications-normal", "r_normal", type=int, default=None, help="r_N [from --layers].")
+@click.option("--replications-reduce", "r_reduce", type=int, default=None, help="r_R [from --layers].")
+@click.option("--experts", "-N", type=int, default=8, show_default=True, help="Experts per forecaster.")
+@click.option("--L", "L", type=float, default=1.0, show_default=True, help="Reward bound.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Needed for imagefolder:PATH only.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys eta_normal, eta_reduce, ...).")
+def lr(dataset, size, split, valid_size, epochs, batch_size, layers, r_normal, r_reduce, experts, L, data_dir, as_json) -> None:
+    """Print the theory's XNAS learning rates eta_c* for DATASET.
+
+    eta_c* = sqrt(2 ln N / (T_c L^2)) with T_c = d x E x r_c (paper, sections 3.1 and
+    3.2.2): d validation examples per epoch (in whole batches, as the search uses them),
+    E epochs, r_c replications of cell type c. With the paper's CIFAR-10 settings this
+    prints eta_N* = 7.5e-4 and eta_R* = 1.3e-3, the values the search uses by default.
+    """
+    from xnas.nas.lr import cell_replications, learning_rates, rounds_per_epoch, validation_size
+
+    try:
+        if valid_size is None:
+            if size is None:
+                from xnas.nas.data import DataError, dataset_info
+
+                try:
+                    size = dataset_info(dataset, data_dir).train_size
+                except DataError as exc:
+                    raise InputError(str(exc)) from None
+                if size < 2:
+                    raise InputError(f"the size of {dataset} is unknown; pass --size or --valid-size")
+            valid_size = validation_size(size, split)
+        preset = DATASET_PRESETS.get(dataset, {})
+        batch_size = preset.get("batch_size", 96) if batch_size is None else batch_size
+        epochs = preset.get("epochs", 50) if epochs is None else epochs
+        layers = preset.get("layers", 8) if layers is None else layers
+        examples = rounds_per_epoch(valid_size, batch_size)
+        if layers < 3 and (r_normal is None or r_reduce is None):
+            raise InputError(f"--layers must be at least 3, got {layers}")
+        default_n, default_r = cell_replications(layers)
+        rates = learning_rates(
+            examples, epochs,
+            default_n if r_normal is None else r_normal,
+            default_r if r_reduce is None else r_reduce,
+            experts=experts, L=L,
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    d = rates.to_dict()
+    d["dataset"] = dataset
+    d["valid_size"] = valid_size
+    d["batch_size"] = batch_size
+    if as_json:
+        emit_json({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()})
+        return
+    click.echo(f"{dataset}: d = {rates.rounds_per_epoch} validation examples per epoch (of {valid_size}, in "
+               f"whole batches of {batch_size}), E = {rates.epochs}, N = {rates.experts}, L = {rates.L:g}")
+    click.echo(f"{'cell type':<10} {'r_c':>4} {'T_c':>14} {'eta_c*':>9}  exact")
+    for label, key, r, horizon in (
+        ("normal", "eta_normal", rates.replications_normal, rates.horizon_normal),
+        ("reduce", "eta_reduce", rates.replications_reduce, rates.horizon_reduce),
+    ):
+        eta = d[key]
+        shown = "-" if math.isnan(eta) else f"{eta:.1e}"
+        exact = "-" if math.isnan(eta) else f"{eta:.6g}"
+        click.echo(f"{label:<10} {r:>4} {horizon:>14,.0f} {shown:>9}  {exact}")
+
+
+COMMANDS = [search, lr]
