@@ -320,7 +320,12 @@ def _progress(enabled: bool):
     )
 
 
-def train(config: TrainConfig, resume: bool = False, on_epoch: Optional[Callable[[dict], None]] = None) -> dict:
+def train(
+    config: TrainConfig,
+    resume: bool = False,
+    on_epoch: Optional[Callable[[dict], None]] = None,
+    on_finish: Optional[Callable[[nn.Module], None]] = None,
+) -> dict:
     """Train ``config.genotype`` with ``config.recipe`` on ``config.dataset``.
 
     Parameters
@@ -330,6 +335,8 @@ def train(config: TrainConfig, resume: bool = False, on_epoch: Optional[Callable
         Continue from ``out/checkpoint.pt`` (it must exist and match the network and recipe).
     on_epoch : callable, optional
         Called with each epoch's log row (rank 0), e.g. to stop early in tests.
+    on_finish : callable, optional
+        Called on every rank with the trained (unwrapped) network.
 
     Returns
     -------
@@ -567,6 +574,8 @@ def train(config: TrainConfig, resume: bool = False, on_epoch: Optional[Callable
     }
     if main:
         _write_json(os.path.join(config.out, "results.json"), results)
+    if on_finish is not None:
+        on_finish(core)
     return results
 
 
