@@ -330,14 +330,15 @@ def _adversarial_block(state, buf, nb, L):
     """``nb`` rounds of i.i.d. +-L rewards: one random bit per expert."""
     n = buf.shape[1]
     for j in range(nb):
-        i = 0
-        while i < n:
+        i0 = 0
+        while i0 < n:
             bits = _next_u64(state)
-            stop = min(n, i + 64)
-            while i < stop:
-                buf[j, i] = L if (bits & _U1) else -L
-                bits = bits >> _U1
-                i += 1
+            m = min(64, n - i0)
+            # branch-free: bit b gives (2 b - 1) L
+            for i in range(m):
+                b = np.float64((bits >> np.uint64(i)) & _U1)
+                buf[j, i0 + i] = (2.0 * b - 1.0) * L
+            i0 += m
 
 
 @njit(cache=True, fastmath={"contract"}, inline="always")

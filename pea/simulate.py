@@ -258,9 +258,7 @@ def _announce_compile() -> None:
         return
     _compiled = True
     try:
-        cache = K._run_many._cache
-        index = os.path.join(cache._cache_path, cache._index_name)
-        warm = os.path.exists(index)
+        warm = os.path.exists(K._run_many._cache._cache_file._index_path)
     except Exception:  # numba internals moved: say nothing rather than fail
         warm = True
     if not warm:
