@@ -86,7 +86,8 @@ def build(opt: BuildOptions) -> FigureData:
     }
 
     def draw(path: str) -> None:
-        fig, (ax,) = P.new_figure(1, "Theoretical learning rates eta_c* for normal and reduction cells")
+        fig, (ax, tab) = P.new_figure(2, "Theoretical learning rates eta_c* for normal and reduction cells",
+                                      figsize=(9.0, 4.6))
         for k, (label, (en, er)) in enumerate(curves.items()):
             col = P.color("", k)
             ax.plot(epochs, en, "-", color=col, label=f"{label}: normal")
@@ -95,7 +96,17 @@ def build(opt: BuildOptions) -> FigureData:
                 label="paper CIFAR-10: 7.5e-4, 1.3e-3")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        P.label(ax, "search epochs E", "learning rate eta_c* (per elementary round)", loc="upper right")
+        P.label(ax, "search epochs E", "learning rate eta_c* (per elementary round)", loc="lower left")
+        tab.axis("off")
+        cells = [[name, f"{v['d']:,}", str(v["epochs"]), f"{v['r_normal']}/{v['r_reduce']}",
+                  f"{v['eta_normal']:.2e}", f"{v['eta_reduce']:.2e}"] for name, v in table.items()]
+        t = tab.table(cellText=cells, colLabels=["setting", "d", "E", "r_N/r_R", "eta_N*", "eta_R*"],
+                      loc="center", cellLoc="center")
+        t.auto_set_font_size(False)
+        t.set_fontsize(6.5)
+        t.scale(1.0, 1.25)
+        t.auto_set_column_width(list(range(6)))
+        tab.set_title("eta_c* table (N=8, L=1)", fontsize=8.5)
         P.save(fig, path, caption)
 
     header = ("kind", "setting", "d", "epochs", "r_normal", "r_reduce", "N", "T_normal", "T_reduce", "eta_normal",

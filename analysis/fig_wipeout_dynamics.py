@@ -103,6 +103,7 @@ def build(opt: BuildOptions) -> FigureData:
             a2.plot(rounds, lg.mean(axis=0), color=col, label=f"zeta={z:g}", linewidth=1.3)
         a2.set_yscale("symlog", linthresh=1e-15)
         a2.set_ylim(-1e-16, 1.0)
+        a2.set_yticks([0, 1e-15, 1e-12, 1e-9, 1e-6, 1e-3, 1])
         P.label(a1, "round t", "alive experts (mean over seeds)", "stochastic: alive experts", loc="lower left")
         P.label(a2, "round t", "ln gamma_t (mean, symlog)", "stochastic: wipeout factor", loc="upper left")
         za = np.array(zetas)

@@ -96,7 +96,7 @@ def figure(name, out_dir, list_only, quick, seeds, seed, nas, as_json):
             s = summaries[n]
             claim = s.get("claim_holds")
             mark = "" if claim is None else ("  claim holds" if claim else "  CLAIM DOES NOT HOLD")
-            console.print(f"{n}: {s['files']['png']} ({s['seconds']:.1f} s){mark}")
+            console.print(f"{n}: {s['files']['png']} ({s['seconds']:.1f} s){mark}", soft_wrap=True)
     if as_json:
         emit_json({"out": out_dir, "quick": quick, "figures": summaries})
     else:
