@@ -121,6 +121,9 @@ def train(
             progress=not no_progress,
         )
         results = run_training(config, resume=resume)
+        from xnas.nas import distributed
+
+        main_process = distributed.is_main()  # before the process group is left
     except errors as exc:
         raise InputError(str(exc)) from None
     except TrainingError as exc:
@@ -129,9 +132,7 @@ def train(
         from xnas.nas import distributed
 
         distributed.cleanup()
-    from xnas.nas import distributed
-
-    if not distributed.is_main():
+    if not main_process:  # under torchrun only rank 0 prints
         return
     if as_json:
         emit_json(results)
