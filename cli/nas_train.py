@@ -66,6 +66,8 @@ def _default_out(dataset: str, genotype: str) -> str:
 @click.option("--workers", type=int, default=0, show_default=True, help="DataLoader worker processes.")
 @click.option("--eval-every", type=int, default=1, show_default=True, help="Evaluate every N epochs (and at the end).")
 @click.option("--log-format", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--channels-last/--no-channels-last", default=True, show_default=True,
+              help="NHWC tensors (faster on CUDA and, at 32x32, on CPU).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress display.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 def train(
@@ -89,6 +91,7 @@ def train(
     workers: int,
     eval_every: int,
     log_format: str,
+    channels_last: bool,
     no_progress: bool,
     as_json: bool,
 ) -> None:
@@ -118,7 +121,7 @@ def train(
             dataset=dataset, genotype=geno, recipe=recipe, out=out or _default_out(dataset, genotype),
             data_dir=data_dir, download=download, seed=seed, device=device, limit=limit,
             max_steps=max_steps, num_workers=workers, eval_every=eval_every, log_format=log_format,
-            progress=not no_progress,
+            progress=not no_progress, channels_last=channels_last,
         )
         results = run_training(config, resume=resume)
         from xnas.nas import distributed

@@ -186,3 +186,12 @@ def test_checkpoint_from_another_network_or_recipe(tmp_path) -> None:
     save_checkpoint({"alphas": torch.zeros(3)}, tmp_path / "search.pt")
     with pytest.raises(CheckpointError, match="not an xnas-nas train checkpoint"):
         evaluate_checkpoint(str(tmp_path / "search.pt"))
+
+
+def test_channels_last_matches_contiguous(tmp_path) -> None:
+    base = tiny_config(tmp_path / "nchw", epochs=1)
+    base.channels_last = False
+    a = train(base)
+    b = train(tiny_config(tmp_path / "nhwc", epochs=1))
+    assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+    assert json.loads((tmp_path / "nchw" / "config.json").read_text())["channels_last"] is False
