@@ -171,6 +171,8 @@ class Genotype:
         if missing:
             raise GenotypeError(f"genotype JSON lacks {', '.join(missing)}")
         for cell in ("normal", "reduce"):
+            if not isinstance(data[cell], (list, tuple)):
+                raise GenotypeError(f"genotype JSON field {cell!r} must be a list of [operation, input] pairs")
             for pair in data[cell]:
                 if (
                     not isinstance(pair, (list, tuple))
@@ -180,6 +182,9 @@ class Genotype:
                     or not isinstance(pair[1], int)
                 ):
                     raise GenotypeError(f"genotype JSON field {cell!r}: bad pair {pair!r}")
+        for k in ("normal_concat", "reduce_concat"):
+            if not isinstance(data[k], (list, tuple)):
+                raise GenotypeError(f"genotype JSON field {k!r} must be a list of integers")
         return cls(*(data[k] for k in keys))
 
     def to_json(self, indent: int | None = None) -> str:

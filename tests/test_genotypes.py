@@ -128,6 +128,12 @@ def test_validation_errors_name_the_problem() -> None:
         Genotype.from_json("{not json")
     with pytest.raises(GenotypeError, match="lacks"):
         Genotype.from_json('{"normal": []}')
+    with pytest.raises(GenotypeError, match="must be a list"):
+        Genotype.from_dict({"normal": 3, "normal_concat": [2], "reduce": [], "reduce_concat": [2]})
+    with pytest.raises(GenotypeError, match="must be a list of integers"):
+        Genotype.from_dict({"normal": [], "normal_concat": 2, "reduce": [], "reduce_concat": [2]})
+    with pytest.raises(GenotypeError, match="integers"):
+        Genotype.from_dict({"normal": [], "normal_concat": [2.0], "reduce": [], "reduce_concat": [2]})
     with pytest.raises(GenotypeError, match="bad pair"):
         Genotype.from_dict({"normal": [["a", "1"]], "normal_concat": [2], "reduce": [], "reduce_concat": [2]})
 
@@ -149,3 +155,37 @@ def test_genotype_is_hashable_and_frozen() -> None:
     assert hash(g) == hash(Genotype.from_dict(g.to_dict()))
     with pytest.raises(Exception):
         g.normal = ()  # type: ignore[misc]
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from(
+    ["Genotype", "(", ")", "[", "]", ",", "=", "normal", "reduce", "normal_concat", "reduce_concat",
+     "'sep_conv_3x3'", "'none'", "\"skip_connect\"", "0", "1", "2", "5", "-3", "range", " ", "__import__", ";", "'"]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.text(max_size=80), st.lists(_PIECES, max_size=40).map("".join)))
+def test_parser_never_fails_other_than_genotype_error(text: str) -> None:
+    try:
+        g = resolve_genotype("Genotype" + text if not text.startswith("Genotype") else text)
+    except GenotypeError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert isinstance(g, Genotype)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.data())
+def test_random_valid_genotypes_round_trip(data) -> None:
+    from xnas.nas.ops import PRIMITIVES
+
+    steps = data.draw(st.integers(1, 5))
+
+    def cell():
+        return [(data.draw(st.sampled_from(PRIMITIVES)), data.draw(st.integers(0, k // 2 + 1))) for k in range(2 * steps)]
+
+    concat = sorted(data.draw(st.sets(st.integers(2, steps + 1), min_size=1)))
+    g = Genotype(cell(), concat, cell(), concat).validate(steps=steps)
+    assert parse_darts(g.to_darts()) == g == Genotype.from_json(g.to_json())
