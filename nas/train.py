@@ -392,8 +392,16 @@ def train(
     info = dataset_info(config.dataset, config.data_dir)
     train_tf = default_transform(info, train=True, cutout=recipe.cutout, autoaugment=recipe.autoaugment)
     test_tf = default_transform(info, train=False)
-    train_set = load_dataset(config.dataset, config.data_dir, True, train_tf, config.download)
-    test_set = load_dataset(config.dataset, config.data_dir, False, test_tf, config.download)
+    download = config.download
+    if download and distributed:
+        # One process downloads; the others wait, then read the files it wrote.
+        if main:
+            load_dataset(config.dataset, config.data_dir, True, train_tf, True)
+            load_dataset(config.dataset, config.data_dir, False, test_tf, True)
+        dist.barrier()
+        download = False
+    train_set = load_dataset(config.dataset, config.data_dir, True, train_tf, download)
+    test_set = load_dataset(config.dataset, config.data_dir, False, test_tf, download)
     train_set = _seeded_subset(train_set, config.limit, config.seed)
     test_set = _seeded_subset(test_set, config.limit, _TEST_SUBSET_SEED)
     # drop_last keeps every training batch at full size (a batch of one would break BN).
