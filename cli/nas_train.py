@@ -63,7 +63,8 @@ def _default_out(dataset: str, genotype: str) -> str:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--limit", type=int, default=None, help="Use only this many training and test images (quick runs).")
 @click.option("--max-steps", type=int, default=None, help="At most this many optimizer steps per epoch.")
-@click.option("--workers", type=int, default=0, show_default=True, help="DataLoader worker processes.")
+@click.option("--workers", type=int, default=None,
+              help="DataLoader worker processes [default: 0 on CPU, up to 8 per GPU on CUDA].")
 @click.option("--eval-every", type=int, default=1, show_default=True, help="Evaluate every N epochs (and at the end).")
 @click.option("--log-format", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--channels-last/--no-channels-last", default=True, show_default=True,
@@ -88,7 +89,7 @@ def train(
     seed: int,
     limit: Optional[int],
     max_steps: Optional[int],
-    workers: int,
+    workers: Optional[int],
     eval_every: int,
     log_format: str,
     channels_last: bool,
@@ -115,7 +116,7 @@ def train(
             if value is not None:
                 changes[key] = value
         recipe = override(recipe, **changes)
-        if workers < 0:
+        if workers is not None and workers < 0:
             raise InputError("--workers must be non-negative")
         config = TrainConfig(
             dataset=dataset, genotype=geno, recipe=recipe, out=out or _default_out(dataset, genotype),

@@ -543,7 +543,9 @@ def make_loader(
         num_workers=num_workers,
         drop_last=drop_last,
         pin_memory=torch.cuda.is_available(),
-        persistent_workers=num_workers > 0,
+        # Not persistent: each epoch's workers are seeded afresh from the global torch RNG,
+        # which checkpoints capture, so a resumed run augments exactly like an uninterrupted one.
+        persistent_workers=False,
         worker_init_fn=_seed_worker if num_workers > 0 else None,
     )
 

@@ -104,8 +104,9 @@ class TrainConfig:
         Use only this many training and test images (a seeded subset): quick runs.
     max_steps : int, optional
         At most this many optimizer steps per epoch.
-    num_workers : int
-        DataLoader worker processes.
+    num_workers : int, optional
+        DataLoader worker processes; ``None`` picks 0 on CPU and
+        ``min(8, cpu_count // local processes)`` on CUDA.
     eval_every : int
         Evaluate on the test split every this many epochs (and always after the last).
     log_format : str
@@ -127,7 +128,7 @@ class TrainConfig:
     device: str = "auto"
     limit: Optional[int] = None
     max_steps: Optional[int] = None
-    num_workers: int = 0
+    num_workers: Optional[int] = None
     eval_every: int = 1
     log_format: str = "jsonl"
     progress: bool = True
@@ -404,13 +405,17 @@ def train(
     test_set = load_dataset(config.dataset, config.data_dir, False, test_tf, download)
     train_set = _seeded_subset(train_set, config.limit, config.seed)
     test_set = _seeded_subset(test_set, config.limit, _TEST_SUBSET_SEED)
+    workers = config.num_workers
+    if workers is None:
+        local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+        workers = min(8, max(1, (os.cpu_count() or 1) // local)) if use_cuda else 0
     # drop_last keeps every training batch at full size (a batch of one would break BN).
     train_loader = make_loader(
-        train_set, per_rank_batch, shuffle=True, seed=config.seed, num_workers=config.num_workers,
+        train_set, per_rank_batch, shuffle=True, seed=config.seed, num_workers=workers,
         drop_last=len(train_set) >= per_rank_batch * world, distributed=distributed,
     )
     test_shard = Subset(test_set, list(range(rank, len(test_set), world))) if world > 1 else test_set
-    test_loader = make_loader(test_shard, max(per_rank_batch, 64), shuffle=False, num_workers=config.num_workers)
+    test_loader = make_loader(test_shard, max(per_rank_batch, 64), shuffle=False, num_workers=workers)
 
     # ---- network and optimizer -------------------------------------------------------
     auxiliary = recipe.auxiliary_weight > 0

@@ -195,3 +195,22 @@ def test_channels_last_matches_contiguous(tmp_path) -> None:
     b = train(tiny_config(tmp_path / "nhwc", epochs=1))
     assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
     assert json.loads((tmp_path / "nchw" / "config.json").read_text())["channels_last"] is False
+
+
+def test_resume_equals_uninterrupted_with_loader_workers(tmp_path) -> None:
+    def config(out):
+        c = tiny_config(out, epochs=2, autoaugment="true")
+        c.num_workers = 1
+        return c
+
+    train(config(tmp_path / "full"))
+
+    def crash(row):
+        raise Crash
+
+    with pytest.raises(Crash):
+        train(config(tmp_path / "part"), on_epoch=crash)
+    train(config(tmp_path / "part"), resume=True)
+    a = load_checkpoint(tmp_path / "full" / "checkpoint.pt")["model"]
+    b = load_checkpoint(tmp_path / "part" / "checkpoint.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
