@@ -41,6 +41,24 @@ def _default_out(dataset: str, genotype: str) -> str:
     return f"runs/train-{name}"
 
 
+def _saved_config(out: str) -> Optional[dict]:
+    """The ``config.json`` of an earlier run in ``out`` (None when there is none)."""
+    import json
+    import os
+
+    path = os.path.join(out, "config.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {path} ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path} is not a training configuration")
+    return data
+
+
 @click.command("train")
 @click.argument("dataset")
 @click.option("--genotype", "-g", default="XNAS", show_default=True,
@@ -58,7 +76,8 @@ def _default_out(dataset: str, genotype: str) -> str:
 @click.option("--download", is_flag=True, help="Let torchvision download the dataset into --data-dir.")
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Output folder [default: runs/train-DATASET-GENOTYPE].")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --out from its checkpoint, with its saved configuration.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--limit", type=int, default=None, help="Use only this many training and test images (quick runs).")
@@ -108,8 +127,39 @@ def train(
 
     errors = _user_errors()
     try:
-        geno = resolve_genotype(genotype)
-        recipe = get_recipe(recipe_name or ("digits" if dataset == "digits" else "xnas"))
+        out = out or _default_out(dataset, genotype)
+        saved = _saved_config(out) if resume else None
+        geno = None
+        base = None
+        if saved is not None:
+            # --resume alone continues the run as configured; options given now still apply.
+            from xnas.nas.genotypes import Genotype
+            from xnas.nas.recipes import Recipe
+
+            ctx = click.get_current_context()
+
+            def given(name: str) -> bool:
+                return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+
+            if saved.get("dataset") != dataset:
+                raise InputError(f"{out} holds a run on {saved.get('dataset')}, not {dataset}")
+            try:
+                if not given("genotype"):
+                    geno = Genotype.from_dict(saved["genotype"])
+                if recipe_name is None:
+                    base = Recipe(**saved["recipe"]).validate()
+                seed = seed if given("seed") else int(saved["seed"])
+                limit = limit if given("limit") else saved.get("limit")
+                max_steps = max_steps if given("max_steps") else saved.get("max_steps")
+                eval_every = eval_every if given("eval_every") else int(saved.get("eval_every", 1))
+                log_format = log_format if given("log_format") else saved.get("log_format", "jsonl")
+                channels_last = channels_last if given("channels_last") else bool(saved.get("channels_last", True))
+                data_dir = data_dir if given("data_dir") else saved.get("data_dir")
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InputError(f"{out}/config.json is unusable for --resume ({exc})") from None
+        if geno is None:
+            geno = resolve_genotype(genotype)
+        recipe = base or get_recipe(recipe_name or ("digits" if dataset == "digits" else "xnas"))
         changes: dict = parse_assignments(assignments)
         for key, value in (("channels", channels), ("layers", layers), ("epochs", epochs),
                            ("batch_size", batch_size), ("lr", lr)):
@@ -119,7 +169,7 @@ def train(
         if workers is not None and workers < 0:
             raise InputError("--workers must be non-negative")
         config = TrainConfig(
-            dataset=dataset, genotype=geno, recipe=recipe, out=out or _default_out(dataset, genotype),
+            dataset=dataset, genotype=geno, recipe=recipe, out=out,
             data_dir=data_dir, download=download, seed=seed, device=device, limit=limit,
             max_steps=max_steps, num_workers=workers, eval_every=eval_every, log_format=log_format,
             progress=not no_progress, channels_last=channels_last,

@@ -73,6 +73,14 @@ def test_resume_through_the_cli(tmp_path) -> None:
     wrong = invoke("train", "digits", "--out", out, "--resume", *[a if a != "4" else "6" for a in TINY])
     assert wrong.exit_code == 2
     assert wrong.stderr.count("\n") == 1 and "another network" in wrong.stderr
+    # --resume alone reuses the saved configuration (recipe, genotype, seed, limits)
+    longer = invoke("train", "digits", "--out", out, "--resume", "--epochs", "3", "--json", "--no-progress")
+    assert longer.exit_code == 2 and "another recipe (differs in epochs)" in longer.stderr
+    same = invoke("train", "digits", "--out", out, "--resume", "--json", "--no-progress")
+    assert same.exit_code == 0, same.output
+    assert json.loads(same.stdout)["channels"] == 4 and json.loads(same.stdout)["epochs"] == 2
+    other = invoke("train", "cifar10", "--out", out, "--resume")
+    assert other.exit_code == 2 and "holds a run on digits" in other.stderr
 
 
 @pytest.mark.parametrize(
