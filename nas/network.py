@@ -17,7 +17,6 @@ training; the trainer sets ``drop_path_prob`` each epoch.
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
@@ -36,6 +35,7 @@ __all__ = [
     "count_parameters_M",
     "count_macs_M",
     "network_arch",
+    "build_from_arch",
 ]
 
 
