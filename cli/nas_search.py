@@ -19,7 +19,7 @@ from xnas.cli._common import InputError, emit_json
 # digits quick start shrinks the supernet and the schedule so that a whole
 # search fits in a few minutes on 2 CPU cores.
 DATASET_PRESETS: dict[str, dict] = {
-    "digits": {"epochs": 8, "batch_size": 64, "channels": 4, "layers": 5, "nodes": 4},
+    "digits": {"epochs": 6, "batch_size": 64, "channels": 4, "layers": 5, "nodes": 4, "threads": 1},
 }
 
 
@@ -57,7 +57,7 @@ def _default_out(dataset: str, arch_optimizer: str) -> str:
 @click.option("--resume", is_flag=True, help="Continue the search in --out from its checkpoint.")
 @click.option("--arch-optimizer", default="xnas", show_default=True,
               help="How architecture weights are updated: xnas, darts (Adam, first order) or gd.")
-@click.option("--epochs", type=int, default=None, help="Search epochs [50; digits 8].")
+@click.option("--epochs", type=int, default=None, help="Search epochs [50; digits 6].")
 @click.option("--batch-size", type=int, default=None, help="Global batch size [96; digits 64].")
 @click.option("--split", type=float, default=0.5, show_default=True,
               help="Share of the training set used for the network weights; the rest is the validation half.")
@@ -81,6 +81,7 @@ def _default_out(dataset: str, arch_optimizer: str) -> str:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--workers", type=int, default=0, show_default=True, help="DataLoader worker processes.")
+@click.option("--threads", type=int, default=None, help="CPU threads of torch [torch's default; digits 1].")
 @click.option("--micro-batches", type=int, default=1, show_default=True,
               help="Split each batch into this many strided chunks (as ranks would).")
 @click.option("--record-rewards", is_flag=True,
@@ -91,7 +92,7 @@ def _default_out(dataset: str, arch_optimizer: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs, batch_size, split, limit, channels,
            layers, nodes, ops, lr, lr_min, momentum, weight_decay, grad_clip, eta_normal, eta_reduce, L, zeta,
-           arch_lr, seed, device, workers, micro_batches, record_rewards, no_augment, no_plots, no_progress,
+           arch_lr, seed, device, workers, threads, micro_batches, record_rewards, no_augment, no_plots, no_progress,
            as_json) -> None:
     """Search a normal and a reduction cell on DATASET.
 
@@ -124,7 +125,7 @@ def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs
         nodes=pick(nodes, "nodes", 4), primitives=primitives, lr=lr, lr_min=lr_min, momentum=momentum,
         weight_decay=weight_decay, grad_clip=grad_clip, eta_normal=_rate(eta_normal, "--eta-normal"),
         eta_reduce=_rate(eta_reduce, "--eta-reduce"), L=L, zeta=zeta, arch_lr=arch_lr, seed=seed, device=device,
-        workers=workers, micro_batches=micro_batches, record_rewards=record_rewards, plots=not no_plots,
+        workers=workers, threads=pick(threads, "threads", None), micro_batches=micro_batches, record_rewards=record_rewards, plots=not no_plots,
         progress=not no_progress,
     )
     try:
@@ -162,7 +163,7 @@ def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs
 @click.option("--split", type=float, default=0.5, show_default=True,
               help="Share of the training set used for network weights; d is the rest.")
 @click.option("--valid-size", "-d", type=int, default=None, help="Validation examples per epoch d (overrides --size/--split).")
-@click.option("--epochs", "-E", type=int, default=None, help="Search epochs [50; digits 8].")
+@click.option("--epochs", "-E", type=int, default=None, help="Search epochs [50; digits 6].")
 @click.option("--batch-size", "-b", type=int, default=None,
               help="Search batch: an epoch uses whole batches only, as the search does [96; digits 64; 1 counts all].")
 @click.option("--layers", type=int, default=None, help="Cells of the supernet, which set the replications [8; digits 5].")

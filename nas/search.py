@@ -103,6 +103,7 @@ class SearchConfig:
     seed: int = 0
     device: str = "auto"
     workers: int = 0
+    threads: Optional[int] = None
     micro_batches: int = 1
     record_rewards: bool = False
     plots: bool = True
@@ -142,6 +143,8 @@ class SearchConfig:
             raise ValueError(f"a search needs at least 3 cells (normal and reduction), got {self.layers}")
         if self.limit is not None and (isinstance(self.limit, bool) or self.limit < 4):
             raise ValueError(f"limit must be at least 4 images, got {self.limit}")
+        if self.threads is not None and (isinstance(self.threads, bool) or self.threads < 1):
+            raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
         if self.workers < 0:
             raise ValueError(f"workers must be non-negative, got {self.workers}")
         if self.arch_optimizer not in ARCH_OPTIMIZERS:
@@ -292,7 +295,7 @@ class _Search:
         self.ckpt_path = os.path.join(self.out_dir, CHECKPOINT)
 
     # -- setup -----------------------------------------------------------
-    def build(self) -> None:
+    def build(self, datasets=None) -> None:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
@@ -301,15 +304,22 @@ class _Search:
         random.seed(cfg.seed)
         if self.cuda:
             torch.backends.cudnn.benchmark = True
-        transform = None
-        if not cfg.augment:
-            from xnas.nas.data import dataset_info
+        elif cfg.threads is not None:
+            # Small supernets are made of many tiny kernels: extra intra-op threads
+            # buy little and, on a shared machine, spin-wait against each other.
+            torch.set_num_threads(cfg.threads)
+        if datasets is not None:
+            train_set, valid_set, info = datasets
+        else:
+            transform = None
+            if not cfg.augment:
+                from xnas.nas.data import dataset_info
 
-            transform = default_transform(dataset_info(cfg.dataset, cfg.data_dir), train=True, augment=False)
-        train_set, valid_set, info = search_splits(
-            cfg.dataset, cfg.data_dir, split=cfg.split, seed=cfg.seed, download=cfg.download and self.main,
-            limit=cfg.limit, transform=transform,
-        )
+                transform = default_transform(dataset_info(cfg.dataset, cfg.data_dir), train=True, augment=False)
+            train_set, valid_set, info = search_splits(
+                cfg.dataset, cfg.data_dir, split=cfg.split, seed=cfg.seed, download=cfg.download and self.main,
+                limit=cfg.limit, transform=transform,
+            )
         self.info = info
         local_batch = cfg.batch_size // self.world
         self.train_loader = make_loader(
@@ -473,6 +483,51 @@ class _Search:
             )
             raise SearchError(f"{what} loss became {value} at epoch {epoch + 1}, step {step + 1}; search stopped, {kept}")
 
+    def step(self, xt, yt, xv, yv, epoch: int = 0, step: int = 0):
+        """One weight step on ``(xt, yt)`` and one architecture step on ``(xv, yv)``.
+
+        Returns the summed (loss, correct) of both halves, the architecture
+        rewards and the alive masks before the step.
+        """
+        cfg = self.cfg
+        B = cfg.batch_size
+        parts = cfg.micro_batches
+        # 1. weights, on the train half, mixing weights held fixed
+        xt, yt = self._to_device(xt, yt)
+        with torch.no_grad():
+            fixed = {k: v.float() for k, v in self.arch.probabilities().items()}
+        self.net_opt.zero_grad(set_to_none=True)
+        loss_t, corr_t = self._forward_sum(xt, yt, fixed, 1.0 / B, parts)
+        grads = [p.grad for p in self.net.parameters() if p.grad is not None]
+        stats_t = torch.stack([loss_t.double(), corr_t.double()])
+        if self.world > 1:
+            _flat_all_reduce_(grads + [stats_t])
+        self._check_finite(float(stats_t[0]), "train", epoch, step)
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
+        self.net_opt.step()
+
+        # 2. architecture, on the validation half
+        xv, yv = self._to_device(xv, yv)
+        weights = self.arch.mixing()
+        loss_v, corr_v = self._forward_sum(xv, yv, weights, self.arch.loss_scale(B), parts, arch=True)
+        stats_v = torch.stack([loss_v.double(), corr_v.double()])
+        if self.world > 1:
+            dist.all_reduce_sum_(stats_v)
+        self._check_finite(float(stats_v[0]), "validation", epoch, step)
+        alive_before = self.arch.alive()
+        rewards = self.arch.step(dist.all_reduce_sum_ if self.world > 1 else None)
+        if self.arch.wipes:
+            self.apply_wipeout()
+        return stats_t, stats_v, rewards, alive_before
+
+    def apply_wipeout(self) -> int:
+        """Delete the experts the architecture optimizer wiped; returns parameters dropped from SGD."""
+        alive = self.arch.alive()
+        changed = False
+        for k in CELL_TYPES:
+            changed |= self.net.wipe(k, alive[k])
+        return prune_optimizer(self.net_opt, self.net) if changed else 0
+
     def train_epoch(self, epoch: int, progress: Callable[[], None]) -> dict:
         cfg = self.cfg
         lr = _cosine_lr(cfg, epoch)
@@ -482,45 +537,13 @@ class _Search:
         set_loader_epoch(self.valid_loader, epoch)
         self.net.train()
         B = cfg.batch_size
-        parts = cfg.micro_batches
         sums = torch.zeros(4, dtype=torch.float64)  # train loss, train correct, valid loss, valid correct
         rewards_epoch = [] if cfg.record_rewards else None
-        wiped_total = 0
         t0 = time.perf_counter()
         for step, ((xt, yt), (xv, yv)) in enumerate(zip(self.train_loader, self.valid_loader)):
             if step >= self.steps_per_epoch:
                 break
-            # 1. weights, on the train half, mixing weights held fixed
-            xt, yt = self._to_device(xt, yt)
-            with torch.no_grad():
-                fixed = {k: v.float() for k, v in self.arch.probabilities().items()}
-            self.net_opt.zero_grad(set_to_none=True)
-            loss_t, corr_t = self._forward_sum(xt, yt, fixed, 1.0 / B, parts)
-            grads = [p.grad for p in self.net.parameters() if p.grad is not None]
-            stats_t = torch.stack([loss_t.double(), corr_t.double()])
-            if self.world > 1:
-                _flat_all_reduce_(grads + [stats_t])
-            self._check_finite(float(stats_t[0]), "train", epoch, step)
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
-            self.net_opt.step()
-
-            # 2. architecture, on the validation half
-            xv, yv = self._to_device(xv, yv)
-            weights = self.arch.mixing()
-            loss_v, corr_v = self._forward_sum(xv, yv, weights, self.arch.loss_scale(B), parts, arch=True)
-            stats_v = torch.stack([loss_v.double(), corr_v.double()])
-            if self.world > 1:
-                dist.all_reduce_sum_(stats_v)
-            self._check_finite(float(stats_v[0]), "validation", epoch, step)
-            alive_before = self.arch.alive()
-            rewards = self.arch.step(dist.all_reduce_sum_ if self.world > 1 else None)
-            if self.arch.wipes:
-                alive = self.arch.alive()
-                changed = False
-                for k in CELL_TYPES:
-                    changed |= self.net.wipe(k, alive[k])
-                if changed:
-                    wiped_total += prune_optimizer(self.net_opt, self.net)
+            stats_t, stats_v, rewards, alive_before = self.step(xt, yt, xv, yv, epoch, step)
             if rewards_epoch is not None:
                 # experts wiped before this step were not evaluated: NaN marks them
                 rewards_epoch.append(
@@ -682,7 +705,12 @@ class _Progress:
             )
 
 
-def run_search(cfg: SearchConfig, resume: bool = False, stop_after: Optional[int] = None) -> SearchResult:
+def run_search(
+    cfg: SearchConfig,
+    resume: bool = False,
+    stop_after: Optional[int] = None,
+    datasets: Optional[tuple] = None,
+) -> SearchResult:
     """Run (or resume) a search and write its output folder.
 
     Parameters
@@ -694,6 +722,10 @@ def run_search(cfg: SearchConfig, resume: bool = False, stop_after: Optional[int
     stop_after : int, optional
         Stop after this many epochs in total (as if interrupted); the
         checkpoint then lets ``resume`` finish the search.
+    datasets : (train, valid, info), optional
+        Ready-made halves (``torch`` datasets of ``(image tensor, label)``) and
+        a :class:`~xnas.nas.data.DatasetInfo`, instead of ``cfg.dataset``
+        (benchmarks on synthetic data, custom data in code).
 
     Raises
     ------
@@ -707,7 +739,7 @@ def run_search(cfg: SearchConfig, resume: bool = False, stop_after: Optional[int
     cfg.validate()
     search = _Search(cfg, resume)
     try:
-        search.build()
+        search.build(datasets=datasets)
         return search.run(stop_after=stop_after)
     finally:
         if search.distributed:
