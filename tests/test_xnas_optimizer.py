@@ -175,31 +175,24 @@ def test_bad_parameters_are_rejected():
         XNASOptimizer([dead], horizon=5.0)
 
 
-def _pea_engine():
-    """The simulator's numba forecaster over a reward array, if ``xnas.pea`` exposes one."""
-    try:
-        from xnas.pea import forecasters  # type: ignore
-    except Exception:
-        return None
-    for name in ("xnas_run", "run_xnas", "xnas_over_rewards"):
-        fn = getattr(forecasters, name, None)
-        if fn is not None:
-            return fn
-    return None
-
-
 def test_numba_forecaster_agrees_on_the_same_stream():
-    engine = _pea_engine()
-    if engine is None:
-        pytest.skip("xnas.pea does not expose its xnas forecaster over a reward array yet")
-    L, steps, n, zeta = 1.0, 500, 8, 0.5
+    """The simulator's numba ``xnas`` forecaster and the torch optimizer: same weights, same wipeouts."""
+    simulate = pytest.importorskip("xnas.pea.simulate")
+    trace_xnas = getattr(simulate, "trace_xnas", None)
+    if trace_xnas is None:
+        pytest.skip("xnas.pea does not expose its xnas forecaster over a reward array")
+    L, steps, n, zeta = 1.0, 400, 8, 0.3
     stream = _stream(3, steps, 1, n, 1.0, L)[:, 0, :]
     eta = 0.05
-    p, opt, _ = _torch_run(stream[:, None, :], eta, L, zeta, float(steps), 1.0)
-    out = engine(stream, eta=eta, L=L, zeta=zeta)
-    logw = np.asarray(out["logw"] if isinstance(out, dict) else out[0])
+    p, opt, wiped_at = _torch_run(stream[:, None, :], eta, L, zeta, float(steps), 1.0)
+    trace, wipe_round, log_gamma = trace_xnas(stream, eta=eta, L=L, zeta=zeta)
     got = p.detach().numpy()[0]
-    assert np.array_equal(np.isfinite(logw), np.isfinite(got))
+    final = np.asarray(trace)[-1]
+    assert (wiped_at >= 0).any(), "the stream must cause wipeouts"
+    assert np.array_equal(np.isfinite(final), np.isfinite(got))
+    # same round of every wipeout (the simulator counts rounds from 1, 0 = survived)
+    np.testing.assert_array_equal(np.where(wiped_at[0] >= 0, wiped_at[0] + 1, 0), wipe_round)
     alive = np.isfinite(got)
     # both are invariant to a common shift of the log-weights
-    np.testing.assert_allclose(got[alive] - got[alive].max(), logw[alive] - logw[alive].max(), atol=1e-9)
+    np.testing.assert_allclose(got[alive] - got[alive].max(), final[alive] - final[alive].max(), atol=1e-9)
+    assert float(opt.state[p]["log_gamma"][0]) == pytest.approx(log_gamma, abs=1e-9)
