@@ -66,7 +66,7 @@ def nas_points(opt: BuildOptions) -> dict:
     decay 1e-3; ``gd`` and ``xnas``: no weight decay) on scikit-learn's 8x8
     digits, 50/50 split, batch 64, a 3-cell supernet (1 normal, 2 reduction)
     with 3 nodes and C = 4, no augmentation, on CPU or the GPU if there is one.
-    Full mode: 5 epochs, 2 seeds; quick mode: 1 epoch on 256 images, 1 seed.
+    Full mode: 4 epochs, 2 seeds; quick mode: 1 epoch on 256 images, 1 seed.
 
     The search engine hard-codes DARTS's weight decay (1e-3), so the NAS
     variant gives one point per optimizer rather than a sweep.
@@ -76,27 +76,42 @@ def nas_points(opt: BuildOptions) -> dict:
     dict
         ``{optimizer: {"weight_decay": wd, "entropy": [per seed]}}`` and the setup.
     """
+    import torch
+
+    quick = opt.quick
+    epochs, seeds, limit = (1, 1, 256) if quick else (4, 2, None)
+    cells = {"layers": 3, "nodes": 3 if not quick else 2, "channels": 4}
+    out = {}
+    # One intra-op thread: the supernet is tiny (C = 4, 8x8 images), and after the
+    # simulator's numba thread pool has run in this process, torch's own pool
+    # oversubscribes the cores (measured: one epoch 109 s with 2 threads against
+    # 13 s with 1 on a 2-core VM).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name, wd in NAS_OPTIMIZERS.items():
+            out[name] = {"weight_decay": wd, "entropy": _search_entropies(opt, name, epochs, seeds, limit, cells)}
+    finally:
+        torch.set_num_threads(threads)
+    return {"optimizers": out, "setup": {"dataset": "digits", "epochs": epochs, "seeds": seeds, "limit": limit,
+                                         "batch_size": 64, **cells}}
+
+
+def _search_entropies(opt: BuildOptions, name: str, epochs: int, seeds: int, limit, cells: dict) -> list:
+    """Mean normalized entropy at the end of ``seeds`` searches with architecture optimizer ``name``."""
     import tempfile
 
     from xnas.nas.search import SearchConfig, mean_normalized_entropy, run_search
 
-    quick = opt.quick
-    epochs, seeds, limit = (1, 1, 256) if quick else (5, 2, None)
-    cells = {"layers": 3, "nodes": 3 if not quick else 2, "channels": 4}
-    out = {}
-    for name, wd in NAS_OPTIMIZERS.items():
-        ents = []
-        for s in range(seeds):
-            opt.say(f"entropy-vs-weight-decay: supernet search on digits, {name}, seed {s + 1}/{seeds}")
-            with tempfile.TemporaryDirectory(prefix="xnas-fig-") as d:
-                cfg = SearchConfig(dataset="digits", out_dir=d, arch_optimizer=name, epochs=epochs, batch_size=64,
-                                   limit=limit, augment=False, seed=opt.seed + s, progress=False, plots=False,
-                                   **cells)
-                res = run_search(cfg)
-                ents.append(float(mean_normalized_entropy(res.probabilities)))
-        out[name] = {"weight_decay": wd, "entropy": ents}
-    return {"optimizers": out, "setup": {"dataset": "digits", "epochs": epochs, "seeds": seeds, "limit": limit,
-                                         "batch_size": 64, **cells}}
+    ents = []
+    for s in range(seeds):
+        opt.say(f"entropy-vs-weight-decay: supernet search on digits, {name}, seed {s + 1}/{seeds}")
+        with tempfile.TemporaryDirectory(prefix="xnas-fig-") as d:
+            cfg = SearchConfig(dataset="digits", out_dir=d, arch_optimizer=name, epochs=epochs, batch_size=64,
+                               limit=limit, augment=False, seed=opt.seed + s, progress=False, plots=False, **cells)
+            res = run_search(cfg)
+            ents.append(float(mean_normalized_entropy(res.probabilities)))
+    return ents
 
 
 def build(opt: BuildOptions) -> FigureData:

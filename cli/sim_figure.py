@@ -7,6 +7,7 @@ nor torch is imported at module level, so ``xnas-sim`` starts fast.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import click
 
@@ -61,12 +62,10 @@ def figure(name, out_dir, list_only, quick, seeds, seed, nas, as_json):
         raise InputError(f"--seed must be non-negative, got {seed}")
     names = list(FIGURES) if name == "all" else [name]
     if nas:
-        if name == "all":
-            names = [n for n in names if FIGURES[n].needs_nas] or names
-        elif not FIGURES[name].needs_nas:
+        if name != "all" and not FIGURES[name].needs_nas:
             with_nas = ", ".join(n for n, f in FIGURES.items() if f.needs_nas)
             raise InputError(f"figure {name!r} has no --nas variant (figures with one: {with_nas})")
-        for n in names:
+        for n in (x for x in names if FIGURES[x].needs_nas):
             check = FIGURES[n].nas_check
             reason = check() if check is not None else None
             if reason:
@@ -89,7 +88,8 @@ def figure(name, out_dir, list_only, quick, seeds, seed, nas, as_json):
         for n in names:
             say(n)
             try:
-                summaries[n] = run_figure(n, out_dir, opts)
+                # with `all --nas`, figures without a NAS variant are built as usual
+                summaries[n] = run_figure(n, out_dir, replace(opts, nas=nas and FIGURES[n].needs_nas))
             except (ValueError, RuntimeError, OSError) as exc:
                 raise InputError(f"figure {n}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
             progress.advance(task)
