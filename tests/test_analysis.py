@@ -98,7 +98,7 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
 
 
 # ------------------------------------------------------------------ every figure
-@pytest.mark.parametrize("name", EXPECTED)
+@pytest.mark.parametrize("name", list(FIGURES))
 def test_figure_files(gallery, name):
     out, summaries = gallery
     s = summaries[name]
