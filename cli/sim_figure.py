@@ -78,7 +78,8 @@ def figure(name, out_dir, list_only, quick, seeds, seed, nas, as_json):
     console = Console(stderr=True)
     summaries = {}
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+                  TimeElapsedColumn(), console=console, transient=True,
+                  disable=not console.is_terminal) as progress:
         task = progress.add_task("figures", total=len(names))
 
         def say(text: str) -> None:
