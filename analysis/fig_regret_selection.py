@@ -9,6 +9,11 @@ are recorded.  ``xnas`` and ``gd-softmax`` use eta*(T) = sqrt(2 ln N / T);
 ``adam-softmax`` uses DARTS's settings (lr 3e-4, betas (0.5, 0.999), weight
 decay 1e-3), the generic optimizer XNAS replaces.
 
+Note: with uniform initial weights and unclipped-range rewards, the largest
+weight of ``xnas`` is always on the leader in hindsight (its log-weights are
+eta times the cumulative rewards), so its correct-selection rate is 1 by
+construction; the generic optimizers have no such property.
+
 Claim (section 3.1): XNAS achieves a lower regret than the generic optimizers,
 and lower regret goes with a higher rate of correct selection: at the largest T
 xnas has the lowest mean regret and the highest (or equal) correct-selection rate.
