@@ -11,11 +11,13 @@ exactly the code path of ``xnas-nas search``) for:
 * ``xnas-75`` - XNAS with 6 of the 8 experts of every edge wiped out.
 
 Which experts are wiped is drawn per edge with a fixed seed (the same draw for
-every cell of a type, as the search does).  Each variant runs in its own
-process so that its peak resident memory can be read (``ru_maxrss``); the
-figure reported is the peak growth over the resident size after the model was
-built.  Ratios are against ``darts`` (time per step) and against ``xnas``
-(wipeout) measured in the same run.
+every cell of a type, as the search does).  Peak memory is the peak resident
+size (``VmHWM``) of a fresh process over two steps minus the resident size before the first
+(model, optimizers and data already built): the activations, gradients and
+caches a step needs.  Ratios are against ``darts`` (time per step) and against ``xnas``
+(wipeout) measured in the same run: the four harnesses live in one process and
+their steps are interleaved round-robin, so outside load hits them alike; the
+memory figures come from one fresh process per variant.
 
 ``--device cuda`` (or ``--epoch``) instead times one whole search epoch of the
 CIFAR-10 setting on synthetic data (25k train / 25k validation, batch 96,
@@ -48,6 +50,18 @@ def _rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident size (VmHWM; unlike ``ru_maxrss`` it starts afresh at exec)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def _synthetic(n: int, size: int, channels: int, classes: int, seed: int):
     import torch
     from torch.utils.data import TensorDataset
@@ -64,22 +78,26 @@ def _info(size: int, channels: int, classes: int, n: int):
     return DatasetInfo("synthetic", channels, classes, size, (0.0,) * channels, (1.0,) * channels, train_size=n)
 
 
-def _step_variant(variant: str, args: dict, queue) -> None:
+VARIANTS = ("darts", "xnas", "xnas-50", "xnas-75")
+
+
+def _build_variant(variant: str, args: dict):
+    """A search harness for ``variant`` with its experts wiped, and an endless batch iterator."""
     import numpy as np
     import torch
 
-    torch.set_num_threads(args["threads"])
     from xnas.nas.search import SearchConfig, _Search
 
     rule = "darts" if variant == "darts" else "xnas"
     B, C, layers, size = args["batch"], args["channels"], args["layers"], args["size"]
-    n = B * (args["steps"] + args["warmup"])
+    n = B * 4
     train = _synthetic(n, size, 3, 10, 1)
     valid = _synthetic(n, size, 3, 10, 2)
     cfg = SearchConfig(
-        dataset="synthetic", out_dir=tempfile.mkdtemp(prefix="bench-"), arch_optimizer=rule, epochs=1,
+        # a long nominal schedule keeps the XNAS horizon (and its final wipeout) far away
+        dataset="synthetic", out_dir=tempfile.mkdtemp(prefix="bench-"), arch_optimizer=rule, epochs=10_000,
         batch_size=B, channels=C, layers=layers, nodes=4, progress=False, plots=False, device=args["device"],
-        seed=0,
+        seed=0, threads=args["threads"],
     ).validate()
     search = _Search(cfg, resume=False)
     search.build(datasets=(train, valid, _info(size, 3, 10, 2 * n)))
@@ -94,37 +112,78 @@ def _step_variant(variant: str, args: dict, queue) -> None:
                 for row in range(e):
                     p[row, rng.choice(N, size=k, replace=False)] = -float("inf")
         search.apply_wipeout()
-    base = _rss_mb()
-    times = []
-    loader = zip(search.train_loader, search.valid_loader)
-    for i, ((xt, yt), (xv, yv)) in enumerate(loader):
-        t0 = time.perf_counter()
-        search.step(xt, yt, xv, yv)
-        if search.cuda:
-            torch.cuda.synchronize()
-        if i >= args["warmup"]:
-            times.append(time.perf_counter() - t0)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    alive = {k: int(v.sum()) for k, v in search.arch.alive().items()}
-    params = sum(p.numel() for p in search.net.parameters())
-    queue.put({"variant": variant, "step_s": statistics.median(times), "steps": len(times),
-               "peak_growth_mb": max(peak - base, 0.0), "alive": alive, "network_params": params})
+
+    def batches():
+        epoch = 0
+        while True:
+            for (xt, yt), (xv, yv) in zip(search.train_loader, search.valid_loader):
+                yield xt, yt, xv, yv
+            epoch += 1
+
+    return search, batches()
+
+
+def _info_of(search) -> dict:
+    return {"alive": {k: int(v.sum()) for k, v in search.arch.alive().items()},
+            "network_params": int(sum(p.numel() for p in search.net.parameters()))}
+
+
+def _timed_step(search, it) -> float:
+    import torch
+
+    xt, yt, xv, yv = next(it)
+    t0 = time.perf_counter()
+    search.step(xt, yt, xv, yv)
+    if search.cuda:
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def _memory_variant(variant: str, args: dict, queue) -> None:
+    """Peak resident-memory growth of one step, in a fresh process."""
+    import torch
+
+    torch.set_num_threads(args["threads"])
+    search, it = _build_variant(variant, args)
+    base = _rss_mb()  # model, optimizers and data built, no step yet
+    for _ in range(2):
+        _timed_step(search, it)
+    queue.put(_peak_rss_mb() - base)
 
 
 def bench_steps(args: argparse.Namespace) -> dict:
-    ctx = mp.get_context("spawn")
+    import torch
+
+    torch.set_num_threads(args.threads)
     conf = {"threads": args.threads, "batch": args.batch, "channels": args.channels, "layers": args.layers,
             "size": args.size, "steps": args.steps, "warmup": args.warmup, "device": args.device}
-    results = {}
-    for variant in ("darts", "xnas", "xnas-50", "xnas-75"):
+    # Memory: one fresh process per variant (peak RSS is per process).
+    # (first, while this process is still small)
+    ctx = mp.get_context("spawn")
+    peak = {}
+    for v in VARIANTS:
         queue = ctx.Queue()
-        proc = ctx.Process(target=_step_variant, args=(variant, conf, queue))
+        proc = ctx.Process(target=_memory_variant, args=(v, conf, queue))
         proc.start()
-        results[variant] = queue.get()
+        peak[v] = queue.get()
         proc.join()
-        r = results[variant]
-        print(f"{variant:>8}: {r['step_s']:.3f} s/step (median of {r['steps']}), "
-              f"peak memory growth {r['peak_growth_mb']:.0f} MiB, alive {r['alive']}", file=sys.stderr)
+    # Time: all variants in one process, steps interleaved round-robin, so that
+    # load from other processes hits every variant alike.
+    harness = {v: _build_variant(v, conf) for v in VARIANTS}
+    times: dict[str, list] = {v: [] for v in VARIANTS}
+    for i in range(args.warmup + args.steps):
+        for v in VARIANTS:
+            dt = _timed_step(*harness[v])
+            if i >= args.warmup:
+                times[v].append(dt)
+    results = {v: {"variant": v, "step_s": statistics.median(times[v]), "steps": len(times[v]),
+                   "peak_growth_mb": peak[v], **_info_of(harness[v][0])} for v in VARIANTS}
+    del harness
+    for v in VARIANTS:
+        r = results[v]
+        print(f"{v:>8}: {r['step_s']:.3f} s/step (median of {r['steps']}), "
+              f"peak memory growth {r['peak_growth_mb']:.0f} MiB, alive {r['alive']}, "
+              f"network params {r['network_params']}", file=sys.stderr)
     ratios = {
         "xnas_vs_darts": results["xnas"]["step_s"] / results["darts"]["step_s"],
         "wiped50_vs_none": results["xnas-50"]["step_s"] / results["xnas"]["step_s"],
@@ -180,7 +239,8 @@ def main() -> None:
     p.add_argument("--channels", type=int, default=8)
     p.add_argument("--layers", type=int, default=5)
     p.add_argument("--size", type=int, default=32)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (1: robust timings on a shared machine)")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the results as one JSON object on stdout")
     args = p.parse_args()
