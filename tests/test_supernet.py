@@ -179,7 +179,8 @@ def test_discretize_follows_darts_convention():
     g.validate(steps=steps)
 
 
-def test_network_and_architecture_weights_are_disjoint():
+@pytest.mark.parametrize("name", sorted(ARCH_OPTIMIZERS))
+def test_network_and_architecture_weights_are_disjoint(name):
     net = _net()
     e, n = net.arch_shape()
     settings = ArchSettings(
@@ -188,18 +189,24 @@ def test_network_and_architecture_weights_are_disjoint():
         horizon={"normal": 100.0, "reduce": 100.0},
         rounds_per_step={"normal": 2.0, "reduce": 2.0},
     )
-    for name in ARCH_OPTIMIZERS:
-        arch = build_arch_optimizer(name, settings)
-        net_ids = {id(p) for p in net.parameters()}
-        assert not net_ids & {id(p) for p in arch.parameters()}
-        u = arch.mixing()
-        loss = net(torch.randn(2, 1, 8, 8), u).logsumexp(1).sum() * arch.loss_scale(2)
-        arch.backward(loss)
-        rewards = arch.step()
-        assert set(rewards) == {"normal", "reduce"}
-        assert all(torch.isfinite(r).all() for r in rewards.values())
-        probs = arch.probabilities()
-        assert torch.allclose(probs["normal"].sum(-1), torch.ones(e, dtype=torch.float64))
+    arch = build_arch_optimizer(name, settings)
+    assert ARCH_OPTIMIZERS[name].wipes == arch.wipes
+    net_ids = {id(p) for p in net.parameters()}
+    assert not net_ids & {id(p) for p in arch.parameters()}
+    before = {k: v.detach().clone() for k, v in arch.params.items()}
+    u = arch.mixing()
+    loss = net(torch.randn(2, 1, 8, 8), u).logsumexp(1).sum() * arch.loss_scale(2)
+    arch.backward(loss)
+    rewards = arch.step()
+    assert set(rewards) == {"normal", "reduce"}
+    assert all(torch.isfinite(r).all() for r in rewards.values())
+    assert not torch.equal(before["normal"], arch.params["normal"].detach())  # the step moved the weights
+    probs = arch.probabilities()
+    assert torch.allclose(probs["normal"].sum(-1), torch.ones(e, dtype=torch.float64))
+    sd = arch.state_dict()
+    again = build_arch_optimizer(name, settings)
+    again.load_state_dict(sd)
+    assert all(torch.equal(again.params[k], arch.params[k]) for k in arch.params)
     with pytest.raises(ValueError, match="unknown architecture optimizer"):
         build_arch_optimizer("adamw", settings)
 
