@@ -420,8 +420,12 @@ class _Search:
             if state.get("format") != "xnas-search-1":
                 raise CheckpointError(f"checkpoint {self.ckpt_path!r} is not a search checkpoint")
             saved = SearchConfig.from_dict(state["config"])
+            # everything that shapes the result must match; device, threads, workers,
+            # progress and plots may change between the parts of a search
             for key in ("dataset", "arch_optimizer", "epochs", "batch_size", "channels", "layers", "nodes",
-                        "primitives", "seed", "split", "limit"):
+                        "primitives", "seed", "split", "limit", "augment", "lr", "lr_min", "momentum",
+                        "weight_decay", "grad_clip", "eta_normal", "eta_reduce", "L", "zeta", "arch_lr",
+                        "micro_batches"):
                 if getattr(saved, key) != getattr(self.cfg, key):
                     raise CheckpointError(
                         f"checkpoint was made with {key}={getattr(saved, key)!r}, not {getattr(self.cfg, key)!r}"

@@ -83,6 +83,8 @@ def test_resume_rejects_a_different_search_and_a_corrupt_checkpoint(tmp_path):
     run_search(tiny(out, epochs=1))
     with pytest.raises(CheckpointError, match="channels"):
         run_search(tiny(out, epochs=1, channels=4), resume=True)
+    with pytest.raises(CheckpointError, match="zeta"):
+        run_search(tiny(out, epochs=1, zeta=0.5), resume=True)
     (out / "checkpoint.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="corrupt|cannot be loaded"):
         run_search(tiny(out, epochs=1), resume=True)
