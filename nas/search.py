@@ -35,7 +35,7 @@ import math
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -43,9 +43,9 @@ import torch
 import torch.nn.functional as F
 
 from xnas.nas import distributed as dist
-from xnas.nas.arch_optimizers import ARCH_OPTIMIZERS, ArchSettings, ArchUpdater, build_arch_optimizer
+from xnas.nas.arch_optimizers import ARCH_OPTIMIZERS, ArchSettings, build_arch_optimizer
 from xnas.nas.checkpoint import CheckpointError, capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
-from xnas.nas.data import DataError, default_transform, make_loader, search_splits, set_loader_epoch
+from xnas.nas.data import default_transform, make_loader, search_splits, set_loader_epoch
 from xnas.nas.genotypes import Genotype
 from xnas.nas.ops import OPERATIONS, PRIMITIVES
 from xnas.nas.supernet import CELL_TYPES, SearchNetwork, discretize, prune_optimizer
@@ -157,8 +157,6 @@ class SearchConfig:
         for p in prims:
             if p not in OPERATIONS:
                 raise ValueError(f"unknown operation {p!r}; choose from {', '.join(OPERATIONS)}")
-        if all(p == "none" for p in prims if p != "none") and prims == ("none",):
-            raise ValueError("the operation set needs an operation other than 'none'")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
         return self
