@@ -17,8 +17,36 @@ from __future__ import annotations
 
 import math
 
+import sys
+import types
+
 import numpy as np
 from numba import njit, prange
+
+
+def _boot_numba_without_blas_probe() -> None:
+    """Import numba's array-math registry without its BLAS probe.
+
+    The first compile or cache load of any kernel imports
+    ``numba.np.arraymath``, which probes for BLAS by importing the whole of
+    ``scipy.linalg`` (0.3 s, a third of ``xnas-sim regret``'s run time).  Our
+    kernels call no BLAS routine, so the probe is answered by a placeholder
+    module that is removed again at once; numba looks for the real one when it
+    compiles code that needs BLAS, and ``scipy.linalg`` imports normally later.
+    """
+    name = "scipy.linalg.cython_blas"
+    if "numba.np.arraymath" in sys.modules or name in sys.modules:
+        return
+    placeholder = types.ModuleType(name)
+    sys.modules[name] = placeholder
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        if sys.modules.get(name) is placeholder:
+            del sys.modules[name]
+
+
+_boot_numba_without_blas_probe()
 
 # Forecaster ids (see xnas.pea.forecasters for the registry).
 FC_XNAS = 0
