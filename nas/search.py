@@ -314,10 +314,18 @@ class _Search:
                 from xnas.nas.data import dataset_info
 
                 transform = default_transform(dataset_info(cfg.dataset, cfg.data_dir), train=True, augment=False)
-            train_set, valid_set, info = search_splits(
-                cfg.dataset, cfg.data_dir, split=cfg.split, seed=cfg.seed, download=cfg.download and self.main,
-                limit=cfg.limit, transform=transform,
-            )
+            # with --download under torchrun, rank 0 fetches while the others wait
+            fetch_first = self.distributed and cfg.download
+            if fetch_first and not self.main:
+                dist.barrier()
+            try:
+                train_set, valid_set, info = search_splits(
+                    cfg.dataset, cfg.data_dir, split=cfg.split, seed=cfg.seed, download=cfg.download and self.main,
+                    limit=cfg.limit, transform=transform,
+                )
+            finally:
+                if fetch_first and self.main:
+                    dist.barrier()  # release the others even if the download failed
         self.info = info
         local_batch = cfg.batch_size // self.world
         self.train_loader = make_loader(
@@ -415,7 +423,7 @@ class _Search:
             raise CheckpointError(f"cannot resume: no checkpoint at {self.ckpt_path!r}")
         state = load_checkpoint(self.ckpt_path, map_location=self.device)
         try:
-            if state.get("format") != "xnas-search-1":
+            if not isinstance(state, dict) or state.get("format") != "xnas-search-1":
                 raise CheckpointError(f"checkpoint {self.ckpt_path!r} is not a search checkpoint")
             saved = SearchConfig.from_dict(state["config"])
             # everything that shapes the result must match; device, threads, workers,
