@@ -85,6 +85,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist")
+    if not zipfile.is_zipfile(path):
+        # torch.save writes zip archives; anything else is damaged or foreign
+        raise CheckpointError(f"checkpoint {path!r} is corrupt or not a checkpoint (not a torch zip archive)")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
