@@ -73,6 +73,24 @@ def save_checkpoint(obj: Any, path: str | os.PathLike) -> None:
         os.close(dir_fd)
 
 
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write a text file atomically (temporary file in the same folder, fsync, rename)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + ".", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
     """Load a checkpoint with ``weights_only=True``.
 

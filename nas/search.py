@@ -45,6 +45,7 @@ import torch.nn.functional as F
 from xnas.nas import distributed as dist
 from xnas.nas.arch_optimizers import ARCH_OPTIMIZERS, ArchSettings, build_arch_optimizer
 from xnas.nas.checkpoint import CheckpointError, capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from xnas.nas.checkpoint import write_text_atomic as _write_text_atomic
 from xnas.nas.data import default_transform, make_loader, search_splits, set_loader_epoch
 from xnas.nas.genotypes import Genotype
 from xnas.nas.ops import OPERATIONS, PRIMITIVES
@@ -206,20 +207,6 @@ def mean_normalized_entropy(probs: dict[str, torch.Tensor]) -> float:
 # ---------------------------------------------------------------------------------
 # small helpers
 # ---------------------------------------------------------------------------------
-def _write_text_atomic(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + ".", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _save_npy_atomic(path: str, array: np.ndarray) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)

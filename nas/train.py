@@ -34,7 +34,6 @@ import json
 import math
 import os
 import random
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -52,6 +51,7 @@ from xnas.nas.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
+from xnas.nas.checkpoint import write_text_atomic as _write_text_atomic
 from xnas.nas.data import dataset_info, default_transform, load_dataset, make_loader, set_loader_epoch
 from xnas.nas.genotypes import Genotype
 from xnas.nas.network import build_from_arch, build_network, count_parameters_M, network_arch
@@ -178,22 +178,6 @@ def resolve_device(device: str) -> torch.device:
 # ---------------------------------------------------------------------------------
 # small I/O helpers
 # ---------------------------------------------------------------------------------
-def _write_text_atomic(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + ".", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _write_json(path: str, obj: Any) -> None:
     _write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
 

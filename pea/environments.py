@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from xnas.pea import kernels as K
+from xnas.pea.params import resolve_params
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,7 @@ class Environment:
 
     def resolve(self, params: Mapping[str, float] | None) -> dict[str, float]:
         """Defaults overridden by ``params``; unknown keys raise ``ValueError``."""
-        out = dict(self.defaults)
-        for key, value in (params or {}).items():
-            if key not in out:
-                choices = ", ".join(out) or "none"
-                raise ValueError(f"environment {self.name!r} has no parameter {key!r} (parameters: {choices})")
-            out[key] = float(value)
-        return out
+        return resolve_params("environment", self.name, self.defaults, params)
 
 
 def _register(*envs: Environment) -> Mapping[str, Environment]:

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from xnas.pea import kernels as K
+from xnas.pea.params import resolve_params
 from xnas.pea.rule import eta_star
 
 
@@ -59,13 +60,7 @@ class Forecaster:
 
     def resolve(self, params: Mapping[str, float] | None) -> dict[str, float]:
         """Defaults overridden by ``params``; unknown keys raise ``ValueError``."""
-        out = dict(self.defaults)
-        for key, value in (params or {}).items():
-            if key not in out:
-                choices = ", ".join(out) or "none"
-                raise ValueError(f"forecaster {self.name!r} has no parameter {key!r} (parameters: {choices})")
-            out[key] = float(value)
-        return out
+        return resolve_params("forecaster", self.name, self.defaults, params)
 
 
 def _register(*fcs: Forecaster) -> Mapping[str, Forecaster]:

@@ -274,7 +274,7 @@ def _clip(x, lo, hi):
 
 
 @njit(cache=True)
-def _env_rewards(env_id, ep, t, T, state, env_vec, env_int, env_mat, target, replay, u, r, fvec, yvec, pvec, losses):
+def _env_rewards(env_id, ep, t, T, state, env_vec, env_int, env_mat, target, u, r, fvec, yvec, pvec, losses):
     """Fill ``r`` with the rewards of round ``t`` (1-based).
 
     ``u`` is the forecaster's normalised mixture of this round: the convex
@@ -285,19 +285,8 @@ def _env_rewards(env_id, ep, t, T, state, env_vec, env_int, env_mat, target, rep
     """
     n = r.shape[0]
     L = ep[0]
-    if env_id == ENV_ADVERSARIAL:
-        i = 0
-        while i < n:
-            bits = _next_u64(state)
-            stop = min(n, i + 64)
-            while i < stop:
-                r[i] = L if (bits & _U1) else -L
-                bits = bits >> _U1
-                i += 1
-    elif env_id == ENV_REPLAY:
-        for i in range(n):
-            r[i] = replay[t - 1, i]
-    elif env_id == ENV_STOCHASTIC:
+    # adversarial and replay rewards come in blocks (see _run_one)
+    if env_id == ENV_STOCHASTIC:
         noise = ep[2] * L
         for i in range(n):
             r[i] = _clip(env_vec[i] + noise * _gauss(state), -L, L)
@@ -548,7 +537,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
             block = buf
             for j in range(nb):
                 _env_rewards(env_id, ep, t + j + 1, T, state, env_vec, env_int, env_mat, target,
-                             replay, u, buf[j], fvec, yvec, pvec, losses)
+                             u, buf[j], fvec, yvec, pvec, losses)
         j = 0
         while j < nb:
             if is_eg and not convex:
@@ -579,7 +568,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                 if convex:
                     r = buf[0]
                     _env_rewards(env_id, ep, t, T, state, env_vec, env_int, env_mat, target,
-                                 replay, u, r, fvec, yvec, pvec, losses)
+                                 u, r, fvec, yvec, pvec, losses)
                     fc_loss += losses[n]
                     for i in range(n):
                         Ltrue[i] += losses[i]
