@@ -26,6 +26,15 @@ def _parse_eta(value: str) -> float | str:
     return eta
 
 
+def _parse_weights(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise InputError(f"--init-weights takes comma-separated numbers, got {text!r}") from None
+
+
 def _parse_params(pairs: tuple[str, ...], option: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for pair in pairs:
@@ -58,9 +67,12 @@ def main() -> None:
 @click.option("--rewards", "rewards_path", type=str, default=None, help="Replay a (T, N) .npy reward file.")
 @click.option("--env-param", "env_params", multiple=True, metavar="KEY=VALUE", help="Override an environment parameter.")
 @click.option("--forecaster-param", "fc_params", multiple=True, metavar="KEY=VALUE", help="Override a forecaster parameter.")
+@click.option("--init-weights", "init_weights", type=str, default=None, metavar="W1,W2,...",
+              help="Positive initial weights of the N experts (normalised); uniform by default.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
 @click.option("--plot", "plot_path", type=str, default=None, help="Draw regret, bound and alive experts against t (PNG).")
-def regret(n_experts, T, env, forecaster, eta, L, zeta, seeds, seed, rewards_path, env_params, fc_params, as_json, plot_path):
+def regret(n_experts, T, env, forecaster, eta, L, zeta, seeds, seed, rewards_path, env_params, fc_params,
+           init_weights, as_json, plot_path):
     """Run a forecaster against an environment and report regret against Theorem 1."""
     from xnas.pea import simulate
     from xnas.pea.simulate import load_rewards
@@ -92,6 +104,7 @@ def regret(n_experts, T, env, forecaster, eta, L, zeta, seeds, seed, rewards_pat
             rewards=rewards,
             env_params=_parse_params(env_params, "--env-param"),
             forecaster_params=_parse_params(fc_params, "--forecaster-param"),
+            init_weights=_parse_weights(init_weights),
         )
     except (ValueError, FloatingPointError) as exc:
         raise InputError(str(exc)) from None

@@ -66,6 +66,9 @@ def test_replay_file(tmp_path):
         (["--env-param", "gap"], "KEY=VALUE"),
         (["--env", "stochastic", "--env-param", "nope=1"], "no parameter"),
         (["--experts", "two"], "--experts"),
+        (["--experts", "3", "--init-weights", "1,2"], "init_weights"),
+        (["--experts", "2", "--init-weights", "1,-2"], "init_weights"),
+        (["--init-weights", "a,b"], "--init-weights"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, needle):
@@ -111,3 +114,11 @@ def test_sim_cli_does_not_import_torch():
 
     code = "import sys, xnas.cli.sim; sys.exit(1 if 'torch' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_init_weights_change_the_run_and_enter_the_bound():
+    base = json.loads(run("regret", "--experts", "3", "--T", "2000", "--json").stdout)
+    skew = json.loads(run("regret", "--experts", "3", "--T", "2000", "--init-weights", "1,1,1", "--json").stdout)
+    assert skew["regret"] == base["regret"]  # normalised: same as uniform
+    tilted = json.loads(run("regret", "--experts", "3", "--T", "2000", "--init-weights", "8,1,1", "--json").stdout)
+    assert tilted["regret"] != base["regret"]
