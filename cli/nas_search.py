@@ -78,6 +78,9 @@ def _default_out(dataset: str, arch_optimizer: str) -> str:
 @click.option("--zeta", type=float, default=1.0, show_default=True, help="Wipeout relaxation in (0, 1].")
 @click.option("--arch-lr", type=float, default=None,
               help="Learning rate of darts/gd [darts 3e-4; gd the XNAS etas].")
+@click.option("--arch-weight-decay", type=float, default=None,
+              help="Weight decay on the architecture weights of darts (Adam) / gd (L2 on logits) "
+                   "[darts 1e-3; gd 0]; xnas takes none.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--workers", type=int, default=0, show_default=True, help="DataLoader worker processes.")
@@ -92,8 +95,8 @@ def _default_out(dataset: str, arch_optimizer: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs, batch_size, split, limit, channels,
            layers, nodes, ops, lr, lr_min, momentum, weight_decay, grad_clip, eta_normal, eta_reduce, L, zeta,
-           arch_lr, seed, device, workers, threads, micro_batches, record_rewards, no_augment, no_plots, no_progress,
-           as_json) -> None:
+           arch_lr, arch_weight_decay, seed, device, workers, threads, micro_batches, record_rewards, no_augment,
+           no_plots, no_progress, as_json) -> None:
     """Search a normal and a reduction cell on DATASET.
 
     DATASET is cifar10, cifar100, svhn, fashion-mnist, digits or imagefolder:PATH.
@@ -117,6 +120,8 @@ def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs
     primitives = PRIMITIVES
     if ops is not None:
         primitives = tuple(p.strip() for p in ops.split(",") if p.strip())
+    if arch_weight_decay is not None and not (math.isfinite(arch_weight_decay) and arch_weight_decay >= 0):
+        raise InputError(f"--arch-weight-decay must be a non-negative finite number, got {arch_weight_decay!r}")
     out = out or _default_out(dataset, arch_optimizer)
     config = SearchConfig(
         dataset=dataset, out_dir=out, data_dir=data_dir, download=download, arch_optimizer=arch_optimizer,
@@ -124,7 +129,8 @@ def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs
         augment=not no_augment, channels=pick(channels, "channels", 16), layers=pick(layers, "layers", 8),
         nodes=pick(nodes, "nodes", 4), primitives=primitives, lr=lr, lr_min=lr_min, momentum=momentum,
         weight_decay=weight_decay, grad_clip=grad_clip, eta_normal=_rate(eta_normal, "--eta-normal"),
-        eta_reduce=_rate(eta_reduce, "--eta-reduce"), L=L, zeta=zeta, arch_lr=arch_lr, seed=seed, device=device,
+        eta_reduce=_rate(eta_reduce, "--eta-reduce"), L=L, zeta=zeta, arch_lr=arch_lr,
+        arch_weight_decay=arch_weight_decay, seed=seed, device=device,
         workers=workers, threads=pick(threads, "threads", None), micro_batches=micro_batches, record_rewards=record_rewards, plots=not no_plots,
         progress=not no_progress,
     )

@@ -25,12 +25,18 @@ loop:
     sum over the batch (not the mean), so the sum runs over the examples too: the
     reward of a step is the sum of its per-example, per-replication rewards.
 ``darts``
-    Adam on softmax logits, lr 3e-4, betas (0.5, 0.999), weight decay 1e-3, on
-    the mean loss (first-order DARTS).
+    Adam on softmax logits, lr 3e-4, betas (0.5, 0.999), weight decay 1e-3
+    (``ArchSettings.weight_decay`` changes it), on the mean loss (first-order
+    DARTS).
 ``gd``
     Plain gradient descent on softmax logits (paper, equation 5), on the same
     summed loss as ``xnas`` and by default with the same per-cell-type learning
-    rates, so that the two differ only in the update rule.
+    rates, so that the two differ only in the update rule.  No weight decay by
+    default; ``ArchSettings.weight_decay`` adds an L2 term ``wd * logits`` to the
+    gradient.
+
+``xnas`` has no weight decay: the theory (paper, section 3.2.2) has no place for
+one, so a non-zero ``weight_decay`` is rejected for it.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ __all__ = [
     "ArchSettings",
     "ArchUpdater",
     "build_arch_optimizer",
+    "check_arch_weight_decay",
 ]
 
 AllReduce = Callable[[torch.Tensor], None]
@@ -60,6 +67,8 @@ class ArchSettings:
 
     ``eta`` / ``horizon`` / ``rounds_per_step`` are dicts keyed by cell type
     (``"normal"``, ``"reduce"``).  ``world`` is the number of DDP ranks.
+    ``weight_decay`` is the architecture weight decay; ``None`` takes the
+    rule's default (``darts`` 1e-3, ``gd`` 0; ``xnas`` accepts only 0).
     """
 
     shape: tuple[int, int]
@@ -69,6 +78,7 @@ class ArchSettings:
     L: float = 1.0
     zeta: float = 1.0
     lr: float | None = None
+    weight_decay: float | None = None
     seed: int = 0
     world: int = 1
     kinds: tuple[str, ...] = ("normal", "reduce")
@@ -257,16 +267,19 @@ class _LogitUpdater(ArchUpdater):
 
 
 class DartsUpdater(_LogitUpdater):
-    """First-order DARTS: Adam on logits, lr 3e-4, betas (0.5, 0.999), wd 1e-3."""
+    """First-order DARTS: Adam on logits, lr 3e-4, betas (0.5, 0.999), wd 1e-3 (by default)."""
 
     name = "darts"
+    default_weight_decay = 1e-3
 
     def __init__(self, settings: ArchSettings, device: torch.device | str = "cpu") -> None:
         super().__init__(settings, device)
         self._make_params(1e-3)  # DARTS initialises the logits at 1e-3 * N(0, 1)
         lr = 3e-4 if settings.lr is None else settings.lr
+        wd = self.default_weight_decay if settings.weight_decay is None else settings.weight_decay
+        # Adam's coupled weight decay (L2 added to the gradient), as DARTS uses it
         self.optimizer = torch.optim.Adam(
-            [{"params": [self.params[k]], "name": k} for k in self.kinds], lr=lr, betas=(0.5, 0.999), weight_decay=1e-3
+            [{"params": [self.params[k]], "name": k} for k in self.kinds], lr=lr, betas=(0.5, 0.999), weight_decay=wd
         )
 
     def loss_scale(self, batch: int) -> float:
@@ -276,9 +289,10 @@ class DartsUpdater(_LogitUpdater):
 
 
 class GDUpdater(_LogitUpdater):
-    """Plain gradient descent on softmax logits (no momentum, no weight decay)."""
+    """Plain gradient descent on softmax logits (no momentum; no weight decay by default)."""
 
     name = "gd"
+    default_weight_decay = 0.0
 
     def __init__(self, settings: ArchSettings, device: torch.device | str = "cpu") -> None:
         super().__init__(settings, device)
@@ -287,7 +301,9 @@ class GDUpdater(_LogitUpdater):
         for k in self.kinds:
             lr = settings.eta[k] if settings.lr is None else settings.lr
             groups.append({"params": [self.params[k]], "name": k, "lr": lr})
-        self.optimizer = torch.optim.SGD(groups, lr=groups[0]["lr"], momentum=0.0, weight_decay=0.0)
+        wd = self.default_weight_decay if settings.weight_decay is None else settings.weight_decay
+        # L2 on the logits: the gradient gets wd * logits
+        self.optimizer = torch.optim.SGD(groups, lr=groups[0]["lr"], momentum=0.0, weight_decay=wd)
 
     def loss_scale(self, batch: int) -> float:
         self._scale_used = 1.0
@@ -308,7 +324,9 @@ ARCH_OPTIMIZERS: dict[str, ArchOptimizerSpec] = {
     spec.name: spec
     for spec in (
         ArchOptimizerSpec("xnas", XNASUpdater, "XNAS: exponentiated gradient with wipeout (the paper)", True),
-        ArchOptimizerSpec("darts", DartsUpdater, "DARTS first order: Adam lr 3e-4, betas (0.5, 0.999), wd 1e-3", False),
+        ArchOptimizerSpec(
+            "darts", DartsUpdater, "DARTS first order: Adam lr 3e-4, betas (0.5, 0.999), wd 1e-3 by default", False
+        ),
         ArchOptimizerSpec("gd", GDUpdater, "plain gradient descent on softmax logits", False),
     )
 }
@@ -329,4 +347,24 @@ def build_arch_optimizer(name: str, settings: ArchSettings, device: torch.device
         raise ValueError(f"unknown architecture optimizer {name!r}; choose from {', '.join(ARCH_OPTIMIZERS)}") from None
     if settings.lr is not None and not (math.isfinite(settings.lr) and settings.lr > 0):
         raise ValueError(f"architecture learning rate must be positive, got {settings.lr}")
+    check_arch_weight_decay(name, settings.weight_decay)
     return spec.build(settings, device)
+
+
+def check_arch_weight_decay(name: str, weight_decay: float | None) -> None:
+    """Validate an architecture weight decay for optimizer ``name`` (``None``: the rule's default).
+
+    Raises
+    ------
+    ValueError
+        A negative or non-finite value, or a non-zero one for ``xnas`` (one line).
+    """
+    if weight_decay is None:
+        return
+    bad = isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float))
+    if bad or not (math.isfinite(weight_decay) and weight_decay >= 0):
+        raise ValueError(f"architecture weight decay must be a non-negative number, got {weight_decay!r}")
+    if name == "xnas" and weight_decay != 0:
+        raise ValueError(
+            f"xnas takes no architecture weight decay (the theory has none, paper section 3.2.2), got {weight_decay!r}"
+        )

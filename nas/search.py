@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from xnas.nas import distributed as dist
-from xnas.nas.arch_optimizers import ARCH_OPTIMIZERS, ArchSettings, build_arch_optimizer
+from xnas.nas.arch_optimizers import ARCH_OPTIMIZERS, ArchSettings, build_arch_optimizer, check_arch_weight_decay
 from xnas.nas.checkpoint import CheckpointError, capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from xnas.nas.checkpoint import write_text_atomic as _write_text_atomic
 from xnas.nas.data import default_transform, make_loader, search_splits, set_loader_epoch
@@ -75,6 +75,8 @@ class SearchConfig:
     8 cells, 4 nodes, the DARTS operations, a 50/50 split, first order.
     ``eta_normal`` / ``eta_reduce`` left ``None`` take the theory's
     ``eta_c* = sqrt(2 ln N / (T_c L^2))`` with the horizon the run really has.
+    ``arch_weight_decay`` left ``None`` takes the architecture optimizer's
+    default (``darts`` 1e-3, ``gd`` 0); ``xnas`` rejects a non-zero value.
     """
 
     dataset: str = "cifar10"
@@ -101,6 +103,7 @@ class SearchConfig:
     L: float = 1.0
     zeta: float = 1.0
     arch_lr: Optional[float] = None
+    arch_weight_decay: Optional[float] = None
     seed: int = 0
     device: str = "auto"
     workers: int = 0
@@ -152,6 +155,7 @@ class SearchConfig:
             raise ValueError(
                 f"unknown architecture optimizer {self.arch_optimizer!r}; choose from {', '.join(ARCH_OPTIMIZERS)}"
             )
+        check_arch_weight_decay(self.arch_optimizer, self.arch_weight_decay)
         prims = tuple(self.primitives)
         if len(prims) < 2 or len(set(prims)) != len(prims):
             raise ValueError(f"need at least 2 distinct operations, got {list(prims)}")
@@ -363,7 +367,7 @@ class _Search:
             cfg.arch_optimizer,
             ArchSettings(
                 shape=self.net.arch_shape(), eta=eta, horizon=horizon, rounds_per_step=rounds, L=cfg.L,
-                zeta=cfg.zeta, lr=cfg.arch_lr, seed=cfg.seed, world=self.world,
+                zeta=cfg.zeta, lr=cfg.arch_lr, weight_decay=cfg.arch_weight_decay, seed=cfg.seed, world=self.world,
             ),
             device=self.device,
         )
@@ -418,7 +422,7 @@ class _Search:
             for key in ("dataset", "arch_optimizer", "epochs", "batch_size", "channels", "layers", "nodes",
                         "primitives", "seed", "split", "limit", "augment", "lr", "lr_min", "momentum",
                         "weight_decay", "grad_clip", "eta_normal", "eta_reduce", "L", "zeta", "arch_lr",
-                        "micro_batches"):
+                        "arch_weight_decay", "micro_batches"):
                 if getattr(saved, key) != getattr(self.cfg, key):
                     raise CheckpointError(
                         f"checkpoint was made with {key}={getattr(saved, key)!r}, not {getattr(self.cfg, key)!r}"

@@ -138,3 +138,65 @@ def test_mean_normalized_entropy():
     assert mean_normalized_entropy(uniform) == pytest.approx(1.0)
     assert mean_normalized_entropy(onehot) == pytest.approx(0.0)
     assert mean_normalized_entropy({"a": torch.tensor([[0.5, 0.5, 0, 0]])}) == pytest.approx(math.log(2) / math.log(4))
+
+
+def _drive(updater, costs, steps):
+    """``steps`` architecture steps on the linear loss sum(u * cost) (a fixed validation loss)."""
+    for _ in range(steps):
+        u = updater.mixing()
+        loss = sum((u[k].double() * costs[k]).sum() for k in updater.kinds)
+        updater.backward(loss * updater.loss_scale(1))
+        updater.step()
+    return {k: updater.params[k].detach().clone() for k in updater.kinds}
+
+
+def test_arch_weight_decay_reaches_the_darts_and_gd_updates():
+    from xnas.nas.arch_optimizers import ArchSettings, build_arch_optimizer
+
+    shape = (3, 8)
+    gen = torch.Generator().manual_seed(1)
+    costs = {k: torch.randn(shape, generator=gen, dtype=torch.float64) for k in ("normal", "reduce")}
+    eta = {"normal": 0.5, "reduce": 0.5}
+
+    def settings(wd, lr=0.05):
+        return ArchSettings(shape=shape, eta=eta, horizon={"normal": 10.0, "reduce": 10.0},
+                            rounds_per_step={"normal": 1.0, "reduce": 1.0}, lr=lr, weight_decay=wd, seed=3)
+
+    a = _drive(build_arch_optimizer("darts", settings(0.0)), costs, 3)
+    b = _drive(build_arch_optimizer("darts", settings(1e-1)), costs, 3)
+    default = _drive(build_arch_optimizer("darts", settings(None)), costs, 3)
+    assert build_arch_optimizer("darts", settings(None)).optimizer.param_groups[0]["weight_decay"] == 1e-3
+    for k in costs:
+        assert not torch.allclose(a[k], b[k], rtol=0, atol=1e-9), k
+        assert not torch.equal(a[k], default[k])
+    # with no loss gradient, Adam's coupled decay alone pulls the logits (about 1e-3) towards 0
+    zero = {k: torch.zeros(shape, dtype=torch.float64) for k in costs}
+    start = build_arch_optimizer("darts", settings(1e-1, lr=1e-4)).params["normal"].detach().abs().sum()
+    assert _drive(build_arch_optimizer("darts", settings(1e-1, lr=1e-4)), zero, 2)["normal"].abs().sum() < start
+    assert torch.equal(_drive(build_arch_optimizer("darts", settings(0.0)), zero, 2)["normal"],
+                       build_arch_optimizer("darts", settings(0.0)).params["normal"].detach())
+
+    # gd: p1 = -lr g1, p2 = p1 - lr (g2 + wd p1), g the gradient through the softmax
+    gd0 = build_arch_optimizer("gd", settings(0.0))
+    gd1 = build_arch_optimizer("gd", settings(0.2))
+    p1 = _drive(gd0, costs, 1)
+    assert torch.equal(p1["normal"], _drive(gd1, costs, 1)["normal"])  # logits start at 0: no decay yet
+    u = torch.softmax(p1["normal"], -1)
+    c = costs["normal"]
+    g2 = u * (c - (u * c).sum(-1, keepdim=True))
+    expected = p1["normal"] - 0.05 * (g2 + 0.2 * p1["normal"])
+    assert torch.allclose(_drive(gd1, costs, 1)["normal"], expected, atol=1e-12)
+    assert not torch.allclose(_drive(gd0, costs, 1)["normal"], expected, atol=1e-6)
+
+
+def test_arch_weight_decay_in_the_search_config_and_resume(tmp_path):
+    with pytest.raises(ValueError, match="xnas takes no architecture weight decay"):
+        run_search(tiny(tmp_path / "x", arch_weight_decay=1e-3))
+    with pytest.raises(ValueError, match="non-negative"):
+        run_search(tiny(tmp_path / "x", arch_optimizer="darts", arch_weight_decay=-1e-3))
+    tiny(tmp_path / "x", arch_weight_decay=0.0).validate()  # zero is xnas's own setting
+    out = tmp_path / "d"
+    run_search(tiny(out, arch_optimizer="darts", arch_weight_decay=0.0, epochs=1))
+    assert json.loads((out / "config.json").read_text())["config"]["arch_weight_decay"] == 0.0
+    with pytest.raises(CheckpointError, match="arch_weight_decay"):
+        run_search(tiny(out, arch_optimizer="darts", arch_weight_decay=1e-1, epochs=1), resume=True)

@@ -63,6 +63,9 @@ def test_search_digits_json_then_refuses_to_overwrite_then_resumes(tmp_path):
         (["search", "digits", "--L", "nan"], "L must be positive"),
         (["search", "digits", "--resume", "--out", "{tmp}/nothing"], "no checkpoint"),
         (["search", "digits", "--batch-size", "5000"], "exceeds"),
+        (["search", "digits", "--arch-optimizer", "darts", "--arch-weight-decay", "-0.1"], "--arch-weight-decay"),
+        (["search", "digits", "--arch-optimizer", "darts", "--arch-weight-decay", "inf"], "--arch-weight-decay"),
+        (["search", "digits", "--arch-weight-decay", "1e-3"], "xnas takes no architecture weight decay"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, match):
