@@ -12,11 +12,15 @@ horizontal band.  The y-axis is the mean over seeds of the normalized entropy
 ``H(u) / ln N`` of the final weights (1: uniform, 0: one expert).
 
 With ``--nas`` a second panel adds short supernet searches on ``digits``
-(:func:`nas_points`): darts (weight decay 1e-3), gd and xnas (none).
+(:func:`nas_points`): the same sweep for the ``darts`` architecture optimizer
+(Adam's weight decay on the architecture logits, ``--arch-weight-decay``), and
+``xnas`` (none) as the reference.
 
 Claim (section 3.2.2): the mean normalized entropy of adam-softmax increases
 with the weight-decay coefficient, and xnas ends sparser than adam-softmax at
-DARTS's setting.
+DARTS's setting.  With ``--nas`` the summary's ``claim_holds`` also requires
+the same on the supernet (``nas.claim_holds``; ``claim_holds_simulator`` is
+the simulator part alone).
 """
 
 from __future__ import annotations
@@ -42,8 +46,9 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-#: Architecture optimizers of the --nas variant and the weight decay each applies to its architecture weights.
-NAS_OPTIMIZERS = {"darts": 1e-3, "gd": 0.0, "xnas": 0.0}
+#: Architecture weight decays of the darts (Adam) sweep in the --nas variant, full and quick mode.
+NAS_WEIGHT_DECAYS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
+NAS_WEIGHT_DECAYS_QUICK = (0.0, 1e-3, 1e-1)
 
 
 def nas_unavailable() -> str | None:
@@ -61,27 +66,29 @@ def nas_unavailable() -> str | None:
 def nas_points(opt: BuildOptions) -> dict:
     """Mean normalized entropy after short supernet searches on ``digits`` (the ``--nas`` variant).
 
-    Runs :func:`xnas.nas.search.run_search` for each architecture optimizer of
-    :data:`NAS_OPTIMIZERS` (``darts``: Adam, lr 3e-4, betas (0.5, 0.999), weight
-    decay 1e-3; ``gd`` and ``xnas``: no weight decay) on scikit-learn's 8x8
-    digits, 50/50 split, batch 64, a 3-cell supernet (1 normal, 2 reduction)
-    with 3 nodes and C = 4, no augmentation, on CPU or the GPU if there is one.
-    Full mode: 4 epochs, 2 seeds; quick mode: 1 epoch on 256 images, 1 seed.
-
-    The search engine hard-codes DARTS's weight decay (1e-3), so the NAS
-    variant gives one point per optimizer rather than a sweep.
+    Sweeps the architecture weight decay of ``darts`` (Adam, lr 3e-4, betas
+    (0.5, 0.999); ``SearchConfig.arch_weight_decay``) over
+    :data:`NAS_WEIGHT_DECAYS` (quick mode: :data:`NAS_WEIGHT_DECAYS_QUICK`) and
+    runs ``xnas`` (no weight decay) beside it, all with
+    :func:`xnas.nas.search.run_search` on scikit-learn's 8x8 digits, 50/50
+    split, batch 64, a 3-cell supernet (1 normal, 2 reduction) with 3 nodes
+    and C = 4, no augmentation, on CPU or the GPU if there is one.  Every
+    weight decay runs with the same seeds (same data order and initial
+    logits), so the sweep is paired.  Full mode: 3 epochs, 2 seeds; quick
+    mode: 1 epoch on 256 images, 2 nodes, 1 seed.
 
     Returns
     -------
     dict
-        ``{optimizer: {"weight_decay": wd, "entropy": [per seed]}}`` and the setup.
+        ``{"darts": {"weight_decays", "entropy": [per wd [per seed]]},
+        "xnas": {"weight_decay": 0, "entropy": [per seed]}, "setup": ...}``.
     """
     import torch
 
     quick = opt.quick
-    epochs, seeds, limit = (1, 1, 256) if quick else (4, 2, None)
+    epochs, seeds, limit = (1, 1, 256) if quick else (3, 2, None)
     cells = {"layers": 3, "nodes": 3 if not quick else 2, "channels": 4}
-    out = {}
+    wds = NAS_WEIGHT_DECAYS_QUICK if quick else NAS_WEIGHT_DECAYS
     # One intra-op thread: the supernet is tiny (C = 4, 8x8 images), and after the
     # simulator's numba thread pool has run in this process, torch's own pool
     # oversubscribes the cores (measured: one epoch 109 s with 2 threads against
@@ -89,29 +96,59 @@ def nas_points(opt: BuildOptions) -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        for name, wd in NAS_OPTIMIZERS.items():
-            out[name] = {"weight_decay": wd, "entropy": _search_entropies(opt, name, epochs, seeds, limit, cells)}
+        darts = [_search_entropies(opt, "darts", wd, epochs, seeds, limit, cells) for wd in wds]
+        xnas = _search_entropies(opt, "xnas", None, epochs, seeds, limit, cells)
     finally:
         torch.set_num_threads(threads)
-    return {"optimizers": out, "setup": {"dataset": "digits", "epochs": epochs, "seeds": seeds, "limit": limit,
-                                         "batch_size": 64, **cells}}
+    return {
+        "darts": {"weight_decays": list(wds), "entropy": darts},
+        "xnas": {"weight_decay": 0.0, "entropy": xnas},
+        "setup": {"dataset": "digits", "epochs": epochs, "seeds": seeds, "limit": limit, "batch_size": 64,
+                  "arch_lr": 3e-4, **cells},
+    }
 
 
-def _search_entropies(opt: BuildOptions, name: str, epochs: int, seeds: int, limit, cells: dict) -> list:
-    """Mean normalized entropy at the end of ``seeds`` searches with architecture optimizer ``name``."""
+def _search_entropies(opt: BuildOptions, name: str, wd, epochs: int, seeds: int, limit, cells: dict) -> list:
+    """Mean normalized entropy at the end of ``seeds`` searches with optimizer ``name``, weight decay ``wd``."""
     import tempfile
 
     from xnas.nas.search import SearchConfig, mean_normalized_entropy, run_search
 
     ents = []
     for s in range(seeds):
-        opt.say(f"entropy-vs-weight-decay: supernet search on digits, {name}, seed {s + 1}/{seeds}")
+        what = name if wd is None else f"{name} wd={wd:g}"
+        opt.say(f"entropy-vs-weight-decay: supernet search on digits, {what}, seed {s + 1}/{seeds}")
         with tempfile.TemporaryDirectory(prefix="xnas-fig-") as d:
-            cfg = SearchConfig(dataset="digits", out_dir=d, arch_optimizer=name, epochs=epochs, batch_size=64,
-                               limit=limit, augment=False, seed=opt.seed + s, progress=False, plots=False, **cells)
+            cfg = SearchConfig(dataset="digits", out_dir=d, arch_optimizer=name, arch_weight_decay=wd, epochs=epochs,
+                               batch_size=64, limit=limit, augment=False, seed=opt.seed + s, progress=False,
+                               plots=False, **cells)
             res = run_search(cfg)
             ents.append(float(mean_normalized_entropy(res.probabilities)))
     return ents
+
+
+def _nas_summary(nas: dict) -> dict:
+    """Means, rank correlation and the claim on the supernet sweep."""
+    wds = np.array(nas["darts"]["weight_decays"])
+    ent = np.array(nas["darts"]["entropy"])  # (weight decays, seeds)
+    means = ent.mean(axis=1)
+    xnas_mean = float(np.mean(nas["xnas"]["entropy"]))
+    rho = _spearman(wds, means)
+    at_darts = float(means[list(wds).index(DARTS_WD)])
+    # paired over seeds: the largest weight decay against none, seed by seed
+    paired = (ent[-1] - ent[0]).tolist()
+    holds = bool(rho > 0.8 and means[-1] > means[0] and xnas_mean < at_darts)
+    return {
+        "darts_mean_entropy": means.tolist(),
+        "darts_one_minus_entropy": (1.0 - means).tolist(),
+        "darts_at_darts_setting": at_darts,
+        "xnas_mean_entropy": xnas_mean,
+        "spearman_entropy_vs_weight_decay": rho,
+        "paired_largest_minus_zero_wd": paired,
+        "claim": "on the supernet, darts' mean normalized entropy rises with the architecture weight decay "
+                 "(Spearman > 0.8, largest wd above wd=0) and xnas ends sparser than darts at DARTS's setting",
+        "claim_holds": holds,
+    }
 
 
 def build(opt: BuildOptions) -> FigureData:
@@ -138,16 +175,19 @@ def build(opt: BuildOptions) -> FigureData:
         rows.append((env, "xnas", res.eta, 0.0, float(xnas_ent[env].mean()), float(xnas_ent[env].std(ddof=1)), S))
     nas = nas_points(opt) if opt.nas else None
     if nas is not None:
-        for name, item in nas["optimizers"].items():
-            e = np.array(item["entropy"])
-            rows.append(("nas-digits", name, float("nan"), item["weight_decay"], float(e.mean()),
+        nas.update(_nas_summary(nas))
+        items = [("darts", 3e-4, wd, e) for wd, e in zip(nas["darts"]["weight_decays"], nas["darts"]["entropy"])]
+        items.append(("xnas", float("nan"), 0.0, nas["xnas"]["entropy"]))
+        for name, lr, wd, e in items:
+            e = np.array(e)
+            rows.append(("nas-digits", name, lr, wd, float(e.mean()),
                          float(e.std(ddof=1)) if e.size > 1 else float("nan"), e.size))
     wds_a = np.array(wds)
     means = {env: np.array([h.mean() for h in ent[env]]) for env in ENVS}
     rho = {env: _spearman(wds_a, means[env]) for env in ENVS}
     darts_i = wds.index(DARTS_WD)
-    holds = bool(all(rho[e] > 0.8 and means[e][-1] > means[e][0] for e in ENVS)
-                 and all(xnas_ent[e].mean() < means[e][darts_i] for e in ENVS))
+    holds_sim = bool(all(rho[e] > 0.8 and means[e][-1] > means[e][0] for e in ENVS)
+                     and all(xnas_ent[e].mean() < means[e][darts_i] for e in ENVS))
     caption = (f"Setup: N={N_EXPERTS}, T={T}, {S} seeds; envs stochastic (gap 0.1L, noise 0.5L) and convex (R^4, noise "
                f"0.3). adam-softmax: lr 3e-4, betas (0.5, 0.999), weight decay on the x-axis (red dot: DARTS, 1e-3). "
                f"xnas: eta*=sqrt(2 ln N/T), no weight decay (dashed, band). y: mean over seeds of H(u_T)/ln N. "
@@ -155,7 +195,14 @@ def build(opt: BuildOptions) -> FigureData:
     if nas is not None:
         ns = nas["setup"]
         caption += (f" Right: supernet searches on digits ({ns['layers']} cells, {ns['nodes']} nodes, C={ns['channels']}, "
-                    f"{ns['epochs']} epochs, {ns['seeds']} seed(s)); darts = Adam 3e-4, wd 1e-3; gd, xnas: no wd.")
+                    f"{ns['epochs']} epoch(s), {ns['seeds']} seed(s)); darts = Adam 3e-4, betas (0.5, 0.999), "
+                    f"architecture weight decay on the x-axis (red dot: 1e-3); xnas: no wd. Inset: 1 - H/ln N of "
+                    f"darts. Claim on the supernet {'holds' if nas['claim_holds'] else 'does NOT hold'} "
+                    f"(Spearman {nas['spearman_entropy_vs_weight_decay']:.2f}).")
+    claim = ("adam-softmax's mean normalized entropy rises with weight decay (Spearman > 0.8, largest wd above "
+             "wd=0) in both environments, and xnas ends sparser than adam-softmax at DARTS's setting")
+    if nas is not None:
+        claim += "; with --nas, also on the supernet: " + nas["claim"]
     summary = {
         "caption": caption,
         "setup": {"n_experts": N_EXPERTS, "T": T, "seeds": S, "envs": ENVS, "weight_decays": list(wds)},
@@ -163,11 +210,10 @@ def build(opt: BuildOptions) -> FigureData:
         "adam_at_darts_setting": {e: float(means[e][darts_i]) for e in ENVS},
         "xnas_mean_normalized_entropy": {e: float(xnas_ent[e].mean()) for e in ENVS},
         "spearman_entropy_vs_weight_decay": rho,
-        "nas": None if nas is None else {
-            **nas, "mean_entropy": {k: float(np.mean(v["entropy"])) for k, v in nas["optimizers"].items()}},
-        "claim": "adam-softmax's mean normalized entropy rises with weight decay (Spearman > 0.8, largest wd above "
-                 "wd=0) in both environments, and xnas ends sparser than adam-softmax at DARTS's setting",
-        "claim_holds": holds,
+        "nas": nas,
+        "claim": claim,
+        "claim_holds_simulator": holds_sim,
+        "claim_holds": bool(holds_sim and (nas is None or nas["claim_holds"])),
     }
 
     def draw(path: str) -> None:
@@ -191,19 +237,31 @@ def build(opt: BuildOptions) -> FigureData:
         P.label(ax, "weight-decay coefficient of adam-softmax (symlog; 0 at the left)",
                 "mean normalized entropy H(u)/ln N", "simulator" if nas else "", loc="center left")
         if nas is not None:
-            names = list(nas["optimizers"])
-            for k, name in enumerate(names):
-                e = np.array(nas["optimizers"][name]["entropy"])
-                m, half = P.mean_ci(e)
-                col = {"darts": "red", "xnas": P.color("xnas"), "gd": P.color("gd-softmax")}.get(name, "k")
-                ax2.errorbar([k], [m], yerr=[half], fmt="o", color=col, capsize=3,
-                             label=f"{name} (wd {nas['optimizers'][name]['weight_decay']:g})")
-            ax2.set_xticks(range(len(names)))
-            ax2.set_xticklabels(names)
-            ax2.set_xlim(-0.5, len(names) - 0.5)
+            nwd = np.array(nas["darts"]["weight_decays"])
+            ne = np.array(nas["darts"]["entropy"]).T  # (seeds, weight decays)
+            P.band(ax2, nwd, ne, "darts (Adam 3e-4)", "red", style="o-")
+            di = list(nwd).index(DARTS_WD)
+            ax2.plot([DARTS_WD], [ne[:, di].mean()], "o", color="red", markersize=8, markerfacecolor="none", zorder=5,
+                     label="DARTS setting (wd 1e-3)")
+            m, half = P.mean_ci(np.array(nas["xnas"]["entropy"]))
+            ax2.axhline(m, color=P.color("xnas"), linestyle="--", linewidth=1.2, label="xnas (no weight decay)")
+            ax2.axhspan(m - half, m + half, color=P.color("xnas"), alpha=0.15, linewidth=0)
+            ax2.set_xscale("symlog", linthresh=1e-4)
+            ax2.set_xlim(-0.00002, 0.15)
             ax2.set_ylim(-0.02, 1.02)
-            P.label(ax2, "architecture optimizer", "mean normalized entropy H(u)/ln N",
-                    f"supernet on digits ({nas['setup']['epochs']} epochs)", loc="center right")
+            P.label(ax2, "architecture weight decay of darts (symlog; 0 at the left)",
+                    "mean normalized entropy H(u)/ln N",
+                    f"supernet on digits, {nas['setup']['epochs']} epoch(s)", loc="center left")
+            # darts stays within 1e-4 of uniform in a short search: the inset shows how far
+            ins = ax2.inset_axes([0.5, 0.1, 0.46, 0.27])
+            gap = 1.0 - ne
+            top = float(np.abs(gap).max())
+            exp = int(np.floor(np.log10(top))) if top > 0 else 0
+            P.band(ins, nwd, gap / 10.0**exp, "", "red", style="o-")
+            ins.set_xscale("symlog", linthresh=1e-4)
+            ins.set_xlim(-0.00002, 0.15)
+            ins.tick_params(labelsize=6)
+            ins.set_title(f"darts: (1 - H/ln N) / 1e{exp}", fontsize=6.5)
         P.save(fig, path, caption)
 
     header = ("env", "forecaster", "eta", "weight_decay", "entropy_mean", "entropy_std", "seeds")

@@ -310,9 +310,17 @@ def test_entropy_nas_variant_quick(tmp_path):
     torch.set_num_threads(1)
     s = run_figure("entropy-vs-weight-decay", str(tmp_path), BuildOptions(quick=True, seeds=4, nas=True))
     nas = s["nas"]
-    assert set(nas["optimizers"]) == {"darts", "gd", "xnas"}
-    for item in nas["optimizers"].values():
-        assert all(0.0 <= e <= 1.0 + 1e-9 for e in item["entropy"])
-    # the paper's point, on a real supernet: XNAS ends sparser than DARTS with weight decay
-    assert nas["mean_entropy"]["xnas"] < nas["mean_entropy"]["darts"]
+    wds = nas["darts"]["weight_decays"]
+    assert wds[0] == 0.0 and 1e-3 in wds and wds == sorted(wds) and len(wds) >= 3
+    assert len(nas["darts"]["entropy"]) == len(wds) and len(nas["xnas"]["entropy"]) == 1
+    for e in [*nas["darts"]["entropy"], nas["xnas"]["entropy"]]:
+        assert len(e) == 1 and all(0.0 <= v <= 1.0 + 1e-9 for v in e)
+    # the weight decay reaches the searches: the paired entropies are not all equal
+    assert len({e[0] for e in nas["darts"]["entropy"]}) > 1
+    # the paper's point, on a real supernet: XNAS ends sparser than DARTS, whatever the weight decay
+    assert all(nas["xnas_mean_entropy"] < m for m in nas["darts_mean_entropy"])
+    assert isinstance(nas["claim_holds"], bool)
+    assert s["claim_holds"] == (s["claim_holds_simulator"] and nas["claim_holds"])
+    rows = [r.split(",") for r in open(s["files"]["csv"]).read().splitlines() if r.startswith("nas-digits,")]
+    assert sorted(float(r[3]) for r in rows if r[1] == "darts") == wds and [r[1] for r in rows].count("xnas") == 1
     assert any(r.startswith("nas-digits,") for r in open(s["files"]["csv"]).read().splitlines())
