@@ -389,6 +389,12 @@ class _Search:
         arch_ids = {id(p) for p in self.arch.parameters()}
         assert not net_ids & arch_ids, "network and architecture weights must be disjoint"
 
+    def _genotype(self, probs: dict) -> Genotype:
+        # XNAS log-weights break the strength ties its last round leaves (every
+        # edge one-hot); softmax logits carry no cross-edge meaning, so not theirs
+        logw = {k: p.detach() for k, p in self.arch.params.items()} if self.arch.wipes else None
+        return discretize(probs, self.cfg.primitives, self.cfg.nodes, log_weights=logw)
+
     def _probs_array(self) -> np.ndarray:
         p = self.arch.probabilities()
         return np.stack([p[k].cpu().numpy() for k in CELL_TYPES]).astype(np.float32)
@@ -560,7 +566,7 @@ class _Search:
         n = float(self.steps_per_epoch * B)
         probs = self.arch.probabilities()
         alive = self.arch.alive()
-        genotype = discretize(probs, cfg.primitives, cfg.nodes)
+        genotype = self._genotype(probs)
         entry = {
             "epoch": epoch + 1,
             "lr": lr,
@@ -611,7 +617,7 @@ class _Search:
                 dist.barrier()
         done = end if self.log else self.start_epoch
         probs = self.arch.probabilities()
-        genotype = discretize(probs, cfg.primitives, cfg.nodes)
+        genotype = self._genotype(probs)
         if self.main:
             self._write_outputs(genotype, finished=end == cfg.epochs)
         return SearchResult(

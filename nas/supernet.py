@@ -307,6 +307,7 @@ def discretize(
     weights: dict[str, "np.ndarray | torch.Tensor"],
     primitives: Sequence[str],
     steps: int,
+    log_weights: "dict[str, np.ndarray | torch.Tensor] | None" = None,
 ) -> Genotype:
     """The DARTS discretization of mixing weights into a :class:`Genotype`.
 
@@ -324,6 +325,12 @@ def discretize(
         The operation names of the columns.
     steps : int
         Intermediate nodes per cell.
+    log_weights : dict, optional
+        Log-weights ``ln v`` of the same shape (wiped experts ``-inf``).  Edges
+        of equal strength are then ranked by the log-weight of their strongest
+        non-``none`` expert before the earlier edge wins.  XNAS needs this:
+        its last round (``t = T``) wipes every expert but the leader, so every
+        edge ends with strength 1 and the ranking would be the edge order.
     """
     primitives = tuple(primitives)
     if all(p == "none" for p in primitives):
@@ -334,13 +341,19 @@ def discretize(
         w = np.asarray(torch.as_tensor(weights[kind]).detach().cpu().double().numpy())
         if w.shape != (num_edges(steps), len(primitives)):
             raise ValueError(f"{kind} weights have shape {w.shape}, expected {(num_edges(steps), len(primitives))}")
+        lw = None
+        if log_weights is not None:
+            lw = np.asarray(torch.as_tensor(log_weights[kind]).detach().cpu().double().numpy())
+            if lw.shape != w.shape:
+                raise ValueError(f"{kind} log-weights have shape {lw.shape}, expected {w.shape}")
         gene: list[tuple[str, int]] = []
         start = 0
         for k in range(steps):
             n_in = 2 + k
             rows = w[start : start + n_in][:, cols]
             strength = rows.max(axis=1)
-            order = sorted(range(n_in), key=lambda j: -strength[j])[:2]
+            second = np.zeros(n_in) if lw is None else lw[start : start + n_in][:, cols].max(axis=1)
+            order = sorted(range(n_in), key=lambda j: (-strength[j], -second[j]))[:2]
             for j in order:  # strongest first, as DARTS writes them
                 gene.append((primitives[cols[int(np.argmax(rows[j]))]], j))
             start += n_in

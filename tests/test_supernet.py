@@ -244,3 +244,23 @@ def test_xnas_updater_reward_is_minus_u_gradient_and_state_round_trips():
     for k in arch.params:
         assert torch.equal(other.params[k], arch.params[k])
     assert math.isclose(float(other.optimizer.state[other.params["normal"]]["t"]), 4.0)
+
+
+def test_discretize_breaks_one_hot_ties_by_log_weight():
+    # XNAS's last round leaves one expert per edge: every strength is 1, so the
+    # edges must be ranked by the surviving experts' log-weights, not by position
+    steps = 2
+    n = len(PRIMITIVES)
+    e = num_edges(steps)
+    w = np.zeros((e, n))
+    logw = np.full((e, n), -np.inf)
+    leaders = ["sep_conv_3x3", "skip_connect", "dil_conv_3x3", "max_pool_3x3", "avg_pool_3x3"]
+    for row, (op, value) in enumerate(zip(leaders, [0.1, 0.2, -0.5, 0.3, 0.7])):
+        w[row, PRIMITIVES.index(op)] = 1.0
+        logw[row, PRIMITIVES.index(op)] = value
+    logw[2, PRIMITIVES.index("none")] = 5.0  # 'none' never counts towards a strength
+    g = discretize({"normal": w, "reduce": w}, PRIMITIVES, steps, log_weights={"normal": logw, "reduce": logw})
+    assert g.normal == (("skip_connect", 1), ("sep_conv_3x3", 0), ("avg_pool_3x3", 2), ("max_pool_3x3", 1))
+    # without log-weights the DARTS tie rule (earlier edge first) still holds
+    g = discretize({"normal": w, "reduce": w}, PRIMITIVES, steps)
+    assert g.normal[2:] == (("dil_conv_3x3", 0), ("max_pool_3x3", 1))
