@@ -106,7 +106,7 @@ def regret(n_experts, T, env, forecaster, eta, L, zeta, seeds, seed, rewards_pat
             forecaster_params=_parse_params(fc_params, "--forecaster-param"),
             init_weights=_parse_weights(init_weights),
         )
-    except (ValueError, FloatingPointError) as exc:
+    except (ValueError, FloatingPointError, MemoryError) as exc:
         raise InputError(str(exc)) from None
     summary = res.summary()
     if plot_path is not None:

@@ -342,9 +342,12 @@ def simulate(
         raise ValueError(f"seeds must be at least 1, got {seeds}")
     if int(seed) < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
+    if int(seed) + seeds - 1 > np.iinfo(np.int64).max:
+        raise ValueError(f"seed + seeds - 1 must fit in 64 bits, got seed {seed}")
     eta_v = fc.resolve_eta(eta, n_experts, T, L)
     fparams = fc.resolve(forecaster_params)
     eparams = en.resolve(env_params)
+    _check_params(fc.name, fparams, en.name, eparams, n_experts, T)
 
     if init_weights is None:
         log_u0 = np.full(n_experts, -math.log(n_experts))
@@ -369,10 +372,6 @@ def simulate(
     ep = np.array([L, *eparams.values()], dtype=np.float64)
     ep = np.concatenate([ep, np.zeros(max(0, 8 - ep.size))])
     dim = int(eparams.get("dim", 1))
-    if en.name == "convex" and dim < 1:
-        raise ValueError(f"convex: dim must be at least 1, got {dim}")
-    if en.name == "switching" and int(eparams["k"]) < 0:
-        raise ValueError("switching: k must be non-negative")
     best = eparams.get("best", -1.0)
     if best >= n_experts or (best >= 0 and best != int(best)):
         raise ValueError(f"{env}: best must be an expert index below {n_experts} or -1")
@@ -400,7 +399,7 @@ def simulate(
     if not (np.isfinite(traj_regret).all() and np.isfinite(final_u).all()):
         raise FloatingPointError("non-finite values in the simulation output; check eta and the rewards")
 
-    return SimulationResult(
+    result = SimulationResult(
         forecaster=fc.name,
         env=en.name,
         n_experts=N,
@@ -426,6 +425,41 @@ def simulate(
         log_u0=log_u0,
         seconds=seconds,
     )
+    # The bound divides by eta: a subnormal eta makes it infinite.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        finite_bound = np.isfinite(result.bound).all()
+    if not finite_bound:
+        raise FloatingPointError("non-finite values in the Theorem 1 bound; check eta")
+    return result
+
+
+# Largest experts x dim of the convex environment (arrays of that size per run and thread).
+MAX_CONVEX_SIZE = 10**7
+
+
+def _check_params(fc_name: str, fparams: Mapping[str, float], env_name: str, eparams: Mapping[str, float],
+                  n_experts: int, T: int) -> None:
+    """Reject parameters the kernels cannot run with (one-line ``ValueError``)."""
+    for kind, name, params in (("forecaster", fc_name, fparams), ("environment", env_name, eparams)):
+        for key, value in params.items():
+            if not math.isfinite(value):
+                raise ValueError(f"{kind} {name!r}: parameter {key} must be finite, got {value}")
+    if "clip" in fparams and fparams["clip"] not in (0.0, 1.0):
+        raise ValueError(f"{fc_name}: clip must be 0 or 1, got {fparams['clip']}")
+    for key in ("beta1", "beta2"):
+        if key in fparams and not 0.0 <= fparams[key] < 1.0:
+            raise ValueError(f"{fc_name}: {key} must lie in [0, 1), got {fparams[key]}")
+    for key in ("eps", "momentum", "weight_decay"):
+        if key in fparams and fparams[key] < 0.0:
+            raise ValueError(f"{fc_name}: {key} must be non-negative, got {fparams[key]}")
+    if env_name == "convex":
+        dim = eparams["dim"]
+        if not (dim >= 1 and dim == int(dim) and n_experts * dim <= MAX_CONVEX_SIZE):
+            raise ValueError(f"convex: dim must be an integer >= 1 with experts x dim <= {MAX_CONVEX_SIZE}, got {dim:g}")
+    if env_name == "switching":
+        k = eparams["k"]
+        if not (0 <= k <= T - 1 and k == int(k)):
+            raise ValueError(f"switching: k must be an integer in [0, T - 1] = [0, {T - 1}], got {k:g}")
 
 
 def trace_xnas(rewards: np.ndarray, eta: float, L: float = 1.0, zeta: float = 1.0,

@@ -69,6 +69,21 @@ def test_replay_file(tmp_path):
         (["--experts", "3", "--init-weights", "1,2"], "init_weights"),
         (["--experts", "2", "--init-weights", "1,-2"], "init_weights"),
         (["--init-weights", "a,b"], "--init-weights"),
+        # non-finite, non-integer or out-of-range parameters never pass or crash
+        (["--env", "stochastic", "--env-param", "noise=inf"], "noise"),
+        (["--env", "stochastic", "--env-param", "best=nan"], "best"),
+        (["--env", "late-bloomer", "--env-param", "warmup=nan"], "warmup"),
+        (["--env", "convex", "--env-param", "dim=inf"], "dim"),
+        (["--env", "convex", "--env-param", "dim=2.5"], "dim"),
+        (["--env", "convex", "--env-param", "dim=1e12"], "dim"),
+        (["--env", "switching", "--env-param", "k=inf"], "k"),
+        (["--env", "switching", "--env-param", "k=1e13"], "k"),
+        (["--forecaster-param", "clip=nan"], "clip"),
+        (["--forecaster", "adam-softmax", "--forecaster-param", "beta1=1"], "beta1"),
+        (["--forecaster", "sgd-softmax", "--forecaster-param", "momentum=-1"], "momentum"),
+        (["--seed", "9223372036854775807", "--seeds", "2"], "seed"),
+        (["--eta", "1e-310"], "non-finite"),
+        (["--seeds", "1000000000000"], "allocate"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, needle):
