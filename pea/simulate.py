@@ -457,9 +457,10 @@ def _check_params(fc_name: str, fparams: Mapping[str, float], env_name: str, epa
         if not (dim >= 1 and dim == int(dim) and n_experts * dim <= MAX_CONVEX_SIZE):
             raise ValueError(f"convex: dim must be an integer >= 1 with experts x dim <= {MAX_CONVEX_SIZE}, got {dim:g}")
     if env_name == "switching":
-        k = eparams["k"]
-        if not (0 <= k <= T - 1 and k == int(k)):
-            raise ValueError(f"switching: k must be an integer in [0, T - 1] = [0, {T - 1}], got {k:g}")
+        # at most T - 1 switches fit in T rounds; the default stays valid for tiny T
+        k, k_max = eparams["k"], max(T - 1, int(get_environment("switching").defaults["k"]))
+        if not (0 <= k <= k_max and k == int(k)):
+            raise ValueError(f"switching: k must be an integer in [0, {k_max}], got {k:g}")
 
 
 def trace_xnas(rewards: np.ndarray, eta: float, L: float = 1.0, zeta: float = 1.0,

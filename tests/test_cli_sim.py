@@ -137,3 +137,9 @@ def test_init_weights_change_the_run_and_enter_the_bound():
     assert skew["regret"] == base["regret"]  # normalised: same as uniform
     tilted = json.loads(run("regret", "--experts", "3", "--T", "2000", "--init-weights", "8,1,1", "--json").stdout)
     assert tilted["regret"] != base["regret"]
+
+
+def test_switching_default_k_runs_on_tiny_horizons():
+    # k is capped by T - 1 switches, but the registered default stays valid for any T
+    r = run("regret", "--env", "switching", "--T", "2", "--seeds", "1", "--json")
+    assert r.exit_code == 0, r.output
