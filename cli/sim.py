@@ -112,7 +112,10 @@ def regret(n_experts, T, env, forecaster, eta, L, zeta, seeds, seed, rewards_pat
     if plot_path is not None:
         from xnas.pea.plots import plot_regret
 
-        plot_regret(res, plot_path)
+        try:
+            plot_regret(res, plot_path)
+        except OSError as exc:
+            raise InputError(f"--plot: cannot write {plot_path}: {exc.strerror or exc}") from None
         summary["plot"] = plot_path
     if as_json:
         emit_json(summary)
@@ -139,7 +142,9 @@ def _check_common(n_experts, T, L, zeta, seeds, seed, from_file):
 def _check_writable(path: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise InputError(f"cannot write {path}: folder {folder} does not exist")
+        raise InputError(f"--plot: cannot write {path}: folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise InputError(f"--plot: cannot write {path}: it is a folder")
 
 
 def _print_regret_table(s: dict) -> None:

@@ -139,6 +139,14 @@ def test_init_weights_change_the_run_and_enter_the_bound():
     assert tilted["regret"] != base["regret"]
 
 
+def test_plot_path_that_cannot_be_written_is_one_line(tmp_path):
+    for path in (tmp_path, "/sys/xnas-plot.png"):  # a folder; a folder nobody may write (sysfs)
+        r = run("regret", "--T", "100", "--seeds", "1", "--plot", str(path))
+        assert r.exit_code == 2, r.output
+        lines = [line for line in r.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and "--plot" in lines[0], r.output
+
+
 def test_switching_default_k_runs_on_tiny_horizons():
     # k is capped by T - 1 switches, but the registered default stays valid for any T
     r = run("regret", "--env", "switching", "--T", "2", "--seeds", "1", "--json")
