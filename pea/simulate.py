@@ -331,8 +331,8 @@ def simulate(
     T = int(T)
     if n_experts < 2:
         raise ValueError(f"need at least 2 experts, got {n_experts}")
-    if T < 1:
-        raise ValueError(f"T must be at least 1, got {T}")
+    if not 1 <= T <= MAX_T:
+        raise ValueError(f"T must lie in [1, 2^53], got {T}")
     L = _check_positive("L", L)
     zeta = float(zeta)
     if not (0.0 < zeta <= 1.0):
@@ -433,6 +433,10 @@ def simulate(
     return result
 
 
+# Largest horizon: sampled rounds and round counters stay exact in float64.
+MAX_T = 2**53
+# Most switches of the switching environment (an array of leaders per run and thread).
+MAX_SWITCHES = 10**6
 # Largest experts x dim of the convex environment (arrays of that size per run and thread).
 MAX_CONVEX_SIZE = 10**7
 
@@ -458,7 +462,7 @@ def _check_params(fc_name: str, fparams: Mapping[str, float], env_name: str, epa
             raise ValueError(f"convex: dim must be an integer >= 1 with experts x dim <= {MAX_CONVEX_SIZE}, got {dim:g}")
     if env_name == "switching":
         # at most T - 1 switches fit in T rounds; the default stays valid for tiny T
-        k, k_max = eparams["k"], max(T - 1, int(get_environment("switching").defaults["k"]))
+        k, k_max = eparams["k"], min(max(T - 1, int(get_environment("switching").defaults["k"])), MAX_SWITCHES)
         if not (0 <= k <= k_max and k == int(k)):
             raise ValueError(f"switching: k must be an integer in [0, {k_max}], got {k:g}")
 

@@ -78,6 +78,8 @@ def test_replay_file(tmp_path):
         (["--env", "convex", "--env-param", "dim=1e12"], "dim"),
         (["--env", "switching", "--env-param", "k=inf"], "k"),
         (["--env", "switching", "--env-param", "k=1e13"], "k"),
+        (["--env", "switching", "--T", "100000000000", "--env-param", "k=10000000000"], "k"),
+        (["--T", "99999999999999999999"], "T"),
         (["--forecaster-param", "clip=nan"], "clip"),
         (["--forecaster", "adam-softmax", "--forecaster-param", "beta1=1"], "beta1"),
         (["--forecaster", "sgd-softmax", "--forecaster-param", "momentum=-1"], "momentum"),
