@@ -183,8 +183,8 @@ def validate(quick, seed, as_json):
     """Check Lemma 1, Lemma 2 and Theorem 1 on a battery of runs; exit 1 on any violation."""
     from xnas.pea.validate import run_battery
 
-    if seed < 0:
-        raise InputError(f"--seed must be non-negative, got {seed}")
+    if not 0 <= seed < 2**62:  # the battery plays seeds seed, seed + 1, ... as 64-bit integers
+        raise InputError(f"--seed must lie in [0, 2^62), got {seed}")
     report = run_battery(quick=quick, seed=seed, progress=not as_json)
     if as_json:
         emit_json(report)

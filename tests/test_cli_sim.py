@@ -149,6 +149,11 @@ def test_plot_path_that_cannot_be_written_is_one_line(tmp_path):
         assert len(lines) == 1 and "--plot" in lines[0], r.output
 
 
+def test_validate_rejects_a_seed_beyond_64_bits():
+    r = run("validate", "--quick", "--seed", str(2**63))
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "--seed" in r.output, r.output
+
+
 def test_switching_default_k_runs_on_tiny_horizons():
     # k is capped by T - 1 switches, but the registered default stays valid for any T
     r = run("regret", "--env", "switching", "--T", "2", "--seeds", "1", "--json")
