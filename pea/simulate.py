@@ -357,6 +357,7 @@ def simulate(
             raise ValueError(f"init_weights must have shape ({n_experts},), got {w0.shape}")
         if not (np.isfinite(w0).all() and (w0 > 0).all()):
             raise ValueError("init_weights must be positive and finite")
+        w0 = w0 / w0.max()  # first to the largest, so that the sum cannot overflow
         log_u0 = np.log(w0 / w0.sum())
 
     fp = np.zeros(K.FP_SIZE)

@@ -158,3 +158,10 @@ def test_switching_default_k_runs_on_tiny_horizons():
     # k is capped by T - 1 switches, but the registered default stays valid for any T
     r = run("regret", "--env", "switching", "--T", "2", "--seeds", "1", "--json")
     assert r.exit_code == 0, r.output
+
+
+def test_init_weights_near_the_float_limit_normalise_without_overflow():
+    base = json.loads(run("regret", "--experts", "2", "--T", "500", "--json").stdout)
+    r = run("regret", "--experts", "2", "--T", "500", "--init-weights", "1e308,1e308", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["regret"] == base["regret"]
