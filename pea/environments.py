@@ -8,11 +8,10 @@ a one-line description and documented default parameters.  All rewards lie in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Mapping
 
 from xnas.pea import kernels as K
-from xnas.pea.params import resolve_params
+from xnas.pea.params import freeze_registry, lookup, resolve_params
 
 
 @dataclass(frozen=True)
@@ -45,11 +44,7 @@ class Environment:
         return resolve_params("environment", self.name, self.defaults, params)
 
 
-def _register(*envs: Environment) -> Mapping[str, Environment]:
-    return MappingProxyType({e.name: e for e in envs})
-
-
-ENVIRONMENTS: Mapping[str, Environment] = _register(
+ENVIRONMENTS: Mapping[str, Environment] = freeze_registry(
     Environment(
         "adversarial",
         K.ENV_ADVERSARIAL,
@@ -110,7 +105,4 @@ ENVIRONMENTS: Mapping[str, Environment] = _register(
 
 def get_environment(name: str) -> Environment:
     """Look an environment up by name; ``ValueError`` lists the choices."""
-    try:
-        return ENVIRONMENTS[name]
-    except KeyError:
-        raise ValueError(f"unknown environment {name!r} (choices: {', '.join(ENVIRONMENTS)})") from None
+    return lookup(ENVIRONMENTS, "environment", name)

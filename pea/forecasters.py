@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Mapping
 
 from xnas.pea import kernels as K
-from xnas.pea.params import resolve_params
+from xnas.pea.params import freeze_registry, lookup, resolve_params
 from xnas.pea.rule import eta_star
 
 
@@ -63,11 +62,7 @@ class Forecaster:
         return resolve_params("forecaster", self.name, self.defaults, params)
 
 
-def _register(*fcs: Forecaster) -> Mapping[str, Forecaster]:
-    return MappingProxyType({f.name: f for f in fcs})
-
-
-FORECASTERS: Mapping[str, Forecaster] = _register(
+FORECASTERS: Mapping[str, Forecaster] = freeze_registry(
     Forecaster(
         "xnas",
         K.FC_XNAS,
@@ -116,7 +111,4 @@ FORECASTERS: Mapping[str, Forecaster] = _register(
 
 def get_forecaster(name: str) -> Forecaster:
     """Look a forecaster up by name; ``ValueError`` lists the choices."""
-    try:
-        return FORECASTERS[name]
-    except KeyError:
-        raise ValueError(f"unknown forecaster {name!r} (choices: {', '.join(FORECASTERS)})") from None
+    return lookup(FORECASTERS, "forecaster", name)

@@ -1,8 +1,9 @@
-"""Parameter overrides shared by the environment and forecaster registries."""
+"""Registry helpers shared by the environment and forecaster registries."""
 
 from __future__ import annotations
 
-from typing import Mapping
+from types import MappingProxyType
+from typing import Any, Mapping
 
 
 def resolve_params(kind: str, name: str, defaults: Mapping[str, float],
@@ -16,3 +17,16 @@ def resolve_params(kind: str, name: str, defaults: Mapping[str, float],
             raise ValueError(f"{kind} {name!r} has no parameter {key!r} (parameters: {choices})")
         out[key] = float(value)
     return out
+
+
+def freeze_registry(*entries: Any) -> Mapping[str, Any]:
+    """A read-only name -> entry mapping, in the order given."""
+    return MappingProxyType({e.name: e for e in entries})
+
+
+def lookup(registry: Mapping[str, Any], kind: str, name: str) -> Any:
+    """``registry[name]``; an unknown name raises ``ValueError`` listing the choices."""
+    try:
+        return registry[name]
+    except KeyError:
+        raise ValueError(f"unknown {kind} {name!r} (choices: {', '.join(registry)})") from None
