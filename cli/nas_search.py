@@ -190,6 +190,7 @@ def lr(dataset, size, split, valid_size, epochs, batch_size, layers, r_normal, r
     from xnas.nas.lr import cell_replications, learning_rates, rounds_per_epoch, validation_size
 
     try:
+        train_half = None
         if valid_size is None:
             if size is None:
                 from xnas.nas.data import DataError, dataset_info
@@ -201,11 +202,12 @@ def lr(dataset, size, split, valid_size, epochs, batch_size, layers, r_normal, r
                 if size < 2:
                     raise InputError(f"the size of {dataset} is unknown; pass --size or --valid-size")
             valid_size = validation_size(size, split)
+            train_half = size - valid_size
         preset = DATASET_PRESETS.get(dataset, {})
         batch_size = preset.get("batch_size", 96) if batch_size is None else batch_size
         epochs = preset.get("epochs", 50) if epochs is None else epochs
         layers = preset.get("layers", 8) if layers is None else layers
-        examples = rounds_per_epoch(valid_size, batch_size)
+        examples = rounds_per_epoch(valid_size, batch_size, train_half)
         if layers < 3 and (r_normal is None or r_reduce is None):
             raise InputError(f"--layers must be at least 3, got {layers}")
         default_n, default_r = cell_replications(layers)

@@ -140,15 +140,23 @@ def validation_size(train_size: int, split: float) -> int:
     return train_size - int(math.floor(split * train_size))
 
 
-def rounds_per_epoch(valid_size: int, batch_size: int) -> int:
+def rounds_per_epoch(valid_size: int, batch_size: int, train_size: int | None = None) -> int:
     """Validation examples an epoch of the search really uses: whole batches only.
 
     The search drops the last incomplete batch of each epoch, so ``d`` counts
     ``floor(valid_size / batch_size) * batch_size`` examples (24 960 of CIFAR-10's
     25 000 with the paper's batch of 96).  ``batch_size = 1`` counts them all.
+    An epoch alternates one weight step and one architecture step and ends with
+    the shorter half, so with ``train_size`` (the network-weight half) given,
+    the count is capped by its whole batches too.
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, got {batch_size}")
     if valid_size < batch_size:
         raise ValueError(f"batch size {batch_size} exceeds the validation size {valid_size}")
-    return (valid_size // batch_size) * batch_size
+    steps = valid_size // batch_size
+    if train_size is not None:
+        if train_size < batch_size:
+            raise ValueError(f"batch size {batch_size} exceeds the training half {train_size}")
+        steps = min(steps, train_size // batch_size)
+    return steps * batch_size

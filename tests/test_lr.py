@@ -76,3 +76,12 @@ def test_cli_bad_input_is_one_line_and_exit_2(args, match):
     assert res.exit_code == 2
     out = res.output.strip().splitlines()
     assert len(out) == 1 and match in out[0] and "Traceback" not in res.output
+
+
+def test_rounds_per_epoch_follow_the_shorter_half():
+    from xnas.nas.lr import rounds_per_epoch
+
+    assert rounds_per_epoch(25_000, 96) == 24_960
+    assert rounds_per_epoch(25_000, 96, train_size=25_000) == 24_960
+    # split 0.3: the network-weight half is the shorter one and ends the epoch
+    assert rounds_per_epoch(35_000, 96, train_size=15_000) == (15_000 // 96) * 96
