@@ -21,6 +21,7 @@ import numpy as np
 
 from xnas.analysis import plotting as P
 from xnas.analysis.registry import BuildOptions, Figure, FigureData
+from xnas.analysis.settings import comparison_settings
 from xnas.pea.rule import eta_star
 from xnas.pea.simulate import simulate
 
@@ -28,14 +29,6 @@ N_EXPERTS = 8
 BEST = 0
 FORECASTERS = ("xnas", "gd-softmax", "sgd-softmax", "adam-softmax")
 ENV = {"best": float(BEST), "gap": 0.2, "noise": 0.5}
-
-
-def _params(fc: str, T: int) -> tuple[float, dict]:
-    if fc == "adam-softmax":
-        return 3e-4, {"beta1": 0.5, "beta2": 0.999, "weight_decay": 1e-3}
-    if fc == "sgd-softmax":
-        return eta_star(N_EXPERTS, T), {"momentum": 0.9}
-    return eta_star(N_EXPERTS, T), {}
 
 
 def init_weights(w0: float, n: int = N_EXPERTS, best: int = BEST) -> np.ndarray:
@@ -53,7 +46,7 @@ def build(opt: BuildOptions) -> FigureData:
     rows = []
     hits = {fc: [] for fc in FORECASTERS}
     for fc in FORECASTERS:
-        eta, params = _params(fc, T)
+        eta, params = comparison_settings(fc, N_EXPERTS, T)
         for w0 in w0s:
             opt.say(f"init-robustness: {fc} w0={w0:.2g}")
             res = simulate(fc, "stochastic", n_experts=N_EXPERTS, T=T, eta=eta, seeds=S, seed=opt.seed,

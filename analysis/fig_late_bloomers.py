@@ -24,6 +24,7 @@ import numpy as np
 
 from xnas.analysis import plotting as P
 from xnas.analysis.registry import BuildOptions, Figure, FigureData
+from xnas.analysis.settings import comparison_settings
 from xnas.pea.rule import eta_star
 from xnas.pea.simulate import simulate
 
@@ -31,16 +32,6 @@ N_EXPERTS = 8
 BEST = 0
 FORECASTERS = ("xnas", "gd-softmax", "sgd-softmax", "adam-softmax")
 MULTIPLIERS = (0.1, 1.0, 10.0)
-DARTS_ADAM = {"beta1": 0.5, "beta2": 0.999, "weight_decay": 1e-3}
-
-
-def _base(fc: str, T: int) -> tuple[float, dict]:
-    """The base learning rate and extra parameters of each forecaster."""
-    if fc == "adam-softmax":
-        return 3e-4, dict(DARTS_ADAM)
-    if fc == "sgd-softmax":
-        return eta_star(N_EXPERTS, T), {"momentum": 0.9}
-    return eta_star(N_EXPERTS, T), {}
 
 
 def build(opt: BuildOptions) -> FigureData:
@@ -52,7 +43,7 @@ def build(opt: BuildOptions) -> FigureData:
     traj = {}
     rates = {}
     for fc in FORECASTERS:
-        eta0, params = _base(fc, T)
+        eta0, params = comparison_settings(fc, N_EXPERTS, T)
         rates[fc] = []
         for m in MULTIPLIERS:
             opt.say(f"late-bloomers: {fc} eta x{m}")

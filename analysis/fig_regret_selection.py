@@ -25,12 +25,12 @@ import numpy as np
 
 from xnas.analysis import plotting as P
 from xnas.analysis.registry import BuildOptions, Figure, FigureData
+from xnas.analysis.settings import comparison_settings
 from xnas.pea.simulate import simulate
 
 N_EXPERTS = 8
 FORECASTERS = ("xnas", "gd-softmax", "adam-softmax")
 ENV = {"gap": 0.05, "noise": 0.5}
-DARTS_ADAM = {"beta1": 0.5, "beta2": 0.999, "weight_decay": 1e-3}
 
 
 def build(opt: BuildOptions) -> FigureData:
@@ -43,9 +43,9 @@ def build(opt: BuildOptions) -> FigureData:
     for fc in FORECASTERS:
         for T in Ts:
             opt.say(f"regret-vs-selection: {fc} T={T}")
-            kw = {"eta": 3e-4, "forecaster_params": DARTS_ADAM} if fc == "adam-softmax" else {"eta": "auto"}
-            res = simulate(fc, "stochastic", n_experts=N_EXPERTS, T=int(T), seeds=S, seed=opt.seed,
-                           env_params=ENV, n_samples=2, **kw)
+            eta, params = comparison_settings(fc, N_EXPERTS, int(T))
+            res = simulate(fc, "stochastic", n_experts=N_EXPERTS, T=int(T), eta=eta, seeds=S, seed=opt.seed,
+                           env_params=ENV, forecaster_params=params, n_samples=2)
             regret[fc].append(res.final_regret)
             k = int(res.correct_selection.sum())
             hits[fc].append(k)
