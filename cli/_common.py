@@ -53,6 +53,17 @@ class OneLineGroup(click.Group):
         return code
 
 
+def add_commands(group: click.Group, *modules: Any) -> None:
+    """Add every command a module lists in ``COMMANDS`` to ``group``.
+
+    Command modules keep their torch imports inside the command bodies, so
+    registering them costs nothing at start-up.
+    """
+    for module in modules:
+        for command in getattr(module, "COMMANDS", ()):
+            group.add_command(command)
+
+
 def emit_json(obj: Any) -> None:
     """Print one JSON object on stdout (results go to stdout, progress to stderr)."""
     click.echo(json.dumps(obj, sort_keys=True, allow_nan=False, default=_json_default))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from xnas.cli._common import OneLineGroup
+from xnas.cli._common import OneLineGroup, add_commands
 
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,12 +18,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    # Command modules keep torch imports inside the command bodies.
     from xnas.cli import nas_search, nas_train
 
-    for module in (nas_search, nas_train):
-        for command in getattr(module, "COMMANDS", ()):
-            main.add_command(command)
+    add_commands(main, nas_search, nas_train)
 
 
 _register()

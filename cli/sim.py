@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from xnas.cli._common import InputError, OneLineGroup, emit_json
+from xnas.cli._common import InputError, OneLineGroup, add_commands, emit_json
 
 
 def _parse_eta(value: str) -> float | str:
@@ -240,8 +240,7 @@ def list_cmd(as_json):
 def _register() -> None:
     from xnas.cli import sim_figure
 
-    for command in getattr(sim_figure, "COMMANDS", ()):
-        main.add_command(command)
+    add_commands(main, sim_figure)
 
 
 _register()
