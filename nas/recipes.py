@@ -21,6 +21,18 @@
     5 cells, 10 epochs, batch 64, one power-cosine cycle from lr 0.05, no
     cutout or AutoAugment (a 16-pixel cutout would erase an 8x8 image).
 
+``nb201``
+    The NAS-Bench-201 benchmark's training (``reference.md``): the skeleton
+    with C = 16, N = 5 (``layers`` = 3N = 15 cells), 200 epochs, batch 256,
+    SGD with Nesterov momentum 0.9, lr 0.1 cosine-annealed to 0, weight decay
+    5e-4, random crop and flip; no cutout, drop-path, auxiliary head, label
+    smoothing or gradient clipping.
+``nb201-fashion``
+    The same recipe at CPU size for Fashion-MNIST: C = 8, N = 2, 4 epochs,
+    batch 128 (``measurements.md``: enough to tell cells apart there).
+``nb201-digits``
+    The digits quick start for the nb201 space: C = 8, N = 1, 10 epochs, batch 64, lr 0.05.
+
 Every field can be overridden (:func:`override`, the CLI's ``--set key=value``).
 Learning rates and drop-path probabilities change per epoch.
 """
@@ -51,6 +63,8 @@ class RecipeError(ValueError):
 
 
 SCHEDULES = ("cosine", "power_cosine", "constant")
+RECIPE_SPACES = ("darts", "nb201")
+"""The search spaces a recipe can name (the keys of ``xnas.nas.spaces.SPACES``; a test keeps them equal)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,10 @@ class Recipe:
         Network width and depth.
     imagenet : bool
         Build the ImageNet mobile network instead of the CIFAR one.
+    space : str
+        The search space whose network the recipe trains (``xnas.nas.spaces``):
+        ``darts`` or ``nb201``. For ``nb201`` ``layers`` counts the cells of
+        all three stages (``3N``), and there is no auxiliary head or ImageNet network.
     """
 
     name: str
@@ -107,6 +125,7 @@ class Recipe:
     channels: int
     layers: int
     imagenet: bool
+    space: str = "darts"
 
     def validate(self) -> "Recipe":
         """Check ranges; returns ``self``. Raises :class:`RecipeError`."""
@@ -130,6 +149,13 @@ class Recipe:
             (self.channels >= 2, "channels must be at least 2"),
             (self.layers >= 3, "layers must be at least 3"),
         ]
+        checks.append((self.space in RECIPE_SPACES, f"space must be one of {', '.join(RECIPE_SPACES)}"))
+        if self.space == "nb201":
+            checks += [
+                (self.layers % 3 == 0, "layers must be 3N (three stages of N cells) in the nb201 space"),
+                (self.auxiliary_weight == 0, "the nb201 network has no auxiliary head: auxiliary_weight must be 0"),
+                (not self.imagenet, "the nb201 space has no ImageNet network"),
+            ]
         for ok, message in checks:
             if not ok:
                 raise RecipeError(f"recipe {self.name}: {message}")
@@ -176,6 +202,33 @@ RECIPES: dict[str, Recipe] = {
         momentum=0.9, nesterov=True, weight_decay=3e-4, grad_clip=5.0,
         cutout=0, autoaugment=False, drop_path=0.1, drop_path_ramp=True,
         auxiliary_weight=0.4, label_smoothing=0.1, channels=8, layers=5, imagenet=False,
+    ),
+    "nb201": Recipe(
+        name="nb201",
+        description="NAS-Bench-201 benchmark training (C=16, N=5, 200 epochs, batch 256, Nesterov, cosine)",
+        epochs=200, batch_size=256, lr=0.1, min_lr=0.0,
+        schedule="cosine", cycles=1, power=2.0, amplitude_decay=1.0,
+        momentum=0.9, nesterov=True, weight_decay=5e-4, grad_clip=0.0,
+        cutout=0, autoaugment=False, drop_path=0.0, drop_path_ramp=False,
+        auxiliary_weight=0.0, label_smoothing=0.0, channels=16, layers=15, imagenet=False, space="nb201",
+    ),
+    "nb201-fashion": Recipe(
+        name="nb201-fashion",
+        description="NAS-Bench-201 training at CPU size for Fashion-MNIST (C=8, N=2, 4 epochs, batch 128)",
+        epochs=4, batch_size=128, lr=0.1, min_lr=0.0,
+        schedule="cosine", cycles=1, power=2.0, amplitude_decay=1.0,
+        momentum=0.9, nesterov=True, weight_decay=5e-4, grad_clip=0.0,
+        cutout=0, autoaugment=False, drop_path=0.0, drop_path_ramp=False,
+        auxiliary_weight=0.0, label_smoothing=0.0, channels=8, layers=6, imagenet=False, space="nb201",
+    ),
+    "nb201-digits": Recipe(
+        name="nb201-digits",
+        description="NAS-Bench-201 quick start for the 8x8 digits (C=8, N=1, 10 epochs)",
+        epochs=10, batch_size=64, lr=0.05, min_lr=0.0,
+        schedule="cosine", cycles=1, power=2.0, amplitude_decay=1.0,
+        momentum=0.9, nesterov=True, weight_decay=5e-4, grad_clip=0.0,
+        cutout=0, autoaugment=False, drop_path=0.0, drop_path_ramp=False,
+        auxiliary_weight=0.0, label_smoothing=0.0, channels=8, layers=3, imagenet=False, space="nb201",
     ),
 }
 """Registered recipes by name."""

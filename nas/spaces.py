@@ -15,6 +15,8 @@ from typing import Any, Callable
 import numpy as np
 
 from xnas.nas.genotypes import Genotype, resolve_genotype
+from xnas.nas.nb201.genotype import NB201_PRIMITIVES, NB201Genotype, parse_nb201_genotype, sample_nb201_genotype
+from xnas.nas.nb201.ops import get_nb201_operation
 from xnas.nas.ops import PRIMITIVES, get_operation
 
 __all__ = ["SearchSpace", "SPACES", "get_space", "sample_darts_genotype"]
@@ -44,6 +46,33 @@ class SearchSpace:
         ``numpy.random.Generator``.
     cell_ops : callable
         ``cell_ops(genotype) -> {"normal": ops, ...}``: the operations each cell type uses.
+    cell_types : tuple of str
+        The keys of the per-cell-type dicts (architecture weights, alive masks,
+        replications): ``("normal", "reduce")`` for darts, ``("normal",)`` for nb201.
+    genotype_ops : tuple of str
+        The operations a discrete cell may hold (darts never keeps ``none``).
+    default_nodes : int
+        Nodes per cell after the inputs (darts: 4 intermediate nodes; nb201: 3, fixed).
+    build_supernet : callable
+        ``build_supernet(in_channels, num_classes, C, layers, primitives=None, nodes=None)``:
+        the search network (``forward(x, weights)``, ``alive``, ``wipe``,
+        ``replications``, ``arch_shape``, ``num_edges``); ``None`` takes the
+        space's primitives and nodes.
+    build_network : callable
+        ``build_network(genotype, C, layers, num_classes, in_channels=3, image_size=32,
+        auxiliary=False, imagenet=False)``: the discrete network; ``forward`` returns
+        ``(logits, logits_aux or None)``.
+    discretize : callable
+        ``discretize(weights, primitives, nodes=None, log_weights=None) -> genotype`` from
+        the per-cell-type mixing weights (and, to break ties, log-weights).
+    genotype_from_dict : callable
+        Inverse of the genotype's ``to_dict`` (checkpoints, ``config.json``).
+    search_presets : callable
+        ``search_presets(dataset) -> dict`` of search settings (channels, layers,
+        nodes, and for CPU-sized datasets epochs, batch size, threads) that
+        replace the paper's CIFAR-10 defaults.
+    train_recipe : callable
+        ``train_recipe(dataset) -> str``: the default recipe name for training a cell.
     """
 
     name: str
@@ -54,6 +83,15 @@ class SearchSpace:
     format_genotype: Callable[[Any], str]
     sample_genotype: Callable[[np.random.Generator], Any]
     cell_ops: Callable[[Any], dict[str, tuple[str, ...]]]
+    cell_types: tuple[str, ...]
+    genotype_ops: tuple[str, ...]
+    default_nodes: int
+    build_supernet: Callable[..., Any]
+    build_network: Callable[..., Any]
+    discretize: Callable[..., Any]
+    genotype_from_dict: Callable[[Any], Any]
+    search_presets: Callable[[str], dict]
+    train_recipe: Callable[[str], str]
 
 
 def sample_darts_genotype(rng: np.random.Generator, steps: int = 4) -> Genotype:
@@ -80,6 +118,82 @@ def _darts_cell_ops(genotype: Genotype) -> dict[str, tuple[str, ...]]:
     return {"normal": tuple(op for op, _ in genotype.normal), "reduce": tuple(op for op, _ in genotype.reduce)}
 
 
+# -- darts: thin wrappers over the existing modules (imported lazily: torch) ----------
+def _darts_supernet(in_channels, num_classes, C, layers, primitives=None, nodes=None):
+    from xnas.nas.supernet import SearchNetwork
+
+    return SearchNetwork(
+        in_channels, num_classes, C=C, layers=layers, steps=4 if nodes is None else nodes,
+        primitives=PRIMITIVES if primitives is None else primitives,
+    )
+
+
+def _darts_network(genotype, C, layers, num_classes, in_channels=3, image_size=32, auxiliary=False, imagenet=False):
+    from xnas.nas.network import build_network
+
+    return build_network(genotype, C, layers, num_classes, in_channels, image_size, auxiliary, imagenet)
+
+
+def _darts_discretize(weights, primitives, nodes=None, log_weights=None):
+    from xnas.nas.supernet import discretize
+
+    return discretize(weights, primitives, 4 if nodes is None else nodes, log_weights=log_weights)
+
+
+def _darts_search_presets(dataset: str) -> dict:
+    # The digits quick start of ``xnas-nas search`` (a whole search in minutes on 2 cores).
+    if dataset == "digits":
+        return {"epochs": 6, "batch_size": 64, "channels": 4, "layers": 5, "nodes": 4, "threads": 1}
+    return {"channels": 16, "layers": 8, "nodes": 4}
+
+
+# -- nb201 ----------------------------------------------------------------------------
+def _nb201_cell_ops(genotype: NB201Genotype) -> dict[str, tuple[str, ...]]:
+    return {"normal": genotype.ops}
+
+
+def _nb201_nodes(nodes) -> None:
+    if nodes is not None and nodes != 3:
+        raise ValueError(f"a NAS-Bench-201 cell has 3 nodes after its input, got {nodes}")
+
+
+def _nb201_supernet(in_channels, num_classes, C, layers, primitives=None, nodes=None):
+    from xnas.nas.nb201.networks import NB201SearchNetwork
+
+    _nb201_nodes(nodes)
+    return NB201SearchNetwork(
+        in_channels, num_classes, C=C, layers=layers, primitives=NB201_PRIMITIVES if primitives is None else primitives
+    )
+
+
+def _nb201_network(genotype, C, layers, num_classes, in_channels=3, image_size=32, auxiliary=False, imagenet=False):
+    from xnas.nas.nb201.networks import build_nb201_network
+
+    return build_nb201_network(genotype, C, layers, num_classes, in_channels, image_size, auxiliary, imagenet)
+
+
+def _nb201_discretize(weights, primitives, nodes=None, log_weights=None):
+    from xnas.nas.nb201.networks import discretize_nb201
+
+    _nb201_nodes(nodes)
+    return discretize_nb201(weights, primitives, log_weights=log_weights)
+
+
+def _nb201_search_presets(dataset: str) -> dict:
+    # CIFAR: the benchmark's skeleton (C = 16, N = 5). Small images: the same
+    # shape at CPU size (measurements.md: C = 8, N = 2 tells cells apart on
+    # Fashion-MNIST in 4 training epochs); digits as small as the darts quick start.
+    if dataset == "digits":
+        return {"epochs": 6, "batch_size": 64, "channels": 4, "layers": 3, "nodes": 3, "threads": 1}
+    if dataset == "fashion-mnist":
+        return {"channels": 8, "layers": 6, "nodes": 3}
+    return {"channels": 16, "layers": 15, "nodes": 3}
+
+
+def _nb201_train_recipe(dataset: str) -> str:
+    return {"digits": "nb201-digits", "fashion-mnist": "nb201-fashion"}.get(dataset, "nb201")
+
+
 SPACES: dict[str, SearchSpace] = {
     "darts": SearchSpace(
         name="darts",
@@ -90,6 +204,34 @@ SPACES: dict[str, SearchSpace] = {
         format_genotype=Genotype.to_darts,
         sample_genotype=sample_darts_genotype,
         cell_ops=_darts_cell_ops,
+        cell_types=("normal", "reduce"),
+        genotype_ops=tuple(p for p in PRIMITIVES if p != "none"),
+        default_nodes=4,
+        build_supernet=_darts_supernet,
+        build_network=_darts_network,
+        discretize=_darts_discretize,
+        genotype_from_dict=Genotype.from_dict,
+        search_presets=_darts_search_presets,
+        train_recipe=lambda dataset: "digits" if dataset == "digits" else "xnas",
+    ),
+    "nb201": SearchSpace(
+        name="nb201",
+        description="NAS-Bench-201 cells: 4 nodes, 6 edges of 5 operations, one cell type in a fixed skeleton",
+        primitives=NB201_PRIMITIVES,
+        parameter_free=frozenset(p for p in NB201_PRIMITIVES if not get_nb201_operation(p).parametric),
+        parse_genotype=parse_nb201_genotype,
+        format_genotype=NB201Genotype.to_str,
+        sample_genotype=sample_nb201_genotype,
+        cell_ops=_nb201_cell_ops,
+        cell_types=("normal",),
+        genotype_ops=NB201_PRIMITIVES,
+        default_nodes=3,
+        build_supernet=_nb201_supernet,
+        build_network=_nb201_network,
+        discretize=_nb201_discretize,
+        genotype_from_dict=NB201Genotype.from_dict,
+        search_presets=_nb201_search_presets,
+        train_recipe=_nb201_train_recipe,
     ),
 }
 
