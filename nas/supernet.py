@@ -69,7 +69,8 @@ class MixedEdge(nn.Module):
     An edge with one expert left computes that expert only (times ``u = 1``).
     The ``none`` expert predicts the zero map, so its term and its reward
     ``-grad_p loss . 0`` are exactly zero; it is only evaluated when it is the
-    last expert alive (then the edge outputs zeros).
+    last expert alive (then the edge outputs zeros).  The output is fp32
+    even when the operations run in bf16 under autocast.
     """
 
     def __init__(self, C: int, stride: int, primitives: Sequence[str]) -> None:
@@ -110,9 +111,13 @@ class MixedEdge(nn.Module):
 
     def forward(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         # A lone expert still goes through u (= 1) so that its reward is observed.
+        # Under autocast the ops run in bf16, but each output is cast to fp32
+        # before it is weighted: the mixture, and with it the reward
+        # dloss/du_i = grad_p . f_i, is then formed in fp32 (rounded to bf16 it
+        # would carry a relative error of ~1e-3, enough to flip near-zero rewards).
         out = None
         for i, op in self._computed:
-            y = u[i] * op(x)
+            y = u[i] * op(x).float()
             out = y if out is None else out + y
         return out
 
