@@ -56,3 +56,19 @@ def test_lemma2_tight_form_flags_more_wipeout_than_the_survivors_allow():
     (bad,) = check_runs(fake(math.log(4.0) + 1e-3))
     assert ok.lemma2 and ok.lemma2_alive
     assert bad.lemma2 and not bad.lemma2_alive  # the loose Lemma 2 alone misses it
+
+
+@pytest.mark.parametrize("zeta,code", [(0.5, 1), (0.9, 1), (1.0, 0)])
+def test_validate_command_exits_1_on_a_scaled_threshold(monkeypatch, zeta, code):
+    # the command reads run_battery from the module when it runs: give it the wrong threshold
+    import functools
+
+    from click.testing import CliRunner
+
+    import xnas.pea.validate as V
+    from xnas.cli.sim import main
+
+    monkeypatch.setattr(V, "run_battery", functools.partial(V.run_battery, zeta=zeta, envs=("replay-threshold",)))
+    res = CliRunner().invoke(main, ["validate", "--quick"])
+    assert res.exit_code == code, res.output
+    assert ("FAILED" in res.output) is (code == 1)
