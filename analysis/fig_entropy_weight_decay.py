@@ -16,11 +16,20 @@ With ``--nas`` a second panel adds short supernet searches on ``digits``
 (Adam's weight decay on the architecture logits, ``--arch-weight-decay``), and
 ``xnas`` (none) as the reference.
 
-Claim (section 3.2.2): the mean normalized entropy of adam-softmax increases
-with the weight-decay coefficient, and xnas ends sparser than adam-softmax at
-DARTS's setting.  With ``--nas`` the summary's ``claim_holds`` also requires
-the same on the supernet (``nas.claim_holds``; ``claim_holds_simulator`` is
-the simulator part alone).
+Claims (section 3.2.2), each with its ``kind`` in the summary's ``claims``:
+
+* measured: the mean normalized entropy of adam-softmax increases with the
+  weight-decay coefficient;
+* consistency check: xnas ends (t = T) sparser than adam-softmax at DARTS's
+  setting.  This cannot fail: XNAS's last round (margin ``2 eta L (T - T) =
+  0``) wipes every expert but the leader, so its entropy at t = T is 0 by
+  construction;
+* measured: xnas is sparser than adam-softmax at DARTS's setting *before* the
+  final round, at t = T - 1 and at t = 0.9 T (both compared at the same round).
+
+``claim_holds`` is the conjunction of the measured claims (with ``--nas``,
+also on the supernet: ``nas.claim_holds``; ``claim_holds_simulator`` is the
+simulator part alone).
 """
 
 from __future__ import annotations
@@ -95,26 +104,56 @@ def nas_points(opt: BuildOptions) -> dict:
     # 13 s with 1 on a 2-core VM).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    _BEFORE.clear()
     try:
         darts = [_search_entropies(opt, "darts", wd, epochs, seeds, limit, cells) for wd in wds]
         xnas = _search_entropies(opt, "xnas", None, epochs, seeds, limit, cells)
     finally:
         torch.set_num_threads(threads)
     return {
-        "darts": {"weight_decays": list(wds), "entropy": darts},
-        "xnas": {"weight_decay": 0.0, "entropy": xnas},
+        "darts": {"weight_decays": list(wds), "entropy": darts,
+                  "entropy_before_end": {lab: [_BEFORE[("darts", wd)][lab] for wd in wds] for lab in BEFORE_END}},
+        "xnas": {"weight_decay": 0.0, "entropy": xnas, "entropy_before_end": _BEFORE[("xnas", None)]},
         "setup": {"dataset": "digits", "epochs": epochs, "seeds": seeds, "limit": limit, "batch_size": 64,
                   "arch_lr": 3e-4, **cells},
     }
 
 
+#: Rounds (fractions of the horizon, or "T-1") at which entropy is also measured before the end.
+BEFORE_END = ("T-1", "0.9T")
+
+
+def _round_index(label: str, T: int) -> int:
+    """Round number (1-based) of a :data:`BEFORE_END` label for horizon ``T``."""
+    return T - 1 if label == "T-1" else int(round(0.9 * T))
+
+
+def _history_entropies(out_dir: str) -> dict:
+    """Mean normalized entropy of a finished search at the steps T-1 and 0.9T (from arch_history.npz)."""
+    import os
+
+    with np.load(os.path.join(out_dir, "arch_history.npz")) as h:
+        steps, weights = h["steps"], h["weights"]  # weights: (K, cell types, edges, N)
+    T = int(steps[-1])
+    out = {}
+    for label in BEFORE_END:
+        # the last recorded step at or before the wanted one (every step when T <= 200)
+        k = int(np.searchsorted(steps, _round_index(label, T), side="right")) - 1
+        out[label] = float(normalized_entropy(weights[k]).mean())
+    return out
+
+
 def _search_entropies(opt: BuildOptions, name: str, wd, epochs: int, seeds: int, limit, cells: dict) -> list:
-    """Mean normalized entropy at the end of ``seeds`` searches with optimizer ``name``, weight decay ``wd``."""
+    """Mean normalized entropy at the end of ``seeds`` searches with optimizer ``name``, weight decay ``wd``.
+
+    Also fills ``_BEFORE[(name, wd)]`` with the entropies at steps T-1 and 0.9T.
+    """
     import tempfile
 
     from xnas.nas.search import SearchConfig, mean_normalized_entropy, run_search
 
     ents = []
+    before = _BEFORE.setdefault((name, wd), {label: [] for label in BEFORE_END})
     for s in range(seeds):
         what = name if wd is None else f"{name} wd={wd:g}"
         opt.say(f"entropy-vs-weight-decay: supernet search on digits, {what}, seed {s + 1}/{seeds}")
@@ -124,7 +163,12 @@ def _search_entropies(opt: BuildOptions, name: str, wd, epochs: int, seeds: int,
                                plots=False, **cells)
             res = run_search(cfg)
             ents.append(float(mean_normalized_entropy(res.probabilities)))
+            for label, v in _history_entropies(d).items():
+                before[label].append(v)
     return ents
+
+
+_BEFORE: dict = {}
 
 
 def _nas_summary(nas: dict) -> dict:
@@ -137,8 +181,26 @@ def _nas_summary(nas: dict) -> dict:
     at_darts = float(means[list(wds).index(DARTS_WD)])
     # paired over seeds: the largest weight decay against none, seed by seed
     paired = (ent[-1] - ent[0]).tolist()
-    holds = bool(rho > 0.8 and means[-1] > means[0] and xnas_mean < at_darts)
+    di = list(wds).index(DARTS_WD)
+    before = {lab: {"xnas": float(np.mean(nas["xnas"]["entropy_before_end"][lab])),
+                    "darts_at_darts_setting": float(np.mean(nas["darts"]["entropy_before_end"][lab][di]))}
+              for lab in BEFORE_END}
+    rises = bool(rho > 0.8 and means[-1] > means[0])
+    sparser_before = bool(all(b["xnas"] < b["darts_at_darts_setting"] for b in before.values()))
+    claims = [
+        {"claim": "darts' mean normalized entropy rises with the architecture weight decay (Spearman > 0.8, "
+                  "largest wd above wd=0)", "kind": "measured", "holds": rises},
+        {"claim": "xnas ends (last step) sparser than darts at DARTS's setting", "kind": "consistency check",
+         "holds": bool(xnas_mean < at_darts),
+         "why": "XNAS's last round has margin 0 and leaves one expert per edge: its final entropy is 0"},
+        {"claim": "xnas is sparser than darts at DARTS's setting at steps T-1 and 0.9T", "kind": "measured",
+         "holds": sparser_before},
+    ]
+    holds = bool(rises and sparser_before)
     return {
+        "entropy_before_end": before,
+        "claims": claims,
+        "kind": "measured",
         "darts_mean_entropy": means.tolist(),
         "darts_one_minus_entropy": (1.0 - means).tolist(),
         "darts_at_darts_setting": at_darts,
@@ -146,9 +208,65 @@ def _nas_summary(nas: dict) -> dict:
         "spearman_entropy_vs_weight_decay": rho,
         "paired_largest_minus_zero_wd": paired,
         "claim": "on the supernet, darts' mean normalized entropy rises with the architecture weight decay "
-                 "(Spearman > 0.8, largest wd above wd=0) and xnas ends sparser than darts at DARTS's setting",
+                 "(Spearman > 0.8, largest wd above wd=0) and xnas is sparser than darts at DARTS's setting at "
+                 "steps T-1 and 0.9T (measured); sparser at the last step too (consistency check)",
         "claim_holds": holds,
     }
+
+
+def _simulator_sweep(opt: BuildOptions, T: int, S: int, wds: tuple) -> tuple:
+    """adam-softmax at each weight decay and xnas, per environment.
+
+    Returns the CSV rows, adam's final entropies ``{env: [per wd]}``, xnas's
+    ``{env: per seed}`` and the mean entropies before the final round
+    ``{env: {label: {"xnas", "adam_at_darts_setting"}}}``.
+    """
+    rows = []
+    ent = {}
+    xnas_ent = {}
+    # mean entropies before the final round: {env: {label: {"xnas": .., "adam_at_darts_setting": ..}}}
+    before = {}
+    # every round is kept (n_samples = T) so that rounds T-1 and 0.9T can be read
+    idx = {lab: _round_index(lab, T) - 1 for lab in BEFORE_END}
+    for env, ep in ENVS.items():
+        ent[env] = []
+        before[env] = {lab: {} for lab in BEFORE_END}
+        for wd in wds:
+            opt.say(f"entropy-vs-weight-decay: {env} adam wd={wd:g}")
+            res = simulate("adam-softmax", env, n_experts=N_EXPERTS, T=T, eta=3e-4, seeds=S, seed=opt.seed,
+                           env_params=ep, forecaster_params={"beta1": 0.5, "beta2": 0.999, "weight_decay": wd},
+                           n_samples=T)
+            h = normalized_entropy(res.final_weights)
+            ent[env].append(h)
+            rows.append((env, "adam-softmax", res.eta, wd, float(h.mean()), float(h.std(ddof=1)), S))
+            if wd == DARTS_WD:
+                for lab, i in idx.items():
+                    before[env][lab]["adam_at_darts_setting"] = float(normalized_entropy(res.weights[:, i]).mean())
+        opt.say(f"entropy-vs-weight-decay: {env} xnas")
+        res = simulate("xnas", env, n_experts=N_EXPERTS, T=T, seeds=S, seed=opt.seed, env_params=ep, n_samples=T)
+        xnas_ent[env] = normalized_entropy(res.final_weights)
+        rows.append((env, "xnas", res.eta, 0.0, float(xnas_ent[env].mean()), float(xnas_ent[env].std(ddof=1)), S))
+        for lab, i in idx.items():
+            before[env][lab]["xnas"] = float(normalized_entropy(res.weights[:, i]).mean())
+    return rows, ent, xnas_ent, before
+
+
+def _simulator_claims(rho: dict, means: dict, xnas_ent: dict, before: dict, darts_i: int) -> list:
+    """The simulator's claims, each with its kind (see the module docstring)."""
+    rises = bool(all(rho[e] > 0.8 and means[e][-1] > means[e][0] for e in ENVS))
+    sparser_end = bool(all(xnas_ent[e].mean() < means[e][darts_i] for e in ENVS))
+    sparser_before = bool(all(b["xnas"] < b["adam_at_darts_setting"] for e in ENVS for b in before[e].values()))
+    claims = [
+        {"claim": "adam-softmax's mean normalized entropy rises with weight decay (Spearman > 0.8, largest wd "
+                  "above wd=0) in both environments", "kind": "measured", "holds": rises},
+        {"claim": "xnas ends (t = T) sparser than adam-softmax at DARTS's setting", "kind": "consistency check",
+         "holds": sparser_end,
+         "why": "the round t = T has margin 0 and wipes every expert but the leader: xnas's entropy at T is 0"},
+        {"claim": "xnas is sparser than adam-softmax at DARTS's setting before the final round, at t = T-1 and "
+                  "t = 0.9T (same round for both), in both environments", "kind": "measured",
+         "holds": sparser_before},
+    ]
+    return claims
 
 
 def build(opt: BuildOptions) -> FigureData:
@@ -156,23 +274,7 @@ def build(opt: BuildOptions) -> FigureData:
     T = 4000 if opt.quick else 20000
     S = opt.n_seeds(30, 12)
     wds = WEIGHT_DECAYS if not opt.quick else (0.0, 1e-3, 1e-2, 1e-1)
-    rows = []
-    ent = {}
-    xnas_ent = {}
-    for env, ep in ENVS.items():
-        ent[env] = []
-        for wd in wds:
-            opt.say(f"entropy-vs-weight-decay: {env} adam wd={wd:g}")
-            res = simulate("adam-softmax", env, n_experts=N_EXPERTS, T=T, eta=3e-4, seeds=S, seed=opt.seed,
-                           env_params=ep, forecaster_params={"beta1": 0.5, "beta2": 0.999, "weight_decay": wd},
-                           n_samples=2)
-            h = normalized_entropy(res.final_weights)
-            ent[env].append(h)
-            rows.append((env, "adam-softmax", res.eta, wd, float(h.mean()), float(h.std(ddof=1)), S))
-        opt.say(f"entropy-vs-weight-decay: {env} xnas")
-        res = simulate("xnas", env, n_experts=N_EXPERTS, T=T, seeds=S, seed=opt.seed, env_params=ep, n_samples=2)
-        xnas_ent[env] = normalized_entropy(res.final_weights)
-        rows.append((env, "xnas", res.eta, 0.0, float(xnas_ent[env].mean()), float(xnas_ent[env].std(ddof=1)), S))
+    rows, ent, xnas_ent, before = _simulator_sweep(opt, T, S, wds)
     nas = nas_points(opt) if opt.nas else None
     if nas is not None:
         nas.update(_nas_summary(nas))
@@ -186,12 +288,16 @@ def build(opt: BuildOptions) -> FigureData:
     means = {env: np.array([h.mean() for h in ent[env]]) for env in ENVS}
     rho = {env: _spearman(wds_a, means[env]) for env in ENVS}
     darts_i = wds.index(DARTS_WD)
-    holds_sim = bool(all(rho[e] > 0.8 and means[e][-1] > means[e][0] for e in ENVS)
-                     and all(xnas_ent[e].mean() < means[e][darts_i] for e in ENVS))
+    claims = _simulator_claims(rho, means, xnas_ent, before, darts_i)
+    holds_sim = bool(claims[0]["holds"] and claims[2]["holds"])
     caption = (f"Setup: N={N_EXPERTS}, T={T}, {S} seeds; envs stochastic (gap 0.1L, noise 0.5L) and convex (R^4, noise "
                f"0.3). adam-softmax: lr 3e-4, betas (0.5, 0.999), weight decay on the x-axis (red dot: DARTS, 1e-3). "
                f"xnas: eta*=sqrt(2 ln N/T), no weight decay (dashed, band). y: mean over seeds of H(u_T)/ln N. "
-               f"Bands: 95% (1.96 SE).")
+               f"Bands: 95% (1.96 SE). xnas's entropy at t = T is 0 by construction (consistency check); before "
+               f"the final round (measured) xnas / adam at wd 1e-3: "
+               + "; ".join(f"{e} " + ", ".join(f"t={lab} {before[e][lab]['xnas']:.3f} / "
+                                               f"{before[e][lab]['adam_at_darts_setting']:.3f}" for lab in BEFORE_END)
+                           for e in ENVS) + ".")
     if nas is not None:
         ns = nas["setup"]
         caption += (f" Right: supernet searches on digits ({ns['layers']} cells, {ns['nodes']} nodes, C={ns['channels']}, "
@@ -200,7 +306,8 @@ def build(opt: BuildOptions) -> FigureData:
                     f"darts. Claim on the supernet {'holds' if nas['claim_holds'] else 'does NOT hold'} "
                     f"(Spearman {nas['spearman_entropy_vs_weight_decay']:.2f}).")
     claim = ("adam-softmax's mean normalized entropy rises with weight decay (Spearman > 0.8, largest wd above "
-             "wd=0) in both environments, and xnas ends sparser than adam-softmax at DARTS's setting")
+             "wd=0) in both environments, and xnas is sparser than adam-softmax at DARTS's setting at t = T-1 and "
+             "t = 0.9T (measured); at t = T xnas's entropy is 0 by construction (consistency check)")
     if nas is not None:
         claim += "; with --nas, also on the supernet: " + nas["claim"]
     summary = {
@@ -209,9 +316,12 @@ def build(opt: BuildOptions) -> FigureData:
         "adam_mean_normalized_entropy": {e: means[e].tolist() for e in ENVS},
         "adam_at_darts_setting": {e: float(means[e][darts_i]) for e in ENVS},
         "xnas_mean_normalized_entropy": {e: float(xnas_ent[e].mean()) for e in ENVS},
+        "entropy_before_final_round": before,
         "spearman_entropy_vs_weight_decay": rho,
         "nas": nas,
         "claim": claim,
+        "kind": "measured",
+        "claims": claims,
         "claim_holds_simulator": holds_sim,
         "claim_holds": bool(holds_sim and (nas is None or nas["claim_holds"])),
     }

@@ -76,6 +76,7 @@ def build(opt: BuildOptions) -> FigureData:
         "final_weight_of_late_bloomer": {fc: float(traj[fc][1][:, -1].mean()) for fc in FORECASTERS},
         "late_bloomer_best_in_hindsight": best_frac,
         "claim": "xnas selects the late bloomer more often than gd-softmax (at the base learning rate)",
+        "kind": "measured",
         "claim_holds": bool(holds),
     }
 

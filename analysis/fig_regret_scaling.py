@@ -76,6 +76,7 @@ def build(opt: BuildOptions) -> FigureData:
         "xnas_max_regret_over_theorem1_bound": worst_theorem,
         "claim": "xnas's mean regret stays below L sqrt(2 T ln N) at every T and N, and every run stays below "
                  "the Theorem 1 bound with its measured gamma_T",
+        "kind": "consistency check",
         "claim_holds": holds,
     }
 

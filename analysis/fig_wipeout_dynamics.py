@@ -12,9 +12,19 @@ expert is the worst for the first 30% of the rounds): the rate of correct
 selection, whether the best expert in hindsight survived, the regret, and the
 round by which a single expert is left (T when more than one survives).
 
-Claim (Lemma 1 and section 3.2.1): at zeta = 1 the best expert in hindsight
-survives in every run; smaller zeta leaves a single expert earlier (the mean
-round to one expert at zeta = 0.1 is below that at zeta = 1 on ``stochastic``).
+Claims, each with its ``kind`` in the summary's ``claims``:
+
+* consistency check (Lemma 1): at zeta = 1 the best expert in hindsight
+  survives in every run.  This follows from the lemma the code implements
+  (and ``xnas-sim validate`` tests it with a construction that can fail);
+* consistency check: zeta = 0.1 leaves one expert earlier than zeta = 1 on
+  ``stochastic``.  There the rewards do not depend on the weights, so every
+  zeta sees the same log-weights and a smaller margin wipes a superset;
+* measured (section 3.2.1, "the price of a violation of the theoretical
+  regret"): on ``late-bloomer`` the smallest zeta of the sweep selects the
+  best expert less often than zeta = 1, and has a larger mean regret.
+
+``claim_holds`` is the measured claim.
 """
 
 from __future__ import annotations
@@ -76,19 +86,34 @@ def build(opt: BuildOptions) -> FigureData:
                    for it in sweep[env]] for env in ENVS}
     z1 = {env: next(r for r in table[env] if r["zeta"] == 1.0) for env in ENVS}
     z01 = next(r for r in table["stochastic"] if r["zeta"] == 0.1)
-    holds = bool(all(z1[e]["best_survived"] == 1.0 for e in ENVS)
-                 and z01["mean_round_to_one"] < z1["stochastic"]["mean_round_to_one"])
+    zmin = min(table["late-bloomer"], key=lambda r: r["zeta"])
+    z1_lb = z1["late-bloomer"]
+    price = bool(zmin["correct_selection"] < z1_lb["correct_selection"] and zmin["regret"] > z1_lb["regret"])
+    claims = [
+        {"claim": "at zeta=1 the best expert survives in every run (both envs)", "kind": "consistency check",
+         "holds": bool(all(z1[e]["best_survived"] == 1.0 for e in ENVS)), "why": "Lemma 1, which the rule implements"},
+        {"claim": "zeta=0.1 leaves one expert earlier than zeta=1 on the stochastic env", "kind": "consistency check",
+         "holds": bool(z01["mean_round_to_one"] < z1["stochastic"]["mean_round_to_one"]),
+         "why": "stochastic rewards do not depend on the weights, so a smaller margin wipes a superset"},
+        {"claim": f"on late-bloomer, zeta={zmin['zeta']:g} selects the best expert less often than zeta=1 and has a "
+                  f"larger mean regret (the price of relaxing the threshold)", "kind": "measured", "holds": price},
+    ]
+    holds = price
     caption = (f"Setup: xnas, N={N_EXPERTS}, T={T}, eta*=sqrt(2 ln N/T), {S} seeds. Top: stochastic env (gap 0.2L, "
                f"noise 0.5L), zeta in {{1, 0.5, 0.1}}; ln gamma_t stays tiny because experts are wiped only once their weight "
                f"is negligible. Bottom: zeta sweep on stochastic and late-bloomer (best expert "
                f"worst for the first 30% of rounds); round to one expert = T if more than one survives. "
-               f"Bands: 95% (1.96 SE / Wilson).")
+               f"Bands: 95% (1.96 SE / Wilson). Measured: on late-bloomer zeta={zmin['zeta']:g} selects the best "
+               f"expert in {100 * zmin['correct_selection']:.0f}% of runs (zeta=1: "
+               f"{100 * z1_lb['correct_selection']:.0f}%), regret {zmin['regret']:.0f} vs {z1_lb['regret']:.0f}. "
+               f"Best-expert survival at zeta=1 (Lemma 1) is a consistency check.")
     summary = {
         "caption": caption,
         "setup": {"n_experts": N_EXPERTS, "T": T, "seeds": S, "envs": ENVS, "zetas": list(zetas)},
         "sweep": table,
-        "claim": "at zeta=1 the best expert survives in every run (both envs), and zeta=0.1 leaves one expert "
-                 "earlier than zeta=1 on the stochastic env",
+        "claim": claims[2]["claim"],
+        "kind": "measured",
+        "claims": claims,
         "claim_holds": holds,
     }
 

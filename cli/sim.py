@@ -200,12 +200,14 @@ def _print_validate(report: dict) -> None:
 
     console = Console(stderr=True)
     table = Table(title=f"Battery: {report['runs']} runs")
-    for col in ("group", "runs", "Lemma 1", "Lemma 2", "Theorem 1", "worst regret/bound"):
+    for col in ("group", "runs", "Lemma 1", "Lemma 2", "gamma_T <= N/|I_T|", "Theorem 1", "worst regret/bound"):
         table.add_column(col, justify="right" if col != "group" else "left")
     for g in report["groups"]:
         table.add_row(g["group"], str(g["runs"]), str(g["lemma1_violations"]), str(g["lemma2_violations"]),
-                      str(g["theorem1_violations"]), f"{g['worst_ratio']:.3f}")
+                      str(g["lemma2_alive_violations"]), str(g["theorem1_violations"]), f"{g['worst_ratio']:.3f}")
     console.print(table)
+    for note in report["notes"]:
+        console.print(note)
     ft = Table(title="Findings when a premise is broken (not failures)")
     for col in ("premise broken", "runs", "best expert wiped", "rate", "regret > bound"):
         ft.add_column(col)

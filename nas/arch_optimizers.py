@@ -137,6 +137,14 @@ class ArchUpdater:
         """Mixing weights ``u`` (float64, detached; wiped experts 0)."""
         return {k: torch.softmax(self.params[k].detach().double(), dim=-1) for k in self.kinds}
 
+    def final_log_weights(self) -> dict[str, torch.Tensor] | None:
+        """Log-weights for discretization with wiped experts at their wipe-time value.
+
+        ``None`` for rules without wipeout: their softmax logits carry no
+        cross-edge meaning, so discretization ranks by the mixing weights alone.
+        """
+        return None
+
     @torch.no_grad()
     def alive(self) -> dict[str, torch.Tensor]:
         """Bool masks of the experts in play (all True for rules without wipeout)."""
@@ -222,6 +230,13 @@ class XNASUpdater(ArchUpdater):
     def log_gamma(self) -> dict[str, torch.Tensor]:
         """``ln gamma`` per forecaster (Lemma 2: below ln N)."""
         return self.optimizer.log_gamma()
+
+    def final_log_weights(self) -> dict[str, torch.Tensor]:
+        """``ln v`` per cell type, wiped experts at their wipe-time value (float64, CPU).
+
+        The alive experts are still :meth:`alive`; these values only rank.
+        """
+        return {k: v.cpu() for k, v in self.optimizer.final_log_weights().items()}
 
 
 class _LogitUpdater(ArchUpdater):

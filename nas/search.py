@@ -390,9 +390,9 @@ class _Search:
         assert not net_ids & arch_ids, "network and architecture weights must be disjoint"
 
     def _genotype(self, probs: dict) -> Genotype:
-        # XNAS log-weights break the strength ties its last round leaves (every
-        # edge one-hot); softmax logits carry no cross-edge meaning, so not theirs
-        logw = {k: p.detach() for k, p in self.arch.params.items()} if self.arch.wipes else None
+        # XNAS's wipe-time log-weights break the ties its last round leaves (every edge
+        # one-hot, 'none'-led edges all zero); None for the rules without wipeout
+        logw = self.arch.final_log_weights()
         return discretize(probs, self.cfg.primitives, self.cfg.nodes, log_weights=logw)
 
     def _probs_array(self) -> np.ndarray:

@@ -69,7 +69,8 @@ class MixedEdge(nn.Module):
     An edge with one expert left computes that expert only (times ``u = 1``).
     The ``none`` expert predicts the zero map, so its term and its reward
     ``-grad_p loss . 0`` are exactly zero; it is only evaluated when it is the
-    last expert alive (then the edge outputs zeros).
+    last expert alive (then the edge outputs zeros).  The output is fp32
+    even when the operations run in bf16 under autocast.
     """
 
     def __init__(self, C: int, stride: int, primitives: Sequence[str]) -> None:
@@ -110,9 +111,13 @@ class MixedEdge(nn.Module):
 
     def forward(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         # A lone expert still goes through u (= 1) so that its reward is observed.
+        # Under autocast the ops run in bf16, but each output is cast to fp32
+        # before it is weighted: the mixture, and with it the reward
+        # dloss/du_i = grad_p . f_i, is then formed in fp32 (rounded to bf16 it
+        # would carry a relative error of ~1e-3, enough to flip near-zero rewards).
         out = None
         for i, op in self._computed:
-            y = u[i] * op(x)
+            y = u[i] * op(x).float()
             out = y if out is None else out + y
         return out
 
@@ -312,9 +317,18 @@ def discretize(
     """The DARTS discretization of mixing weights into a :class:`Genotype`.
 
     For each intermediate node keep the 2 incoming edges with the largest
-    strength (the largest weight among the edge's experts, ``none`` excluded;
-    ties go to the earlier edge), listed strongest first as DARTS does, and on each kept edge the strongest expert,
-    ``none`` excluded.  The cell output concatenates every intermediate node.
+    strength (the largest weight among the edge's experts, ``none`` excluded),
+    listed strongest first as DARTS does, and on each kept edge the strongest
+    expert, ``none`` excluded.  The cell output concatenates every intermediate
+    node.  Ties in either choice are broken by ``log_weights`` (see below),
+    then by the earlier edge or column.
+
+    An edge *led by* ``none`` (XNAS's last round left ``none`` its only
+    survivor: every other expert has weight 0) has strength 0, so it ranks
+    below every edge that kept an operation; when it must still be kept (node
+    0 has only its two inputs), its operation is the one with the largest
+    wipe-time log-weight, i.e. what the search preferred before the wipeout,
+    not column 0.
 
     Parameters
     ----------
@@ -326,11 +340,13 @@ def discretize(
     steps : int
         Intermediate nodes per cell.
     log_weights : dict, optional
-        Log-weights ``ln v`` of the same shape (wiped experts ``-inf``).  Edges
-        of equal strength are then ranked by the log-weight of their strongest
-        non-``none`` expert before the earlier edge wins.  XNAS needs this:
-        its last round (``t = T``) wipes every expert but the leader, so every
-        edge ends with strength 1 and the ranking would be the edge order.
+        Log-weights ``ln v`` of the same shape, with each wiped expert at its
+        log-weight when it was wiped
+        (:meth:`xnas.nas.arch_optimizers.ArchUpdater.final_log_weights`).
+        They break ties of strength between edges (by the largest non-``none``
+        log-weight of the edge) and between operations of an edge.  XNAS needs
+        this: its last round wipes every expert but the leader, so every edge
+        ends one-hot, and an edge led by ``none`` has only zeros to choose from.
     """
     primitives = tuple(primitives)
     if all(p == "none" for p in primitives):
@@ -341,7 +357,7 @@ def discretize(
         w = np.asarray(torch.as_tensor(weights[kind]).detach().cpu().double().numpy())
         if w.shape != (num_edges(steps), len(primitives)):
             raise ValueError(f"{kind} weights have shape {w.shape}, expected {(num_edges(steps), len(primitives))}")
-        lw = None
+        lw = np.zeros_like(w)
         if log_weights is not None:
             lw = np.asarray(torch.as_tensor(log_weights[kind]).detach().cpu().double().numpy())
             if lw.shape != w.shape:
@@ -350,12 +366,12 @@ def discretize(
         start = 0
         for k in range(steps):
             n_in = 2 + k
-            rows = w[start : start + n_in][:, cols]
-            strength = rows.max(axis=1)
-            second = np.zeros(n_in) if lw is None else lw[start : start + n_in][:, cols].max(axis=1)
+            rows, lrows = w[start : start + n_in][:, cols], lw[start : start + n_in][:, cols]
+            strength, second = rows.max(axis=1), lrows.max(axis=1)
             order = sorted(range(n_in), key=lambda j: (-strength[j], -second[j]))[:2]
             for j in order:  # strongest first, as DARTS writes them
-                gene.append((primitives[cols[int(np.argmax(rows[j]))]], j))
+                best = min(range(len(cols)), key=lambda c: (-rows[j, c], -lrows[j, c]))
+                gene.append((primitives[cols[best]], j))
             start += n_in
         cells[kind] = tuple(gene)
     concat = tuple(range(2, 2 + steps))

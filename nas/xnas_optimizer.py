@@ -71,8 +71,11 @@ class XNASOptimizer(torch.optim.Optimizer):
     -----
     State per parameter (created lazily on the first step): ``t`` (round
     counter after the last step, float64 scalar tensor), ``alive`` (bool mask of
-    the experts still in play) and ``log_gamma`` (``ln gamma`` accumulated per
-    forecaster, i.e. ``sum_t ln Gamma_t``).
+    the experts still in play), ``log_gamma`` (``ln gamma`` accumulated per
+    forecaster, i.e. ``sum_t ln Gamma_t``) and ``wiped_log`` (each wiped
+    expert's log-weight in the round it was wiped, after that round's EG step;
+    ``-inf`` while alive).  ``wiped_log`` is what :meth:`final_log_weights`
+    ranks wiped experts by, and it is saved with the optimizer's state dict.
     """
 
     def __init__(
@@ -126,6 +129,8 @@ class XNASOptimizer(torch.optim.Optimizer):
             state["t"] = torch.zeros((), dtype=torch.float64, device=p.device)
             state["alive"] = torch.isfinite(p)
             state["log_gamma"] = torch.zeros(p.shape[:-1], dtype=torch.float64, device=p.device)
+        if "wiped_log" not in state:  # also fills it in for states saved before it existed
+            state["wiped_log"] = torch.full(p.shape, -math.inf, dtype=torch.float64, device=p.device)
         return state
 
     @torch.no_grad()
@@ -169,6 +174,7 @@ class XNASOptimizer(torch.optim.Optimizer):
                 if wiped.any():
                     after = torch.where(wiped, ninf, a)
                     state["log_gamma"] += torch.logsumexp(a, dim=-1) - torch.logsumexp(after, dim=-1)
+                    state["wiped_log"] = torch.where(wiped, a, state["wiped_log"])
                     a = after
                 p.copy_(a.to(p.dtype))
                 state["alive"] = alive & ~wiped
@@ -195,6 +201,29 @@ class XNASOptimizer(torch.optim.Optimizer):
                 else torch.zeros(p.shape[:-1], dtype=torch.float64)
                 for p in group["params"]
             ]
+            out[name] = vals[0] if len(vals) == 1 else vals
+        return out
+
+    def final_log_weights(self) -> dict[str, torch.Tensor]:
+        """Log-weights with every wiped expert at its value when it was wiped.
+
+        Alive experts hold their current log-weight; a wiped expert holds the
+        log-weight it had in its wipeout round (after that round's EG step),
+        i.e. what the search had learned of it before it left.  Experts that
+        were ``-inf`` before the first step stay ``-inf``.  Float64, detached,
+        keyed like :meth:`alive_masks`; the alive mask is ``torch.isfinite`` of
+        the parameter itself.  Discretization ranks by these (see
+        :func:`xnas.nas.supernet.discretize`).
+        """
+        out = {}
+        for i, group in enumerate(self.param_groups):
+            name = group.get("name", str(i))
+            vals = []
+            for p in group["params"]:
+                cur = p.detach().to(torch.float64)
+                st = self.state[p] if p in self.state else {}
+                wiped = st.get("wiped_log")
+                vals.append(cur.clone() if wiped is None else torch.where(torch.isfinite(cur), cur, wiped.to(cur.device)))
             out[name] = vals[0] if len(vals) == 1 else vals
         return out
 

@@ -2,9 +2,27 @@
 
 Checked in every run of XNAS (uniform initial weights, rewards in ``[-L, L]``):
 
-* Lemma 1: one of the best experts in hindsight survives.
-* Lemma 2: ``1 <= gamma_T < N``.
+* Lemma 1: one of the best experts in hindsight survives.  "Best" means best
+  by its cumulative *rewards* ``sum_t R_t,i``, as the proof uses it.  In the
+  ``convex`` environment the expert with the lowest true loss can differ from
+  that expert, and it can be wiped (Theorem 1 on the true regret still holds).
+* Lemma 2: ``1 <= gamma_T < N``, and the tighter ``gamma_T <= N / |I_T|``
+  (``|I_T|`` experts alive at the end).  Proof of the tighter form: an expert
+  wiped in round ``t`` has ``v_t,i < theta_t <= v_t,j`` for every survivor
+  ``j``, so its weight is below the survivors' mean and
+  ``Gamma_t < 1 + (|I_t-1| - |I_t|) / |I_t| = |I_t-1| / |I_t|`` whenever round
+  ``t`` wipes (``Gamma_t = 1`` otherwise); the product telescopes to
+  ``gamma_T <= |I_0| / |I_T| = N / |I_T|``.  It uses neither the threshold's
+  value nor uniform initial weights, only that the wipeout removes the
+  lightest experts.
 * Theorem 1: ``Regret_T <= eta T L^2 / 2 + ln N / eta - ln gamma_T / eta``.
+
+The ``replay-threshold`` group is a near-threshold construction
+(:func:`near_threshold_rewards`): one expert trails the leader by just under
+the margin ``2 eta L (T - t)`` and then overtakes it in the last rounds.  It
+survives the threshold of Algorithm 1, and a margin scaled by any
+``zeta < 1 - 1e-6`` wipes it, so a wrong threshold breaks Lemma 1 there
+(``run_battery(zeta=...)`` is how the tests check that the battery can fail).
 
 Two premises are then broken on purpose and what happens is reported as a
 finding, not a failure: a relaxed threshold (``zeta < 1``), and rewards larger
@@ -24,7 +42,14 @@ from xnas.pea.simulate import simulate
 # Float tolerance of the checks, relative to the size of the compared values.
 RTOL = 1e-9
 
-ENV_CASES = ("adversarial", "stochastic", "late-bloomer", "switching", "convex", "replay-uniform", "replay-walk")
+ENV_CASES = ("adversarial", "stochastic", "late-bloomer", "switching", "convex", "replay-uniform", "replay-walk",
+             "replay-threshold")
+
+#: How far below the margin 2 eta L (T - t) the near-threshold expert trails (relative).
+THRESHOLD_SLACK = 1e-6
+
+LEMMA1_NOTE = ("Lemma 1 is checked for the expert best by its cumulative rewards, as the proof uses it; in "
+               "'convex' the expert with the lowest true loss can differ from it and can be wiped.")
 
 
 @dataclass(frozen=True)
@@ -35,6 +60,7 @@ class Check:
     lemma2: bool
     theorem1: bool
     ratio: float
+    lemma2_alive: bool = True
 
 
 def random_rewards(kind: str, T: int, n: int, L: float, rng: np.random.Generator) -> np.ndarray:
@@ -46,9 +72,49 @@ def random_rewards(kind: str, T: int, n: int, L: float, rng: np.random.Generator
     """
     if kind == "uniform":
         return rng.uniform(-L, L, size=(T, n))
+    if kind == "threshold":
+        return near_threshold_rewards(T, n, L, rng)
     steps = rng.normal(0.0, 3.0 / math.sqrt(T), size=(T, n))
     means = np.clip(np.cumsum(steps, axis=0), -0.8, 0.8)
     return np.clip(L * (means + rng.uniform(-0.2, 0.2, size=(T, n))), -L, L)
+
+
+def near_threshold_rewards(T: int, n: int, L: float, rng: np.random.Generator,
+                           slack: float = THRESHOLD_SLACK) -> np.ndarray:
+    """Rewards under which a threshold margin below ``2 eta L (T - t)`` wipes the best expert.
+
+    Expert ``a`` earns ``+L`` in rounds ``1..t0`` (``t0 = ceil(T / 2)``) and
+    ``-L`` after; expert ``b`` earns ``r`` before ``t0`` and ``+L`` after, with
+    ``r`` chosen so that at ``t0`` it trails ``a`` by ``(1 - slack) 2 L (T - t0)``
+    in cumulative reward, i.e. by ``(1 - slack)`` times the margin in
+    log-weight, for every ``eta``.  Its gap grows linearly up to ``t0`` while
+    the margin shrinks, so it is closest to the threshold at ``t0``; after
+    ``t0`` gap and margin shrink by the same ``2 eta L`` per round.  Algorithm
+    1 keeps it, and it ends ahead of ``a`` by ``2 slack L (T - t0)``: it is the
+    best expert.  A margin scaled by ``zeta < 1 - slack`` wipes it by round
+    ``t0``.  The other experts earn uniform rewards in ``[-L, 0]`` (cumulative
+    never above ``a``'s, which stays ``>= 0``).  Which experts play ``a`` and
+    ``b`` is drawn from ``rng``.
+
+    Parameters
+    ----------
+    T, n : int
+        Rounds (at least 2) and experts (at least 2).
+    L : float
+        Reward bound.
+    rng : numpy.random.Generator
+    slack : float
+        Relative distance below the margin, in ``(0, 1)``.
+    """
+    if T < 2 or n < 2:
+        raise ValueError(f"the near-threshold construction needs T >= 2 and n >= 2, got T={T}, n={n}")
+    t0 = -(-T // 2)
+    a, b = rng.choice(n, size=2, replace=False)
+    R = rng.uniform(-L, 0.0, size=(T, n))
+    R[:t0, a], R[t0:, a] = L, -L
+    R[:t0, b] = L - (1.0 - slack) * 2.0 * L * (T - t0) / t0
+    R[t0:, b] = L
+    return R
 
 
 def check_runs(res) -> list[Check]:
@@ -58,6 +124,7 @@ def check_runs(res) -> list[Check]:
     regret = res.final_regret
     lg = res.log_gamma_T
     ln_n = math.log(res.n_experts)
+    alive = res.survivors
     for k in range(len(res.seeds)):
         tol = RTOL * max(1.0, abs(bound[k]), abs(regret[k]))
         # ln gamma_T is a difference of log-sum-exps of log-weights as large as
@@ -69,6 +136,7 @@ def check_runs(res) -> list[Check]:
                 lemma2=bool(lg[k] >= -1e-12 and lg[k] < ln_n + tol_gamma),
                 theorem1=bool(regret[k] <= bound[k] + tol),
                 ratio=float(regret[k] / bound[k]) if bound[k] > 0 else float("inf"),
+                lemma2_alive=bool(lg[k] <= ln_n - math.log(alive[k]) + tol_gamma),
             )
         )
     return out
@@ -99,18 +167,26 @@ def _run_case(env, n, T, eta, seeds, seed, zeta=1.0, clip=True, L=1.0, reward_fn
                      forecaster_params={"clip": 1.0 if clip else 0.0}, n_samples=8)]
 
 
-def run_battery(quick: bool = False, seed: int = 0, progress: bool = False) -> dict:
+def run_battery(quick: bool = False, seed: int = 0, progress: bool = False, zeta: float = 1.0,
+                envs: tuple[str, ...] | None = None) -> dict:
     """Run the battery; return a JSON-ready report.
 
     Parameters
     ----------
     quick : bool
-        Horizons up to 10^4 and 2 seeds per case (252 runs) instead of up to
-        10^5 and 6 seeds (1,134 runs).
+        Horizons up to 10^4 and 2 seeds per case (288 runs) instead of up to
+        10^5 and 6 seeds (1,296 runs).
     seed : int
         First seed.
     progress : bool
         Show a rich progress bar on stderr.
+    zeta : float
+        Threshold relaxation of the checked runs; Algorithm 1 is 1.  Values
+        below 1 are a wrong threshold, and the battery must then report
+        violations (the tests check that it does).
+    envs : tuple of str, optional
+        Only these groups of :data:`ENV_CASES`, and no findings (default: all
+        groups and the findings).
 
     Returns
     -------
@@ -118,7 +194,9 @@ def run_battery(quick: bool = False, seed: int = 0, progress: bool = False) -> d
         ``runs``, ``violations``, ``worst_ratio``, per-``groups`` counts and
         the ``findings`` on broken premises.
     """
-    cases = list(_cases(quick))
+    if envs is not None and not set(envs) <= set(ENV_CASES):
+        raise ValueError(f"unknown battery groups {sorted(set(envs) - set(ENV_CASES))}; choose from {ENV_CASES}")
+    cases = [c for c in _cases(quick) if envs is None or c[0] in envs]
     groups: dict[str, dict] = {}
     total = violations = 0
     worst = -math.inf
@@ -127,23 +205,28 @@ def run_battery(quick: bool = False, seed: int = 0, progress: bool = False) -> d
     for env, n, T, mult, seeds in cases:
         eta = mult * eta_star(n, T, 1.0)
         g = groups.setdefault(env, {"group": env, "runs": 0, "lemma1_violations": 0, "lemma2_violations": 0,
-                                    "theorem1_violations": 0, "worst_ratio": -math.inf})
-        for res in _run_case(env, n, T, eta, seeds, seed):
+                                    "lemma2_alive_violations": 0, "theorem1_violations": 0,
+                                    "worst_ratio": -math.inf})
+        for res in _run_case(env, n, T, eta, seeds, seed, zeta=zeta):
             for c in check_runs(res):
                 total += 1
                 g["runs"] += 1
                 g["lemma1_violations"] += not c.lemma1
                 g["lemma2_violations"] += not c.lemma2
+                g["lemma2_alive_violations"] += not c.lemma2_alive
                 g["theorem1_violations"] += not c.theorem1
-                violations += (not c.lemma1) + (not c.lemma2) + (not c.theorem1)
+                violations += (not c.lemma1) + (not c.lemma2) + (not c.lemma2_alive) + (not c.theorem1)
                 g["worst_ratio"] = max(g["worst_ratio"], c.ratio)
                 if c.ratio > worst:
                     worst = c.ratio
                     worst_case = {"env": env, "experts": n, "T": T, "eta": eta, "eta_over_eta_star": mult}
         bar.advance()
-    findings = _findings(quick, seed, bar)
+    findings = _findings(quick, seed, bar) if envs is None else []
     bar.close()
     return {
+        "zeta": zeta,
+        "notes": [LEMMA1_NOTE, "Lemma 2 is checked as 1 <= gamma_T < N and as gamma_T <= N / |I_T| "
+                  "(|I_T| experts alive after round T)."],
         "runs": total,
         "violations": violations,
         "worst_ratio": worst,
@@ -173,7 +256,7 @@ def _findings(quick: bool, seed: int, bar) -> list[dict]:
     T = 5_000 if quick else 20_000
     seeds = 10 if quick else 40
     for zeta in (0.5, 0.1):
-        for env in ("stochastic", "late-bloomer", "replay-uniform"):
+        for env in ("stochastic", "late-bloomer", "replay-uniform", "replay-threshold"):
             runs = wiped = exceeded = 0
             for res in _run_case(env, 8, T, eta_star(8, T, 1.0), seeds, seed, zeta=zeta):
                 for c in check_runs(res):

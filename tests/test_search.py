@@ -200,22 +200,3 @@ def test_arch_weight_decay_in_the_search_config_and_resume(tmp_path):
     assert json.loads((out / "config.json").read_text())["config"]["arch_weight_decay"] == 0.0
     with pytest.raises(CheckpointError, match="arch_weight_decay"):
         run_search(tiny(out, arch_optimizer="darts", arch_weight_decay=1e-1, epochs=1), resume=True)
-
-
-def test_final_genotype_ranks_one_hot_edges_by_log_weight(tmp_path):
-    # with the horizon reached only the leaders survive, so every edge has
-    # strength 1: the kept edges must be those whose leader earned the most
-    from xnas.nas.ops import PRIMITIVES
-
-    res = run_search(tiny(tmp_path / "run", nodes=3))
-    logw = _final_state(tmp_path / "run")["arch"]["params"]
-    cols = [i for i, p in enumerate(PRIMITIVES) if p != "none"]
-    for kind, gene in (("normal", res.genotype.normal), ("reduce", res.genotype.reduce)):
-        assert ((res.probabilities[kind] > 0).sum(1) == 1).all()
-        lead = logw[kind][:, cols].max(1).values
-        start = 0
-        for k in range(3):
-            rows = range(start, start + 2 + k)
-            want = sorted(rows, key=lambda r: (-float(res.probabilities[kind][r, cols].max()), -float(lead[r])))[:2]
-            assert [j for _, j in gene[2 * k : 2 * k + 2]] == [r - start for r in want], (kind, k)
-            start += 2 + k

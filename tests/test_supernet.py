@@ -13,6 +13,7 @@ from xnas.nas.arch_optimizers import ARCH_OPTIMIZERS, ArchSettings, build_arch_o
 from xnas.nas.genotypes import Genotype, parse_darts  # noqa: E402
 from xnas.nas.ops import PRIMITIVES  # noqa: E402
 from xnas.nas.supernet import (  # noqa: E402
+    MixedEdge,
     SearchNetwork,
     discretize,
     edge_endpoints,
@@ -264,3 +265,31 @@ def test_discretize_breaks_one_hot_ties_by_log_weight():
     # without log-weights the DARTS tie rule (earlier edge first) still holds
     g = discretize({"normal": w, "reduce": w}, PRIMITIVES, steps)
     assert g.normal[2:] == (("dil_conv_3x3", 0), ("max_pool_3x3", 1))
+
+
+def test_rewards_under_bf16_autocast_are_formed_in_fp32():
+    # The ops run in bf16 under autocast; the reward dloss/du_i = grad_p . f_i
+    # must equal the one formed in float64 from the very same bf16 op outputs.
+    # Mixing in bf16 (u_i * f_i rounded to bf16) misses this by ~1e-3.
+    torch.manual_seed(0)
+    prims = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "dil_conv_3x3")
+    edge = MixedEdge(4, 1, prims)
+    x = torch.randn(3, 4, 8, 8)
+    target = torch.randn(3, 4, 8, 8)
+    u = torch.softmax(torch.randn(len(prims)), 0).requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = edge(x, u)
+        loss = ((out.float() - target) ** 2).sum()
+    (reward,) = torch.autograd.grad(loss, u)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        fs = {i: op(x) for i, op in edge._computed}  # the same bf16 outputs (deterministic on CPU)
+    assert sum(f.dtype == torch.bfloat16 for f in fs.values()) >= 2  # the convolutions
+    u64 = u.detach().double()
+    p = sum(u64[i] * f.double() for i, f in fs.items())
+    grad_p = 2.0 * (p - target.double())
+    want = torch.zeros(len(prims), dtype=torch.float64)
+    for i, f in fs.items():
+        want[i] = (grad_p * f.double()).sum()
+    rel = (reward.double() - want).abs().max() / want.abs().max()
+    assert rel < 1e-5, float(rel)
+    assert reward[0] == 0.0  # 'none' contributes nothing

@@ -98,7 +98,7 @@ def test_state_dict_round_trip_continues_identically():
     buf.seek(0)
     again = torch.load(buf, weights_only=True)
     st = again["state"][0]
-    assert set(st) == {"t", "alive", "log_gamma"}
+    assert set(st) == {"t", "alive", "log_gamma", "wiped_log"}
     assert float(st["t"]) == horizon
 
 
