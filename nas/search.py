@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 # Architecture optimizers that step the architecture before the weights, as DARTS does.
-ARCH_FIRST = frozenset()
+ARCH_FIRST = frozenset({"darts", "gd"})
 
 
 def _cosine_lr(cfg: SearchConfig, epoch: int) -> float:
