@@ -27,7 +27,8 @@ epoch ends with a finite training and test loss and finite weights, optimizer
 state and BatchNorm buffers. The message says which checkpoint was kept, or
 that none was written.
 
-Layout: :func:`train` is set-up (:func:`_setup`), an epoch
+Layout: :func:`train` is set-up (:func:`_setup`, with the pieces in
+:mod:`xnas.nas.train_setup`), an epoch
 (:func:`_train_epoch`, :func:`_end_epoch`) and outputs (:func:`_results`);
 scoring and checkpoint checks are :mod:`xnas.nas.evaluation`; devices,
 threads, seeding, progress and writers are :mod:`xnas.nas.runtime`.
@@ -46,19 +47,19 @@ from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
-from torch.utils.data import Subset
 
 from xnas.nas import distributed as dist
 from xnas.nas.checkpoint import (CheckpointError, capture_rng_state, kept_message, restore_rng_state,
                                  save_checkpoint_or_stop)
-from xnas.nas.data import dataset_info, default_transform, load_dataset, make_loader, set_loader_epoch
-from xnas.nas.evaluation import (CHECKPOINT_FORMAT, TEST_SUBSET_SEED, evaluate, evaluate_checkpoint,
-                                 load_model_state, load_training_checkpoint, seeded_subset)
-from xnas.nas.network import build_network, count_parameters_M, network_arch
+from xnas.nas.data import dataset_info, set_loader_epoch
+from xnas.nas.evaluation import (CHECKPOINT_FORMAT, evaluate, evaluate_checkpoint, load_model_state,
+                                 load_training_checkpoint)
+from xnas.nas.network import count_parameters_M
 from xnas.nas.recipes import Recipe, drop_path_prob, learning_rate
 from xnas.nas.runtime import (Progress, RunError, apply_threads, default_threads, prepare_out_dir,
                               resolve_device, seed_everything, write_json_atomic, write_text_atomic)
 from xnas.nas.train_config import TrainConfig, TrainingError, TrainSetupError
+from xnas.nas.train_setup import build_loaders, build_network_and_optimizer, check_settings
 
 __all__ = [
     "TrainConfig",
@@ -121,75 +122,6 @@ class _Run:
 # ---------------------------------------------------------------------------------
 # set-up
 # ---------------------------------------------------------------------------------
-def _check(config: TrainConfig, resume: bool) -> Recipe:
-    recipe = config.recipe.validate()
-    if config.log_format not in ("jsonl", "csv"):
-        raise TrainSetupError(f"log format must be jsonl or csv, got {config.log_format!r}")
-    if config.eval_every < 1:
-        raise TrainSetupError("eval_every must be at least 1")
-    if config.max_steps is not None and config.max_steps < 1:
-        raise TrainSetupError("max_steps must be at least 1")
-    if config.limit is not None and config.limit < 2:
-        raise TrainSetupError("limit must be at least 2")
-    ckpt_path = os.path.join(config.out, "checkpoint.pt")
-    if not resume and os.path.exists(ckpt_path):
-        raise TrainSetupError(
-            f"{config.out} already holds a run; pass --resume to continue it or choose another --out"
-        )
-    if resume and not os.path.exists(ckpt_path):
-        raise TrainSetupError(f"nothing to resume: {ckpt_path} does not exist")
-    return recipe
-
-
-def _loaders(config: TrainConfig, recipe: Recipe, info, distributed: bool, use_cuda: bool):
-    world, rank, main = dist.world_size(), dist.rank(), dist.is_main()
-    per_rank_batch = recipe.batch_size // world
-    train_tf = default_transform(info, train=True, cutout=recipe.cutout, autoaugment=recipe.autoaugment)
-    test_tf = default_transform(info, train=False)
-    download = config.download
-    if download and distributed:
-        # One process downloads; the others wait, then read the files it wrote.
-        if main:
-            load_dataset(config.dataset, config.data_dir, True, train_tf, True)
-            load_dataset(config.dataset, config.data_dir, False, test_tf, True)
-        dist.barrier()
-        download = False
-    train_set = load_dataset(config.dataset, config.data_dir, True, train_tf, download)
-    test_set = load_dataset(config.dataset, config.data_dir, False, test_tf, download)
-    train_set = seeded_subset(train_set, config.limit, config.seed)
-    test_set = seeded_subset(test_set, config.limit, TEST_SUBSET_SEED)
-    workers = config.num_workers
-    if workers is None:
-        local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
-        workers = min(8, max(1, (os.cpu_count() or 1) // local)) if use_cuda else 0
-    # drop_last keeps every training batch at full size (a batch of one would break BN).
-    train_loader = make_loader(
-        train_set, per_rank_batch, shuffle=True, seed=config.seed, num_workers=workers,
-        drop_last=len(train_set) >= per_rank_batch * world, distributed=distributed,
-    )
-    test_shard = Subset(test_set, list(range(rank, len(test_set), world))) if world > 1 else test_set
-    test_loader = make_loader(test_shard, max(per_rank_batch, 64), shuffle=False, num_workers=workers)
-    return train_loader, test_loader
-
-
-def _network(config: TrainConfig, recipe: Recipe, info, device: torch.device):
-    args = (config.genotype, recipe.channels, recipe.layers, info.num_classes, info.channels, info.image_size,
-            recipe.auxiliary_weight > 0, recipe.imagenet)
-    arch = network_arch(*args)
-    try:
-        core = build_network(*args)
-    except ValueError as exc:
-        raise TrainSetupError(str(exc)) from None
-    core = core.to(device)
-    if config.channels_last:
-        core = core.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(
-        core.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-        nesterov=recipe.nesterov, weight_decay=recipe.weight_decay,
-    )
-    return arch, core, optimizer
-
-
 def _resume(run: _Run) -> None:
     ckpt = load_training_checkpoint(run.ckpt_path, run.arch)
     if ckpt.get("recipe") != run.recipe.to_dict():
@@ -211,7 +143,7 @@ def _resume(run: _Run) -> None:
 
 def _setup(config: TrainConfig, resume: bool) -> _Run:
     """Check the settings and the output folder, then the data, the network and (on resume) the checkpoint."""
-    recipe = _check(config, resume)
+    recipe = check_settings(config, resume)
     device = resolve_device(config.device)
     distributed = dist.init_from_env(device=str(device))
     world = dist.world_size()
@@ -224,8 +156,8 @@ def _setup(config: TrainConfig, resume: bool) -> _Run:
     apply_threads(config.threads if config.threads is not None else default_threads(config.dataset), device)
     seed_everything(config.seed)
     info = dataset_info(config.dataset, config.data_dir)
-    train_loader, test_loader = _loaders(config, recipe, info, distributed, device.type == "cuda")
-    arch, core, optimizer = _network(config, recipe, info, device)
+    train_loader, test_loader = build_loaders(config, recipe, info, distributed, device.type == "cuda")
+    arch, core, optimizer = build_network_and_optimizer(config, recipe, info, device)
     run = _Run(
         config=config, recipe=recipe, device=device, distributed=distributed, world=world, main=dist.is_main(),
         train_loader=train_loader, test_loader=test_loader, arch=arch, core=core, model=core, optimizer=optimizer,
