@@ -85,7 +85,7 @@ def plot_arch_weights(
         for e in range(n_edges, rows * cols):
             axes[ci * rows + e // cols][e % cols].axis("off")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=min(len(primitives), 8), fontsize=7, frameon=False)
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(handles), 9), fontsize=7, frameon=False)
     fig.supxlabel("epoch" if steps_per_epoch else "architecture step", fontsize=8)
     fig.supylabel("expert weight u", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.96))

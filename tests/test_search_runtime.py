@@ -189,3 +189,15 @@ def test_help_texts():
     seed = next(s for s in text.splitlines() if "--seed" in s)
     assert "momentum" in momentum.split("--momentum", 1)[1].lower()
     assert "seed" in seed.split("--seed", 1)[1].lower()
+
+
+def test_resume_is_exact_with_the_darts_step_order(tmp_path):
+    full = run_search(tiny(tmp_path / "full", arch_optimizer="darts"))
+    run_search(tiny(tmp_path / "part", arch_optimizer="darts"), stop_after=1)
+    resumed = run_search(tiny(tmp_path / "part", arch_optimizer="darts"), resume=True)
+    assert resumed.genotype == full.genotype
+    a, b = load_checkpoint(tmp_path / "full" / "checkpoint.pt"), load_checkpoint(tmp_path / "part" / "checkpoint.pt")
+    for k in a["net"]:
+        assert torch.equal(a["net"][k], b["net"][k]), k
+    for kind in ("normal", "reduce"):
+        assert torch.equal(a["arch"]["params"][kind], b["arch"]["params"][kind])
