@@ -133,7 +133,8 @@ def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs
         weight_decay=weight_decay, grad_clip=grad_clip, eta_normal=_rate(eta_normal, "--eta-normal"),
         eta_reduce=_rate(eta_reduce, "--eta-reduce"), L=L, zeta=zeta, arch_lr=arch_lr,
         arch_weight_decay=arch_weight_decay, seed=seed, device=device,
-        workers=workers, threads=threads if threads is not None else default_threads(dataset), micro_batches=micro_batches, record_rewards=record_rewards, plots=not no_plots,
+        workers=workers, threads=threads if threads is not None else default_threads(dataset),
+        micro_batches=micro_batches, record_rewards=record_rewards, plots=not no_plots,
         progress=not no_progress,
     )
     try:

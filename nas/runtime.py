@@ -16,13 +16,14 @@ What a run needs besides its algorithm lives here, once:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import random
 import sys
 import tempfile
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -41,6 +42,7 @@ __all__ = [
     "nonfinite_tensors",
     "prepare_out_dir",
     "remove_stale_temp",
+    "removed_if_left_empty",
     "resolve_device",
     "save_npy_atomic",
     "seed_everything",
@@ -224,6 +226,21 @@ def prepare_out_dir(folder: str) -> None:
         reason = exc.strerror or type(exc).__name__
         raise SetupError(f"output folder {folder!r} cannot be written ({reason})") from None
     remove_stale_temp(folder)
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(folder: str) -> Iterator[None]:
+    """Remove ``folder`` again if the set-up inside fails and leaves it new and empty (nothing half-written)."""
+    existed = os.path.isdir(folder)
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            try:
+                os.rmdir(folder)  # fails, rightly, when something was written
+            except OSError:
+                pass
+        raise
 
 
 def disk_full(exc: OSError) -> bool:

@@ -50,8 +50,8 @@ import torch.nn.functional as F
 from xnas.nas import distributed as dist
 from xnas.nas.checkpoint import kept_message, save_checkpoint_or_stop
 from xnas.nas.data import set_loader_epoch
-from xnas.nas.runtime import (Progress, apply_threads, flat_all_reduce_, prepare_out_dir, resolve_device,
-                              seed_everything)
+from xnas.nas.runtime import (Progress, apply_threads, flat_all_reduce_, prepare_out_dir, removed_if_left_empty,
+                              resolve_device, seed_everything)
 from xnas.nas.search_config import CHECKPOINT, SearchConfig, SearchError, SearchResult, mean_normalized_entropy
 from xnas.nas.search_outputs import (epoch_entry, epoch_text, genotype_of, probs_array, record_rewards, write_config,
                                      write_epoch, write_log, write_outputs)
@@ -304,9 +304,10 @@ def run_search(
     cfg.validate()
     search = _Search(cfg, resume)
     try:
-        if search.main:
-            prepare_out_dir(cfg.out_dir)  # before any data is loaded
-        search.build(datasets=datasets)
+        with removed_if_left_empty(cfg.out_dir):
+            if search.main:
+                prepare_out_dir(cfg.out_dir)  # before any data is loaded
+            search.build(datasets=datasets)
         return search.run(stop_after=stop_after)
     finally:
         if search.distributed:

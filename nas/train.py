@@ -57,7 +57,8 @@ from xnas.nas.evaluation import (CHECKPOINT_FORMAT, evaluate, evaluate_checkpoin
 from xnas.nas.network import count_parameters_M
 from xnas.nas.recipes import Recipe, drop_path_prob, learning_rate
 from xnas.nas.runtime import (Progress, RunError, apply_threads, default_threads, prepare_out_dir,
-                              resolve_device, seed_everything, write_json_atomic, write_text_atomic)
+                              removed_if_left_empty, resolve_device, seed_everything, write_json_atomic,
+                              write_text_atomic)
 from xnas.nas.train_config import TrainConfig, TrainingError, TrainSetupError
 from xnas.nas.train_setup import build_loaders, build_network_and_optimizer, check_settings
 
@@ -332,7 +333,8 @@ def train(
         A non-finite loss or state, or a failed checkpoint write; the message
         says which checkpoint was kept.
     """
-    run = _setup(config, resume)
+    with removed_if_left_empty(config.out):
+        run = _setup(config, resume)
     if run.main:
         write_text_atomic(run.log_path, _log_text(run.history, config.log_format))
     total = (run.recipe.epochs - run.start_epoch) * run.steps_per_epoch

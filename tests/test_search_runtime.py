@@ -201,3 +201,10 @@ def test_resume_is_exact_with_the_darts_step_order(tmp_path):
         assert torch.equal(a["net"][k], b["net"][k]), k
     for kind in ("normal", "reduce"):
         assert torch.equal(a["arch"]["params"][kind], b["arch"]["params"][kind])
+
+
+def test_a_failed_setup_leaves_no_empty_out_folder(tmp_path):
+    out = tmp_path / "new"
+    with pytest.raises(Exception):
+        run_search(tiny(out, dataset="imagefolder:" + str(tmp_path / "missing")))
+    assert not out.exists()
