@@ -19,7 +19,7 @@ from xnas.cli._common import InputError, emit_json
 # digits quick start shrinks the supernet and the schedule so that a whole
 # search fits in a few minutes on 2 CPU cores.
 DATASET_PRESETS: dict[str, dict] = {
-    "digits": {"epochs": 6, "batch_size": 64, "channels": 4, "layers": 5, "nodes": 4, "threads": 1},
+    "digits": {"epochs": 6, "batch_size": 64, "channels": 4, "layers": 5, "nodes": 4},
 }
 
 
@@ -48,7 +48,7 @@ def _default_out(dataset: str, arch_optimizer: str) -> str:
     return "runs/search-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{dataset}-{arch_optimizer}")[:60]
 
 
-@click.command("search")
+@click.command("search", short_help="Search a normal and a reduction cell on a dataset.")
 @click.argument("dataset")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Dataset root folder.")
 @click.option("--download", is_flag=True, help="Let torchvision download the dataset into --data-dir.")
@@ -68,7 +68,7 @@ def _default_out(dataset: str, arch_optimizer: str) -> str:
 @click.option("--ops", default=None, help="Comma-separated operation set [the 8 DARTS operations].")
 @click.option("--lr", type=float, default=0.025, show_default=True, help="Network SGD learning rate (cosine).")
 @click.option("--lr-min", type=float, default=0.001, show_default=True, help="Final network learning rate.")
-@click.option("--momentum", type=float, default=0.9, show_default=True)
+@click.option("--momentum", type=float, default=0.9, show_default=True, help="Network SGD momentum, in [0, 1).")
 @click.option("--weight-decay", type=float, default=3e-4, show_default=True, help="Network weight decay.")
 @click.option("--grad-clip", type=float, default=5.0, show_default=True, help="Network gradient-norm clip.")
 @click.option("--eta-normal", default="auto", show_default=True,
@@ -81,7 +81,8 @@ def _default_out(dataset: str, arch_optimizer: str) -> str:
 @click.option("--arch-weight-decay", type=float, default=None,
               help="Weight decay on the architecture weights of darts (Adam) / gd (L2 on logits) "
                    "[darts 1e-3; gd 0]; xnas takes none.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seeds the data split, the batch order, the weights and the architecture optimizer.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--workers", type=int, default=0, show_default=True, help="DataLoader worker processes.")
 @click.option("--threads", type=int, default=None, help="CPU threads of torch [torch's default; digits 1].")
@@ -110,7 +111,8 @@ def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs
     from xnas.nas.data import DataError
     from xnas.nas.genotypes import GenotypeError
     from xnas.nas.ops import PRIMITIVES
-    from xnas.nas.search import CHECKPOINT, SearchConfig, SearchError, run_search
+    from xnas.nas.runtime import RunError, default_threads
+    from xnas.nas.search import CHECKPOINT, SearchConfig, run_search
 
     preset = DATASET_PRESETS.get(dataset, {})
 
@@ -131,7 +133,8 @@ def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs
         weight_decay=weight_decay, grad_clip=grad_clip, eta_normal=_rate(eta_normal, "--eta-normal"),
         eta_reduce=_rate(eta_reduce, "--eta-reduce"), L=L, zeta=zeta, arch_lr=arch_lr,
         arch_weight_decay=arch_weight_decay, seed=seed, device=device,
-        workers=workers, threads=pick(threads, "threads", None), micro_batches=micro_batches, record_rewards=record_rewards, plots=not no_plots,
+        workers=workers, threads=threads if threads is not None else default_threads(dataset),
+        micro_batches=micro_batches, record_rewards=record_rewards, plots=not no_plots,
         progress=not no_progress,
     )
     try:
@@ -141,7 +144,7 @@ def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs
         result = run_search(config, resume=resume)
     except (ValueError, DataError, CheckpointError, GenotypeError) as exc:
         raise InputError(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None
-    except SearchError as exc:
+    except RunError as exc:
         raise SearchFailed(str(exc)) from None
     last = result.log[-1] if result.log else {}
     if as_json:
@@ -163,7 +166,7 @@ def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs
         click.echo(f"results in {result.out_dir}")
 
 
-@click.command("lr")
+@click.command("lr", short_help="Print the theory's XNAS learning rates for a dataset.")
 @click.argument("dataset")
 @click.option("--size", type=int, default=None, help="Training-set size [the dataset's].")
 @click.option("--split", type=float, default=0.5, show_default=True,

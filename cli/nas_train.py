@@ -29,9 +29,9 @@ def _user_errors():
     from xnas.nas.data import DataError
     from xnas.nas.genotypes import GenotypeError
     from xnas.nas.recipes import RecipeError
-    from xnas.nas.train import TrainSetupError
+    from xnas.nas.runtime import SetupError
 
-    return (CheckpointError, DataError, GenotypeError, RecipeError, TrainSetupError)
+    return (CheckpointError, DataError, GenotypeError, RecipeError, SetupError)
 
 
 def _default_out(dataset: str, genotype: str) -> str:
@@ -56,17 +56,97 @@ def _saved_config(out: str) -> Optional[dict]:
         raise InputError(f"cannot read {path} ({exc})") from None
     if not isinstance(data, dict):
         raise InputError(f"{path} is not a training configuration")
+    if "resolved" in data and isinstance(data.get("config"), dict):
+        raise InputError(f"{out} is a search folder (xnas-nas search output), not a training run; "
+                         "train its genotype with --genotype {out}/genotype.json and another --out".format(out=out))
     return data
 
 
-@click.command("train")
+def _reject_short_L(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> None:
+    if value is not None:
+        raise InputError("-L is ambiguous (search and lr use --L for the reward bound); "
+                         "give the number of cells as --layers")
+
+
+# -L meant --layers here but the reward bound on search and lr: it now has no meaning
+# here, and typing it gets a message instead of a silently tiny network.
+_no_short_L = click.option("-L", "short_L", default=None, hidden=True, expose_value=False, callback=_reject_short_L)
+
+
+def _apply_saved(opts: dict, saved: dict, out: str) -> None:
+    """``--resume`` alone continues the run as configured; options given now still apply."""
+    from xnas.nas.genotypes import Genotype
+    from xnas.nas.recipes import Recipe
+
+    ctx = click.get_current_context()
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+
+    if saved.get("dataset") != opts["dataset"]:
+        raise InputError(f"{out} holds a run on {saved.get('dataset')}, not {opts['dataset']}")
+    try:
+        if not given("genotype"):
+            opts["geno"] = Genotype.from_dict(saved["genotype"])
+        if opts["recipe_name"] is None:
+            opts["base"] = Recipe(**saved["recipe"]).validate()
+        for key, default in (("seed", None), ("limit", None), ("max_steps", None), ("eval_every", 1),
+                             ("log_format", "jsonl"), ("channels_last", True), ("data_dir", None)):
+            if not given(key):
+                opts[key] = saved[key] if default is None and key == "seed" else saved.get(key, default)
+        opts["seed"], opts["eval_every"] = int(opts["seed"]), int(opts["eval_every"])
+        opts["channels_last"] = bool(opts["channels_last"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{out}/config.json is unusable for --resume ({exc})") from None
+
+
+def _train_config(opts: dict):
+    """The :class:`~xnas.nas.train.TrainConfig` of the command's options."""
+    from xnas.nas.genotypes import resolve_genotype
+    from xnas.nas.recipes import get_recipe, override, parse_assignments
+    from xnas.nas.train import TrainConfig
+
+    dataset = opts["dataset"]
+    geno = opts.get("geno") or resolve_genotype(opts["genotype"])
+    recipe = opts.get("base") or get_recipe(opts["recipe_name"] or ("digits" if dataset == "digits" else "xnas"))
+    changes: dict = parse_assignments(opts["assignments"])
+    for key in ("channels", "layers", "epochs", "batch_size", "lr"):
+        if opts[key] is not None:
+            changes[key] = opts[key]
+    recipe = override(recipe, **changes)
+    if opts["workers"] is not None and opts["workers"] < 0:
+        raise InputError("--workers must be non-negative")
+    return TrainConfig(
+        dataset=dataset, genotype=geno, recipe=recipe, out=opts["out"], data_dir=opts["data_dir"],
+        download=opts["download"], seed=opts["seed"], device=opts["device"], limit=opts["limit"],
+        max_steps=opts["max_steps"], num_workers=opts["workers"], eval_every=opts["eval_every"],
+        log_format=opts["log_format"], progress=not opts["no_progress"], channels_last=opts["channels_last"],
+        threads=opts["threads"],
+    )
+
+
+def _print_results(results: dict, dataset: str) -> None:
+    g = results["genotype"]
+    click.echo(f"trained {g[:60]}... on {dataset}" if len(g) > 60 else f"trained {g} on {dataset}")
+    click.echo(f"params      {results['params_M']:.3f} M")
+    if results["test_top1_err"] is not None:
+        click.echo(f"top-1 error {results['test_top1_err']:.2f} %")
+        click.echo(f"top-5 error {results['test_top5_err']:.2f} %")
+    click.echo(f"output      {results['out']}")
+
+
+_THREADS_HELP = "CPU threads of torch [torch's default; digits 1], as on search."
+
+
+@click.command("train", short_help="Train a cell (genotype) on a dataset with a recipe.")
 @click.argument("dataset")
 @click.option("--genotype", "-g", default="XNAS", show_default=True,
               help="Registry name (XNAS, DARTS_V1, DARTS_V2), a genotype.json path, or a DARTS Genotype(...) string.")
 @click.option("--recipe", "recipe_name", default=None,
               help="xnas, darts, imagenet or digits [default: digits for the digits dataset, else xnas].")
 @click.option("--channels", "-C", type=int, default=None, help="Initial channels (recipe field 'channels').")
-@click.option("--layers", "-L", type=int, default=None, help="Cells (recipe field 'layers').")
+@click.option("--layers", type=int, default=None, help="Cells (recipe field 'layers').")
+@_no_short_L
 @click.option("--epochs", type=int, default=None, help="Epochs (recipe field 'epochs').")
 @click.option("--batch-size", type=int, default=None, help="Global batch size (recipe field 'batch_size').")
 @click.option("--lr", type=float, default=None, help="Peak learning rate (recipe field 'lr').")
@@ -79,6 +159,7 @@ def _saved_config(out: str) -> Optional[dict]:
 @click.option("--resume", is_flag=True,
               help="Continue the run in --out from its checkpoint, with its saved configuration.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--threads", type=int, default=None, help=_THREADS_HELP)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--limit", type=int, default=None, help="Use only this many training and test images (quick runs).")
 @click.option("--max-steps", type=int, default=None, help="At most this many optimizer steps per epoch.")
@@ -90,124 +171,46 @@ def _saved_config(out: str) -> Optional[dict]:
               help="NHWC tensors (faster on CUDA and, at 32x32, on CPU).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress display.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
-def train(
-    dataset: str,
-    genotype: str,
-    recipe_name: Optional[str],
-    channels: Optional[int],
-    layers: Optional[int],
-    epochs: Optional[int],
-    batch_size: Optional[int],
-    lr: Optional[float],
-    assignments: tuple[str, ...],
-    data_dir: Optional[str],
-    download: bool,
-    out: Optional[str],
-    resume: bool,
-    device: str,
-    seed: int,
-    limit: Optional[int],
-    max_steps: Optional[int],
-    workers: Optional[int],
-    eval_every: int,
-    log_format: str,
-    channels_last: bool,
-    no_progress: bool,
-    as_json: bool,
-) -> None:
+def train(**opts) -> None:
     """Train a cell (genotype) on DATASET with a recipe; checkpoints every epoch.
 
     DATASET is cifar10, cifar100, svhn, fashion-mnist, digits or imagefolder:PATH.
     Under torchrun every process runs this command; --batch-size is the global batch.
     """
-    from xnas.nas.genotypes import resolve_genotype
-    from xnas.nas.recipes import get_recipe, override, parse_assignments
-    from xnas.nas.train import TrainConfig, TrainingError
+    from xnas.nas import distributed
+    from xnas.nas.runtime import RunError
     from xnas.nas.train import train as run_training
 
-    errors = _user_errors()
     try:
-        out = out or _default_out(dataset, genotype)
-        saved = _saved_config(out) if resume else None
-        geno = None
-        base = None
+        opts["out"] = opts["out"] or _default_out(opts["dataset"], opts["genotype"])
+        saved = _saved_config(opts["out"]) if opts["resume"] else None
         if saved is not None:
-            # --resume alone continues the run as configured; options given now still apply.
-            from xnas.nas.genotypes import Genotype
-            from xnas.nas.recipes import Recipe
-
-            ctx = click.get_current_context()
-
-            def given(name: str) -> bool:
-                return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
-
-            if saved.get("dataset") != dataset:
-                raise InputError(f"{out} holds a run on {saved.get('dataset')}, not {dataset}")
-            try:
-                if not given("genotype"):
-                    geno = Genotype.from_dict(saved["genotype"])
-                if recipe_name is None:
-                    base = Recipe(**saved["recipe"]).validate()
-                seed = seed if given("seed") else int(saved["seed"])
-                limit = limit if given("limit") else saved.get("limit")
-                max_steps = max_steps if given("max_steps") else saved.get("max_steps")
-                eval_every = eval_every if given("eval_every") else int(saved.get("eval_every", 1))
-                log_format = log_format if given("log_format") else saved.get("log_format", "jsonl")
-                channels_last = channels_last if given("channels_last") else bool(saved.get("channels_last", True))
-                data_dir = data_dir if given("data_dir") else saved.get("data_dir")
-            except (KeyError, TypeError, ValueError) as exc:
-                raise InputError(f"{out}/config.json is unusable for --resume ({exc})") from None
-        if geno is None:
-            geno = resolve_genotype(genotype)
-        recipe = base or get_recipe(recipe_name or ("digits" if dataset == "digits" else "xnas"))
-        changes: dict = parse_assignments(assignments)
-        for key, value in (("channels", channels), ("layers", layers), ("epochs", epochs),
-                           ("batch_size", batch_size), ("lr", lr)):
-            if value is not None:
-                changes[key] = value
-        recipe = override(recipe, **changes)
-        if workers is not None and workers < 0:
-            raise InputError("--workers must be non-negative")
-        config = TrainConfig(
-            dataset=dataset, genotype=geno, recipe=recipe, out=out,
-            data_dir=data_dir, download=download, seed=seed, device=device, limit=limit,
-            max_steps=max_steps, num_workers=workers, eval_every=eval_every, log_format=log_format,
-            progress=not no_progress, channels_last=channels_last,
-        )
-        results = run_training(config, resume=resume)
-        from xnas.nas import distributed
-
+            _apply_saved(opts, saved, opts["out"])
+        results = run_training(_train_config(opts), resume=opts["resume"])
         main_process = distributed.is_main()  # before the process group is left
-    except errors as exc:
+    except _user_errors() as exc:
         raise InputError(str(exc)) from None
-    except TrainingError as exc:
+    except RunError as exc:
         raise RunFailed(str(exc)) from None
     finally:
-        from xnas.nas import distributed
-
         distributed.cleanup()
     if not main_process:  # under torchrun only rank 0 prints
         return
-    if as_json:
+    if opts["as_json"]:
         emit_json(results)
-        return
-    click.echo(f"trained {results['genotype'][:60]}... on {dataset}" if len(results["genotype"]) > 60
-               else f"trained {results['genotype']} on {dataset}")
-    click.echo(f"params      {results['params_M']:.3f} M")
-    if results["test_top1_err"] is not None:
-        click.echo(f"top-1 error {results['test_top1_err']:.2f} %")
-        click.echo(f"top-5 error {results['test_top5_err']:.2f} %")
-    click.echo(f"output      {results['out']}")
+    else:
+        _print_results(results, opts["dataset"])
 
 
-@click.command("eval")
+@click.command("eval", short_help="Report top-1 and top-5 error of a training checkpoint.")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Dataset root folder.")
 @click.option("--dataset", default=None, help="Evaluate on another dataset with the same classes [default: the training one].")
 @click.option("--download", is_flag=True, help="Let torchvision download the dataset into --data-dir.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--threads", type=int, default=None, help=_THREADS_HELP)
 @click.option("--batch-size", type=int, default=256, show_default=True)
-@click.option("--limit", type=int, default=None, help="Use only this many test images.")
+@click.option("--limit", type=int, default=None, help="Use only this many test images (at least 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 def eval_cmd(
     checkpoint: str,
@@ -215,18 +218,23 @@ def eval_cmd(
     dataset: Optional[str],
     download: bool,
     device: str,
+    threads: Optional[int],
     batch_size: int,
     limit: Optional[int],
     as_json: bool,
 ) -> None:
     """Report top-1 and top-5 error of a training CHECKPOINT on the test split."""
-    from xnas.nas.train import evaluate_checkpoint
+    from xnas.nas.evaluation import evaluate_checkpoint
 
     if batch_size < 1:
         raise InputError("--batch-size must be at least 1")
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be at least 1, got {limit}")
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads must be at least 1, got {threads}")
     try:
         result = evaluate_checkpoint(checkpoint, data_dir=data_dir, dataset=dataset, device=device,
-                                     batch_size=batch_size, download=download, limit=limit)
+                                     batch_size=batch_size, download=download, limit=limit, threads=threads)
     except _user_errors() as exc:
         raise InputError(str(exc)) from None
     if as_json:
@@ -237,11 +245,12 @@ def eval_cmd(
     click.echo(f"top-5 error {result['top5_err']:.2f} %")
 
 
-@click.command("params")
+@click.command("params", short_help="Parameters and multiply-adds of a network.")
 @click.option("--genotype", "-g", default="XNAS", show_default=True,
               help="Registry name, genotype.json path, or DARTS Genotype(...) string.")
 @click.option("--channels", "-C", type=int, default=None, help="Initial channels [default: 36, or 46 with --imagenet].")
-@click.option("--layers", "-L", type=int, default=None, help="Cells [default: 20, or 14 with --imagenet].")
+@click.option("--layers", type=int, default=None, help="Cells [default: 20, or 14 with --imagenet].")
+@_no_short_L
 @click.option("--imagenet", is_flag=True, help="The ImageNet mobile network (224x224, 1000 classes).")
 @click.option("--classes", type=int, default=None, help="Classes [default: 10, or 1000 with --imagenet].")
 @click.option("--in-channels", type=int, default=3, show_default=True)

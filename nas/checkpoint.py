@@ -1,9 +1,9 @@
 """Atomic checkpoints loaded safely, and RNG state in a ``weights_only``-compatible form.
 
-A checkpoint is written to a temporary file in the destination folder, flushed
-to disk (``fsync``), then renamed over the destination with ``os.replace``, so
-a crash leaves either the old or the new checkpoint, never half of one.
-Loading always uses ``torch.load(..., weights_only=True)``: a checkpoint can
+A checkpoint is written with :func:`xnas.nas.runtime.atomic_write`, so a
+crash leaves either the old or the new checkpoint, never half of one; a
+checkpoint holding NaN or inf is never written. Loading verifies every zip
+member's CRC, then uses ``torch.load(..., weights_only=True)``: a checkpoint can
 hold tensors, numbers, strings, lists, tuples and dicts, never arbitrary
 pickled objects; RNG states are converted to that vocabulary here.
 """
@@ -13,16 +13,21 @@ from __future__ import annotations
 import os
 import pickle
 import random
-import tempfile
 import zipfile
 from typing import Any
 
 import numpy as np
 import torch
 
+from xnas.nas.runtime import RunError, atomic_write, disk_full, nonfinite_tensors
+from xnas.nas.runtime import write_text_atomic  # noqa: F401  (re-exported: its old home)
+
 __all__ = [
     "CheckpointError",
     "save_checkpoint",
+    "save_checkpoint_or_stop",
+    "check_finite_state",
+    "kept_message",
     "load_checkpoint",
     "capture_rng_state",
     "restore_rng_state",
@@ -34,7 +39,7 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(obj: Any, path: str | os.PathLike) -> None:
-    """Write ``obj`` with ``torch.save`` atomically.
+    """Write ``obj`` with ``torch.save`` atomically (see :func:`xnas.nas.runtime.atomic_write`).
 
     Parameters
     ----------
@@ -44,51 +49,49 @@ def save_checkpoint(obj: Any, path: str | os.PathLike) -> None:
     path : path-like
         Destination; its folder is created if needed.
     """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + ".", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    # Make the rename itself durable where the platform allows it.
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write a text file atomically (temporary file in the same folder, fsync, rename)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + ".", dir=folder)
+def kept_message(path: str, epochs_done: int) -> str:
+    """What a stopped run leaves behind, said truthfully."""
+    if epochs_done > 0:
+        return f"the last good checkpoint ({path}, after epoch {epochs_done}) was kept"
+    return "no checkpoint was written"
+
+
+def save_checkpoint_or_stop(obj: Any, path: str, kept_epochs: int, finite: Any = None) -> None:
+    """:func:`save_checkpoint` of a good state only, a failed write turned into a one-line :class:`RunError`.
+
+    Parameters
+    ----------
+    obj : Any
+        The checkpoint.
+    path : str
+        Where it goes.
+    kept_epochs : int
+        Epochs of the checkpoint already on disk (0: none); the atomic write
+        leaves that one intact, and the message says so.
+    finite : Any, optional
+        The parts of ``obj`` (state dicts, BatchNorm buffers included) that
+        must be finite for the state to count as good; XNAS's log-weights of
+        wiped experts are rightly ``-inf``, so the caller names the parts.
+    """
+    bad = nonfinite_tensors(finite) if finite is not None else []
+    if bad:
+        raise RunError(f"the state became non-finite ({bad[0]}, {len(bad)} tensors in all); "
+                       f"stopped, {kept_message(path, kept_epochs)}")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        save_checkpoint(obj, path)
+    except OSError as exc:
+        reason = "the disk is full" if disk_full(exc) else (exc.strerror or type(exc).__name__)
+        raise RunError(f"cannot write checkpoint {path} ({reason}); stopped, {kept_message(path, kept_epochs)}") from None
+
+
+def check_finite_state(state: Any, path: str) -> None:
+    """Refuse a loaded checkpoint whose tensors hold NaN or inf (:class:`CheckpointError`)."""
+    bad = nonfinite_tensors(state)
+    if bad:
+        raise CheckpointError(f"checkpoint {path} holds non-finite values ({bad[0]}, {len(bad)} tensors in all)")
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
@@ -106,6 +109,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
     if not zipfile.is_zipfile(path):
         # torch.save writes zip archives; anything else is damaged or foreign
         raise CheckpointError(f"checkpoint {path!r} is corrupt or not a checkpoint (not a torch zip archive)")
+    try:
+        # torch.load does not check the members' CRCs: a flipped byte in a tensor would load
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"checkpoint {path!r} is corrupt ({type(exc).__name__}: {exc})") from None
+    if damaged is not None:
+        raise CheckpointError(f"checkpoint {path!r} is corrupt (CRC mismatch in {damaged})")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:

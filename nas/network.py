@@ -349,35 +349,19 @@ def count_parameters_M(model: nn.Module) -> float:
 def count_macs_M(model: nn.Module, in_channels: int, image_size: int) -> float:
     """Multiply-adds of one forward pass of one image, in millions.
 
-    Counts convolutions (``out_elements * in_channels / groups * kh * kw``) and
-    linear layers (``in * out``) in evaluation mode, so the auxiliary head is not
-    run and not counted; BN, pooling and additions are ignored, as is usual.
+    Counted by torch's :class:`~torch.utils.flop_counter.FlopCounterMode` in
+    evaluation mode, so the auxiliary head is not run and not counted. Its
+    convolution and matrix-product FLOPs are two per multiply-add (bias,
+    BN, pooling and additions are not counted, as is usual), hence the halving.
     """
-    total = 0
+    from torch.utils.flop_counter import FlopCounterMode
 
-    def conv_hook(module: nn.Conv2d, inputs, output) -> None:
-        nonlocal total
-        kh, kw = module.kernel_size
-        total += output[0].numel() * (module.in_channels // module.groups) * kh * kw
-
-    def linear_hook(module: nn.Linear, inputs, output) -> None:
-        nonlocal total
-        total += module.in_features * module.out_features
-
-    handles = []
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            handles.append(module.register_forward_hook(conv_hook))
-        elif isinstance(module, nn.Linear):
-            handles.append(module.register_forward_hook(linear_hook))
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
             param = next(model.parameters())
             model(torch.zeros(1, in_channels, image_size, image_size, device=param.device, dtype=param.dtype))
     finally:
-        for h in handles:
-            h.remove()
         model.train(was_training)
-    return total / 1e6
+    return counter.get_total_flops() / 2 / 1e6

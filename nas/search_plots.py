@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from xnas.nas.genotypes import Genotype
+from xnas.nas.runtime import atomic_write
 from xnas.nas.supernet import CELL_TYPES, edge_endpoints
 
 __all__ = ["plot_arch_weights", "plot_cells"]
@@ -25,16 +24,7 @@ def _pyplot():
 
 
 def _save(fig, path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, format="png")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda fh: fig.savefig(fh, dpi=110, format="png"))
 
 
 def _node_name(state: int) -> str:
@@ -48,6 +38,7 @@ def plot_arch_weights(
     nodes: int,
     path: str,
     steps_per_epoch: int | None = None,
+    final_wipeout: Optional[int] = None,
 ) -> None:
     """Every edge's expert weights over the search, one panel per edge.
 
@@ -65,6 +56,10 @@ def plot_arch_weights(
         PNG to write (atomically).
     steps_per_epoch : int, optional
         When given, the x axis is in epochs.
+    final_wipeout : int, optional
+        The architecture step of the horizon, where XNAS's last round wipes
+        every expert but the leader; marked with a dashed line and a label,
+        so that the jump to one-hot weights reads as the rule, not a glitch.
     """
     plt = _pyplot()
     steps = np.asarray(steps, dtype=float)
@@ -83,11 +78,14 @@ def plot_arch_weights(
             src, dst = ends[e]
             ax.set_title(f"{kind}: {_node_name(src)} -> {_node_name(dst)}", fontsize=7)
             ax.set_ylim(-0.02, 1.02)
+            if final_wipeout is not None:
+                at = final_wipeout / steps_per_epoch if steps_per_epoch else final_wipeout
+                ax.axvline(at, color="0.35", ls="--", lw=0.8, label="final wipeout (horizon)")
             ax.tick_params(labelsize=6)
         for e in range(n_edges, rows * cols):
             axes[ci * rows + e // cols][e % cols].axis("off")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=min(len(primitives), 8), fontsize=7, frameon=False)
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(handles), 9), fontsize=7, frameon=False)
     fig.supxlabel("epoch" if steps_per_epoch else "architecture step", fontsize=8)
     fig.supylabel("expert weight u", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.96))

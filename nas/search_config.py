@@ -1,0 +1,172 @@
+"""The settings and results of a search: :class:`SearchConfig` (saved as ``config.json``), :class:`SearchResult`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Optional
+
+import torch
+
+from xnas.nas.arch_optimizers import ARCH_OPTIMIZERS, check_arch_weight_decay
+from xnas.nas.genotypes import Genotype
+from xnas.nas.ops import OPERATIONS, PRIMITIVES
+from xnas.nas.runtime import RunError
+
+__all__ = ["CHECKPOINT", "RESUME_KEYS", "SearchConfig", "SearchError", "SearchResult", "mean_normalized_entropy"]
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class SearchError(RunError):
+    """The search cannot go on (a NaN loss, say); the message is one line."""
+
+
+@dataclass
+class SearchConfig:
+    """Every setting of a search (the resolved form is saved as ``config.json``).
+
+    Defaults are the paper's CIFAR-10 search: batch 96, 50 epochs, C = 16,
+    8 cells, 4 nodes, the DARTS operations, a 50/50 split, first order.
+    ``eta_normal`` / ``eta_reduce`` left ``None`` take the theory's
+    ``eta_c* = sqrt(2 ln N / (T_c L^2))`` with the horizon the run really has.
+    ``arch_weight_decay`` left ``None`` takes the architecture optimizer's
+    default (``darts`` 1e-3, ``gd`` 0); ``xnas`` rejects a non-zero value.
+    """
+
+    dataset: str = "cifar10"
+    out_dir: str = "runs/search"
+    data_dir: Optional[str] = None
+    download: bool = False
+    arch_optimizer: str = "xnas"
+    epochs: int = 50
+    batch_size: int = 96
+    split: float = 0.5
+    limit: Optional[int] = None
+    augment: bool = True
+    channels: int = 16
+    layers: int = 8
+    nodes: int = 4
+    primitives: tuple = PRIMITIVES
+    lr: float = 0.025
+    lr_min: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    eta_normal: Optional[float] = None
+    eta_reduce: Optional[float] = None
+    L: float = 1.0
+    zeta: float = 1.0
+    arch_lr: Optional[float] = None
+    arch_weight_decay: Optional[float] = None
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 0
+    threads: Optional[int] = None
+    micro_batches: int = 1
+    record_rewards: bool = False
+    plots: bool = True
+    progress: bool = True
+
+    def validate(self) -> "SearchConfig":
+        """Check every field; raises ``ValueError`` with one line naming the problem."""
+
+        def positive(name: str, value: Any, integer: bool = False) -> None:
+            bad = value is None or isinstance(value, bool) or not isinstance(value, (int, float))
+            if not bad:
+                bad = not math.isfinite(value) or value <= 0 or (integer and int(value) != value)
+            if bad:
+                kind = "a positive integer" if integer else "positive"
+                raise ValueError(f"{name} must be {kind}, got {value!r}")
+
+        for name in ("epochs", "batch_size", "channels", "layers", "nodes", "micro_batches"):
+            positive(name, getattr(self, name), integer=True)
+        for name in ("lr", "lr_min", "L"):
+            positive(name, getattr(self, name))
+        for name in ("eta_normal", "eta_reduce", "arch_lr"):
+            if getattr(self, name) is not None:
+                positive(name, getattr(self, name))
+        if self.lr_min > self.lr:
+            raise ValueError(f"lr_min {self.lr_min} exceeds lr {self.lr}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight decay must be non-negative, got {self.weight_decay}")
+        if not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
+            raise ValueError(f"grad clip must be positive, got {self.grad_clip}")
+        if not (0.0 < self.zeta <= 1.0):
+            raise ValueError(f"zeta must lie in (0, 1], got {self.zeta}")
+        if not (0.0 < self.split < 1.0):
+            raise ValueError(f"split must lie strictly between 0 and 1, got {self.split}")
+        if self.layers < 3:
+            raise ValueError(f"a search needs at least 3 cells (normal and reduction), got {self.layers}")
+        if self.limit is not None and (isinstance(self.limit, bool) or self.limit < 4):
+            raise ValueError(f"limit must be at least 4 images, got {self.limit}")
+        if self.threads is not None and (isinstance(self.threads, bool) or self.threads < 1):
+            raise ValueError(f"threads must be a positive integer, got {self.threads!r}")
+        if self.workers < 0:
+            raise ValueError(f"workers must be non-negative, got {self.workers}")
+        if self.arch_optimizer not in ARCH_OPTIMIZERS:
+            raise ValueError(
+                f"unknown architecture optimizer {self.arch_optimizer!r}; choose from {', '.join(ARCH_OPTIMIZERS)}"
+            )
+        check_arch_weight_decay(self.arch_optimizer, self.arch_weight_decay)
+        prims = tuple(self.primitives)
+        if len(prims) < 2 or len(set(prims)) != len(prims):
+            raise ValueError(f"need at least 2 distinct operations, got {list(prims)}")
+        for p in prims:
+            if p not in OPERATIONS:
+                raise ValueError(f"unknown operation {p!r}; choose from {', '.join(OPERATIONS)}")
+        if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
+        return self
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict."""
+        d = asdict(self)
+        d["primitives"] = list(self.primitives)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SearchConfig":
+        """Inverse of :meth:`to_dict` (unknown keys are ignored)."""
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        if "primitives" in kwargs:
+            kwargs["primitives"] = tuple(kwargs["primitives"])
+        return cls(**kwargs)
+
+
+@dataclass
+class SearchResult:
+    """What a finished (or stopped) search hands back."""
+
+    genotype: Genotype
+    epochs_done: int
+    log: list
+    out_dir: str
+    probabilities: dict = field(default_factory=dict)
+    alive: dict = field(default_factory=dict)
+
+
+def mean_normalized_entropy(probs: dict[str, torch.Tensor]) -> float:
+    """Mean over all edges of ``H(u) / ln N`` (paper, section 8.5).
+
+    1 means uniform weights on every edge, 0 a single expert per edge.
+    """
+    values = []
+    for u in probs.values():
+        u = torch.as_tensor(u, dtype=torch.float64)
+        n = u.shape[-1]
+        h = -(u * torch.where(u > 0, u.log(), torch.zeros_like(u))).sum(-1) / math.log(n)
+        values.append(h)
+    return float(torch.cat(values).mean())
+
+
+# Everything that shapes the result must match between the parts of a resumed
+# search; device, threads, workers, progress and plots may change.
+RESUME_KEYS = (
+    "dataset", "arch_optimizer", "epochs", "batch_size", "channels", "layers", "nodes", "primitives", "seed",
+    "split", "limit", "augment", "lr", "lr_min", "momentum", "weight_decay", "grad_clip", "eta_normal",
+    "eta_reduce", "L", "zeta", "arch_lr", "arch_weight_decay", "micro_batches",
+)
