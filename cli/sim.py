@@ -12,6 +12,7 @@ import sys
 import click
 
 from xnas.cli._common import InputError, OneLineGroup, add_commands, emit_json
+from xnas.pea.rule import check_reward_bound
 
 
 def _parse_eta(value: str) -> float | str:
@@ -129,8 +130,10 @@ def _check_common(n_experts, T, L, zeta, seeds, seed, from_file):
             raise InputError(f"--experts must be at least 2, got {n_experts}")
         if T < 1:
             raise InputError(f"--T must be at least 1, got {T}")
-    if not (L > 0 and L < float("inf")):
-        raise InputError(f"--L must be positive and finite, got {L}")
+    try:
+        check_reward_bound(L, "--L")
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     if not (0 < zeta <= 1):
         raise InputError(f"--zeta must lie in (0, 1], got {zeta}")
     if seeds < 1:
