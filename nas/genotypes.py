@@ -39,6 +39,7 @@ __all__ = [
     "GenotypeError",
     "GENOTYPES",
     "get_genotype",
+    "json_loads_limited",
     "parse_darts",
     "resolve_genotype",
 ]
@@ -48,6 +49,45 @@ Edge = tuple[str, int]
 
 class GenotypeError(ValueError):
     """A malformed or unknown genotype; the message is one line for the user."""
+
+
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects accepted in JSON we read (a genotype needs 3)."""
+
+
+def json_loads_limited(text: str, max_depth: int = MAX_JSON_DEPTH, what: str = "JSON") -> Any:
+    """``json.loads`` that refuses nesting deeper than ``max_depth`` with a one-line ``ValueError``.
+
+    Python's decoder recurses once per level, so a file of many thousand ``[``
+    raises ``RecursionError``; the depth is measured first, outside strings.
+
+    Raises
+    ------
+    GenotypeError
+        (a ``ValueError``) for too deep nesting or malformed JSON, naming ``what``.
+    """
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > max_depth:
+                raise GenotypeError(f"{what} is nested more than {max_depth} levels deep")
+        elif ch in "]}":
+            depth -= 1
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GenotypeError(f"{what} is malformed: {exc.msg} at line {exc.lineno}") from None
 
 
 @dataclass(frozen=True)
@@ -194,11 +234,7 @@ class Genotype:
     @classmethod
     def from_json(cls, text: str) -> "Genotype":
         """Parse :meth:`to_json` output."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise GenotypeError(f"genotype JSON is malformed: {exc.msg} at line {exc.lineno}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(json_loads_limited(text, what="genotype JSON"))
 
     # -- DARTS form ------------------------------------------------------------------
     def to_darts(self) -> str:
