@@ -75,7 +75,7 @@ def check_reward_bound(reward_bound: float, name: str = "L") -> float:
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number, got {reward_bound!r}") from None
     if not (lo <= value <= hi):
-        raise ValueError(f"{name} must lie in [{lo:g}, {hi:g}], got {reward_bound!r}")
+        raise ValueError(f"{name} must be positive and finite, in [{lo:g}, {hi:g}], got {reward_bound!r}")
     return value
 
 
