@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from xnas.nas.ops import PRIMITIVES
+from xnas.nas.ops import OPERATIONS, PRIMITIVES
 
 __all__ = [
     "Genotype",
@@ -41,6 +41,7 @@ __all__ = [
     "get_genotype",
     "json_loads_limited",
     "parse_darts",
+    "parse_ops",
     "resolve_genotype",
 ]
 
@@ -53,6 +54,33 @@ class GenotypeError(ValueError):
 
 MAX_JSON_DEPTH = 32
 """Deepest nesting of arrays and objects accepted in JSON we read (a genotype needs 3)."""
+
+
+def parse_ops(text: str | None, option: str = "--ops") -> tuple[str, ...]:
+    """Parse a comma-separated operation set; ``None`` gives the 8 DARTS operations.
+
+    Every name must be a registered operation, given once; an empty name
+    (``sep_conv_3x3,,skip_connect``) is an error, not silently dropped.
+
+    Raises
+    ------
+    GenotypeError
+        One line naming the bad entry.
+    """
+    if text is None:
+        return PRIMITIVES
+    names = [p.strip() for p in text.split(",")]
+    if any(not n for n in names):
+        raise GenotypeError(f"{option} has an empty operation name in {text!r}")
+    unknown = [n for n in names if n not in OPERATIONS]
+    if unknown:
+        raise GenotypeError(f"{option}: unknown operation {unknown[0]!r}; choose from {', '.join(OPERATIONS)}")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise GenotypeError(f"{option} names {repeated[0]!r} more than once")
+    if len(names) < 2:
+        raise GenotypeError(f"{option} needs at least 2 operations, got {len(names)}")
+    return tuple(names)
 
 
 def json_loads_limited(text: str, max_depth: int = MAX_JSON_DEPTH, what: str = "JSON") -> Any:

@@ -26,10 +26,12 @@ __all__ = [
     "HYPERPARAMETER_RANGES",
     "NetworkEstimate",
     "available_memory",
+    "MAX_SEED",
     "check_float32",
     "check_hyperparameters",
     "check_memory",
     "check_network_size",
+    "check_seed",
     "estimate_network",
 ]
 
@@ -63,6 +65,21 @@ every value, and its products in the optimizer, representable in float32."""
 
 class LimitError(ValueError):
     """A size or value beyond what can run; the message is one line for the user."""
+
+
+MAX_SEED = 2**62 - 1
+"""Largest first seed of both tools: numpy and numba take non-negative 64-bit seeds,
+torch 64-bit ones, and a battery plays ``seed, seed + 1, ...`` from it."""
+
+
+def check_seed(seed: int, name: str = "--seed") -> int:
+    """Return ``seed`` if it lies in ``[0, 2^62)``, else raise a one-line :class:`LimitError`.
+
+    One rule for ``xnas-sim`` and ``xnas-nas``, so a seed one tool accepts the other does too.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise LimitError(f"{name} must lie in [0, 2^62), got {seed}")
+    return seed
 
 
 def check_float32(name: str, value: float, low: float = -FLOAT32_MAX, high: float = FLOAT32_MAX) -> float:
