@@ -183,7 +183,11 @@ def load_torchvision(name: str, data_dir: Optional[str], train: bool, transform:
         if not _present(name, folder, train):
             if name == "fashion-mnist" and _fashion_gz_present(DEBIAN_FASHION_MNIST):
                 return FashionMNISTGz(DEBIAN_FASHION_MNIST, train=train, transform=transform)
-            download = True
+            # Under torchrun only rank 0 fetches (the caller holds the others at a barrier);
+            # two processes writing one archive would corrupt it.
+            download = os.environ.get("RANK", "0") == "0"
+            if not download:
+                raise _missing(name, folder)
     else:
         folder = data_dir
         if not download and not _present(name, folder, train):
