@@ -144,7 +144,8 @@ def _edges(nodes: int, search: bool) -> int:
 
 
 def estimate_network(C: int, layers: int, nodes: int = 4, batch_size: int = 96, image_size: int = 32,
-                     in_channels: int = 3, search: bool = True, n_ops: int = 8) -> NetworkEstimate:
+                     in_channels: int = 3, search: bool = True, n_ops: int = 8,
+                     stem_stride: int = 1) -> NetworkEstimate:
     """Estimate the parameters and the training memory of a DARTS-space network.
 
     Per edge of width ``c`` a supernet holds about ``0.75 n_ops c^2`` weights
@@ -153,9 +154,10 @@ def estimate_network(C: int, layers: int, nodes: int = 4, batch_size: int = 96, 
     cell has two operations per node.  Reduction cells (at ``layers // 3`` and
     ``2 layers // 3``) double ``c`` and halve ``s``.  Parameters count four
     times (weight, gradient, momentum, a spare copy), four bytes each.
+    ``stem_stride`` is 8 for the ImageNet network, whose stem takes 224 to 28 pixels.
     """
     reductions = set(reduction_layers(layers))
-    c, s = int(C), int(image_size)
+    c, s = int(C), max(1, math.ceil(int(image_size) / int(stem_stride)))
     c_prev = 3 * c
     params = in_channels * 9 * 3 * c
     maps = batch_size * 3 * c * s * s  # the stem
@@ -210,12 +212,14 @@ def check_memory(nbytes: float, what: str, available: Optional[int] = None, hint
 
 def check_network_size(C: int, layers: int, nodes: int = 4, batch_size: int = 96, image_size: int = 32,
                        in_channels: int = 3, search: bool = True, n_ops: int = 8,
-                       available: Optional[int] = None, forward_only: bool = False) -> NetworkEstimate:
+                       available: Optional[int] = None, forward_only: bool = False,
+                       stem_stride: int = 1) -> NetworkEstimate:
     """Check the upper bounds on ``C``, ``layers`` and ``nodes``, then the estimated memory.
 
     Call it before building a network: ``search`` for a supernet, ``search=False``
     for a trained (or counted) network; ``forward_only`` counts the parameters
-    only, as ``xnas-nas params`` does (its single-image forward is small).
+    only, as ``xnas-nas params`` does (its single-image forward is small);
+    ``stem_stride=8`` for the ImageNet network.
 
     Returns
     -------
@@ -230,7 +234,7 @@ def check_network_size(C: int, layers: int, nodes: int = 4, batch_size: int = 96
                               ("nodes", nodes, MAX_NODES)):
         if int(value) > high:
             raise LimitError(f"{name} must be at most {high}, got {value}")
-    est = estimate_network(C, layers, nodes, batch_size, image_size, in_channels, search, n_ops)
+    est = estimate_network(C, layers, nodes, batch_size, image_size, in_channels, search, n_ops, stem_stride)
     kind = "the supernet" if search else "the network"
     need = est.param_bytes / 4 if forward_only else est.total_bytes
     check_memory(need, f"{kind} (C={C}, {layers} cells, {nodes} nodes, batch {batch_size}, {image_size}px, "

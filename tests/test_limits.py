@@ -31,6 +31,8 @@ def test_paper_sizes_pass() -> None:
     check_network_size(16, 8, 4, 96, 32, available=32 * 2**30)  # the paper's search
     check_network_size(36, 20, 4, 96, 32, search=False, available=32 * 2**30)  # the paper's training
     check_network_size(4, 5, 4, 64, 8, available=2**30)  # the digits quick start
+    # ImageNet mobile setting per GPU: the stem takes 224 to 28 pixels before the cells
+    check_network_size(48, 14, 4, 128, 224, search=False, stem_stride=8, available=80 * 2**30)
 
 
 def test_parameter_estimate_within_a_small_factor() -> None:
