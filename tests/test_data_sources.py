@@ -182,3 +182,23 @@ def test_bad_first_image_in_dataset_info(tmp_path) -> None:
     (root / "train" / "a" / "0.png").write_bytes(b"garbage")
     with pytest.raises(DataError, match="0.png"):
         dataset_info(f"imagefolder:{root}")
+
+
+def test_search_cifar10_as_typed_offline_is_one_error_line(no_debian, monkeypatch, tmp_path) -> None:
+    """`xnas-nas search cifar10` tries the default folder; offline it names it and stops (exit 2)."""
+    import torchvision.datasets as tvd
+    from click.testing import CliRunner
+
+    from xnas.cli.nas import main
+
+    def offline(self) -> None:
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(tvd.CIFAR10, "download", offline)
+    res = CliRunner().invoke(main, ["search", "cifar10", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    default = str(no_debian / "default")
+    assert lines[0].startswith("downloading cifar10 (170 MB) into " + default)
+    assert len(lines) == 2 and lines[1].startswith("error:") and default in lines[1] and "--data-dir" in lines[1]
+    assert not (tmp_path / "o" / "checkpoint.pt").exists()
