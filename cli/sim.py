@@ -12,6 +12,12 @@ import sys
 import click
 
 from xnas.cli._common import InputError, OneLineGroup, add_commands, emit_json
+from xnas.pea.rule import check_reward_bound
+
+
+SIMULATION_ERRORS = (ValueError, FloatingPointError, MemoryError)
+"""What :func:`xnas.pea.simulate` raises for input it cannot run (too large for memory
+included); every command that simulates turns these into one line."""
 
 
 def _parse_eta(value: str) -> float | str:
@@ -80,6 +86,7 @@ def regret(n_experts, T, env, forecaster, eta, L, zeta, seeds, seed, rewards_pat
     eta_v = _parse_eta(eta)
     rewards = None
     if rewards_path is not None:
+        _check_replay_options(click.get_current_context())
         try:
             rewards = load_rewards(rewards_path)
         except ValueError as exc:
@@ -106,7 +113,7 @@ def regret(n_experts, T, env, forecaster, eta, L, zeta, seeds, seed, rewards_pat
             forecaster_params=_parse_params(fc_params, "--forecaster-param"),
             init_weights=_parse_weights(init_weights),
         )
-    except (ValueError, FloatingPointError, MemoryError) as exc:
+    except SIMULATION_ERRORS as exc:
         raise InputError(str(exc)) from None
     summary = res.summary()
     if plot_path is not None:
@@ -129,14 +136,36 @@ def _check_common(n_experts, T, L, zeta, seeds, seed, from_file):
             raise InputError(f"--experts must be at least 2, got {n_experts}")
         if T < 1:
             raise InputError(f"--T must be at least 1, got {T}")
-    if not (L > 0 and L < float("inf")):
-        raise InputError(f"--L must be positive and finite, got {L}")
+    try:
+        check_reward_bound(L, "--L")
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     if not (0 < zeta <= 1):
         raise InputError(f"--zeta must lie in (0, 1], got {zeta}")
     if seeds < 1:
         raise InputError(f"--seeds must be at least 1, got {seeds}")
-    if seed < 0:
-        raise InputError(f"--seed must be non-negative, got {seed}")
+    check_seed_option(seed)
+
+
+def check_seed_option(seed: int) -> None:
+    from xnas.nas.limits import check_seed  # no torch: the seed rule xnas-nas shares
+
+    try:
+        check_seed(seed)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _check_replay_options(ctx: click.Context) -> None:
+    """--rewards fixes the environment, T and N; an explicit --env, --T or --experts would be ignored."""
+    given = [f"--{p}" for p in ("env", "T", "experts")
+             if ctx.get_parameter_source({"env": "env", "T": "T", "experts": "n_experts"}[p])
+             not in (click.core.ParameterSource.DEFAULT, None)]
+    if ctx.params.get("env") == "replay" and "--env" in given:
+        given.remove("--env")
+    if given:
+        raise InputError(f"--rewards sets the environment (replay), T and the experts from the file; "
+                         f"drop {', '.join(given)}")
 
 
 def _check_writable(path: str) -> None:
@@ -183,8 +212,7 @@ def validate(quick, seed, as_json):
     """Check Lemma 1, Lemma 2 and Theorem 1 on a battery of runs; exit 1 on any violation."""
     from xnas.pea.validate import run_battery
 
-    if not 0 <= seed < 2**62:  # the battery plays seeds seed, seed + 1, ... as 64-bit integers
-        raise InputError(f"--seed must lie in [0, 2^62), got {seed}")
+    check_seed_option(seed)  # the battery plays seeds seed, seed + 1, ... as 64-bit integers
     report = run_battery(quick=quick, seed=seed, progress=not as_json)
     if as_json:
         emit_json(report)

@@ -40,6 +40,7 @@ def _check_out_dir(out: str) -> None:
 def figure(name, out_dir, list_only, quick, seeds, seed, nas, as_json):
     """Build figure NAME (or `all`) into --out DIR: a PNG, its data as CSV and a JSON summary."""
     from xnas.analysis.registry import FIGURES, BuildOptions, run_figure
+    from xnas.cli.sim import SIMULATION_ERRORS, check_seed_option
 
     if list_only:
         if as_json:
@@ -58,8 +59,7 @@ def figure(name, out_dir, list_only, quick, seeds, seed, nas, as_json):
         raise InputError(f"unknown figure {name!r} (choices: {choices})")
     if seeds is not None and seeds < 2:
         raise InputError(f"--seeds must be at least 2 (confidence bands need a spread), got {seeds}")
-    if seed < 0:
-        raise InputError(f"--seed must be non-negative, got {seed}")
+    check_seed_option(seed)
     names = list(FIGURES) if name == "all" else [name]
     if nas:
         if name != "all" and not FIGURES[name].needs_nas:
@@ -91,7 +91,7 @@ def figure(name, out_dir, list_only, quick, seeds, seed, nas, as_json):
             try:
                 # with `all --nas`, figures without a NAS variant are built as usual
                 summaries[n] = run_figure(n, out_dir, replace(opts, nas=nas and FIGURES[n].needs_nas))
-            except (ValueError, RuntimeError, OSError) as exc:
+            except (*SIMULATION_ERRORS, RuntimeError, OSError) as exc:
                 raise InputError(f"figure {n}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
             progress.advance(task)
             s = summaries[n]

@@ -28,10 +28,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from xnas.nas.genotype_text import (
+    GenotypeError,
+    _as_int,
+    json_loads_limited,
+    parse_darts_fields,
+    parse_ops,
+)
 from xnas.nas.ops import PRIMITIVES
 
 __all__ = [
@@ -39,15 +45,13 @@ __all__ = [
     "GenotypeError",
     "GENOTYPES",
     "get_genotype",
+    "json_loads_limited",
     "parse_darts",
+    "parse_ops",
     "resolve_genotype",
 ]
 
 Edge = tuple[str, int]
-
-
-class GenotypeError(ValueError):
-    """A malformed or unknown genotype; the message is one line for the user."""
 
 
 @dataclass(frozen=True)
@@ -194,11 +198,7 @@ class Genotype:
     @classmethod
     def from_json(cls, text: str) -> "Genotype":
         """Parse :meth:`to_json` output."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise GenotypeError(f"genotype JSON is malformed: {exc.msg} at line {exc.lineno}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(json_loads_limited(text, what="genotype JSON"))
 
     # -- DARTS form ------------------------------------------------------------------
     def to_darts(self) -> str:
@@ -216,132 +216,6 @@ class Genotype:
         )
 
 
-def _as_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError("not an integer")
-    return int(value)
-
-
-# ---------------------------------------------------------------------------------
-# DARTS-form parser: tokenizer + recursive descent, no eval.
-# ---------------------------------------------------------------------------------
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<str>'[A-Za-z0-9_]*'|"[A-Za-z0-9_]*")
-      | (?P<int>-?\d+)
-      | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-      | (?P<punct>[()\[\],=])
-    )""",
-    re.VERBOSE,
-)
-
-
-def _tokenize(text: str) -> list[tuple[str, Any]]:
-    tokens: list[tuple[str, Any]] = []
-    pos = 0
-    text = text.strip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None or m.end() == pos:
-            rest = text[pos:].lstrip()
-            if not rest:
-                break
-            raise GenotypeError(f"genotype text: unexpected {rest[:20]!r}")
-        pos = m.end()
-        kind = m.lastgroup
-        value: Any = m.group(kind)
-        if kind == "str":
-            value = value[1:-1]
-        elif kind == "int":
-            value = int(value)
-        tokens.append((kind, value))
-    return tokens
-
-
-class _Parser:
-    _CLOSE = {"(": ")", "[": "]"}
-
-    def __init__(self, tokens: list[tuple[str, Any]]) -> None:
-        self.tokens = tokens
-        self.i = 0
-
-    def peek(self) -> tuple[str, Any] | None:
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
-
-    def take(self, kind: str, value: Any = None) -> Any:
-        tok = self.peek()
-        if tok is None or tok[0] != kind or (value is not None and tok[1] != value):
-            found = "end of text" if tok is None else repr(tok[1])
-            want = repr(value) if value is not None else kind
-            raise GenotypeError(f"genotype text: expected {want}, found {found}")
-        self.i += 1
-        return tok[1]
-
-    def at(self, kind: str, value: Any = None) -> bool:
-        tok = self.peek()
-        return tok is not None and tok[0] == kind and (value is None or tok[1] == value)
-
-    def genotype(self) -> dict[str, Any]:
-        self.take("name", "Genotype")
-        self.take("punct", "(")
-        fields: dict[str, Any] = {}
-        while not self.at("punct", ")"):
-            key = self.take("name")
-            if key not in ("normal", "normal_concat", "reduce", "reduce_concat"):
-                raise GenotypeError(f"genotype text: unknown field {key!r}")
-            if key in fields:
-                raise GenotypeError(f"genotype text: field {key!r} given twice")
-            self.take("punct", "=")
-            fields[key] = self.nodes() if key.endswith("_concat") else self.edges()
-            if not self.at("punct", ")"):
-                self.take("punct", ",")
-        self.take("punct", ")")
-        if self.peek() is not None:
-            raise GenotypeError(f"genotype text: unexpected {self.peek()[1]!r} after the closing ')'")
-        return fields
-
-    def _sequence(self, item) -> list[Any]:
-        opener = self.peek()
-        if opener is None or opener[0] != "punct" or opener[1] not in self._CLOSE:
-            found = "end of text" if opener is None else repr(opener[1])
-            raise GenotypeError(f"genotype text: expected a list, found {found}")
-        self.i += 1
-        close = self._CLOSE[opener[1]]
-        items = []
-        while not self.at("punct", close):
-            items.append(item())
-            if not self.at("punct", close):
-                self.take("punct", ",")
-        self.take("punct", close)
-        return items
-
-    def edge(self) -> tuple[str, int]:
-        self.take("punct", "(")
-        op = self.take("str")
-        self.take("punct", ",")
-        idx = self.take("int")
-        if self.at("punct", ","):
-            self.take("punct", ",")
-        self.take("punct", ")")
-        return (op, idx)
-
-    def edges(self) -> list[tuple[str, int]]:
-        return self._sequence(self.edge)
-
-    def nodes(self) -> list[int]:
-        if self.at("name", "range"):
-            self.take("name", "range")
-            self.take("punct", "(")
-            start = self.take("int")
-            self.take("punct", ",")
-            stop = self.take("int")
-            self.take("punct", ")")
-            if stop - start > 64:
-                raise GenotypeError("genotype text: concat range too long")
-            return list(range(start, stop))
-        return self._sequence(lambda: self.take("int"))
-
-
 def parse_darts(text: str) -> Genotype:
     """Parse the DARTS ``Genotype(...)`` form without evaluating it.
 
@@ -350,11 +224,7 @@ def parse_darts(text: str) -> Genotype:
     GenotypeError
         If the text is anything but that form with literal values.
     """
-    if not isinstance(text, str):
-        raise GenotypeError("genotype text must be a string")
-    if len(text) > 100_000:
-        raise GenotypeError("genotype text is too long")
-    fields = _Parser(_tokenize(text)).genotype()
+    fields = parse_darts_fields(text)
     missing = [k for k in ("normal", "normal_concat", "reduce", "reduce_concat") if k not in fields]
     if missing:
         raise GenotypeError(f"genotype text lacks {', '.join(missing)}")

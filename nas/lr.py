@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from xnas.pea.rule import eta_star
+from xnas.pea.rule import check_reward_bound, eta_star
 
 __all__ = [
     "LearningRates",
@@ -89,8 +89,8 @@ def learning_rates(
     Raises
     ------
     ValueError
-        For non-positive sizes, epochs or ``L``, negative replications, or
-        ``N < 2``.
+        For non-positive sizes or epochs, an ``L`` outside
+        :data:`xnas.pea.rule.REWARD_BOUND_RANGE`, negative replications, or ``N < 2``.
     """
     if valid_size < 1:
         raise ValueError(f"validation size must be at least 1, got {valid_size}")
@@ -102,8 +102,7 @@ def learning_rates(
         )
     if experts < 2:
         raise ValueError(f"need at least 2 experts, got {experts}")
-    if not (math.isfinite(L) and L > 0):
-        raise ValueError(f"L must be positive, got {L}")
+    L = check_reward_bound(L)
 
     def eta(r: int) -> tuple[float, float]:
         if r == 0:

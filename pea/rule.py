@@ -48,12 +48,35 @@ import math
 import numpy as np
 
 __all__ = [
+    "REWARD_BOUND_RANGE",
+    "check_reward_bound",
     "clip_rewards",
     "eta_star",
     "log_threshold",
     "mixture",
     "xnas_update",
 ]
+
+
+REWARD_BOUND_RANGE = (1e-100, 1e100)
+"""Accepted reward bounds ``L``: rewards, regrets and their spreads are in units of
+``L`` and its square, which float64 holds with room to spare inside this range."""
+
+
+def check_reward_bound(reward_bound: float, name: str = "L") -> float:
+    """Return ``reward_bound`` as a float, or raise a one-line ``ValueError``.
+
+    ``L`` must be finite and lie in :data:`REWARD_BOUND_RANGE`; outside it,
+    ``L^2`` or the regret statistics overflow or underflow float64.
+    """
+    lo, hi = REWARD_BOUND_RANGE
+    try:
+        value = float(reward_bound)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {reward_bound!r}") from None
+    if not (lo <= value <= hi):
+        raise ValueError(f"{name} must be positive and finite, in [{lo:g}, {hi:g}], got {reward_bound!r}")
+    return value
 
 
 def eta_star(n_experts: int, horizon: float, reward_bound: float = 1.0) -> float:
@@ -68,15 +91,30 @@ def eta_star(n_experts: int, horizon: float, reward_bound: float = 1.0) -> float
     horizon : float
         Horizon ``T`` in elementary rounds (positive).
     reward_bound : float
-        Reward bound ``L`` (positive).
+        Reward bound ``L``, in :data:`REWARD_BOUND_RANGE`.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments, or when ``eta*`` overflows or underflows float64
+        (one line naming N, T and L).
     """
     if n_experts < 2:
         raise ValueError(f"need at least 2 experts, got {n_experts}")
     if not horizon > 0:
         raise ValueError(f"horizon must be positive, got {horizon}")
-    if not reward_bound > 0:
-        raise ValueError(f"reward bound L must be positive, got {reward_bound}")
-    return math.sqrt(2.0 * math.log(n_experts) / (horizon * reward_bound**2))
+    reward_bound = check_reward_bound(reward_bound)
+    if not math.isfinite(horizon):
+        raise ValueError(f"horizon must be finite, got {horizon}")
+    # Dividing by L last (not by T L^2 at once) keeps L^2 from overflowing or
+    # underflowing for extreme but finite L; only a rate float64 cannot hold is refused.
+    eta = math.sqrt(2.0 * math.log(n_experts) / horizon) / reward_bound
+    if not (eta > 0 and math.isfinite(eta)):
+        raise ValueError(
+            f"eta* = sqrt(2 ln N / (T L^2)) is not a representable number for N={n_experts}, "
+            f"T={horizon:g}, L={reward_bound:g}; choose L nearer 1"
+        )
+    return eta
 
 
 def clip_rewards(rewards: np.ndarray, reward_bound: float, rounds: float = 1.0) -> np.ndarray:

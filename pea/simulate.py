@@ -216,6 +216,8 @@ def load_rewards(path: str | os.PathLike) -> np.ndarray:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ValueError(f"reward file not found: {path}")
+    if not os.path.isfile(path):  # a FIFO or a device would block or never end
+        raise ValueError(f"reward file {path} is not a regular file")
     try:
         arr = np.load(path, allow_pickle=False)
     except Exception as exc:  # numpy raises several types for bad files
@@ -374,11 +376,15 @@ def simulate(
     ep = np.concatenate([ep, np.zeros(max(0, 8 - ep.size))])
     dim = int(eparams.get("dim", 1))
     best = eparams.get("best", -1.0)
-    if best >= n_experts or (best >= 0 and best != int(best)):
+    if not (best == -1 or (0 <= best < n_experts and best == int(best))):
         raise ValueError(f"{env}: best must be an expert index below {n_experts} or -1")
 
     rounds = sample_rounds(T, n_samples)
     S, N, Kn = seeds, n_experts, rounds.size
+    from xnas.nas.limits import check_memory  # no torch; the one memory check of both tools
+
+    check_memory(8.0 * S * (K.OUT_SIZE + 5 * N + Kn * (4 + N)),
+                 f"cannot allocate: {S} seeds x {N} experts x {Kn} sampled rounds", hint="lower the seeds")
     seed_arr = np.arange(int(seed), int(seed) + S, dtype=np.int64)
     scal = np.zeros((S, K.OUT_SIZE))
     exp_reward = np.zeros((S, N))
@@ -457,6 +463,8 @@ def _check_params(fc_name: str, fparams: Mapping[str, float], env_name: str, epa
     for key in ("eps", "momentum", "weight_decay"):
         if key in fparams and fparams[key] < 0.0:
             raise ValueError(f"{fc_name}: {key} must be non-negative, got {fparams[key]}")
+    if eparams.get("noise", 0.0) < 0.0:
+        raise ValueError(f"{env_name}: noise is a standard deviation and must be non-negative, got {eparams['noise']:g}")
     if env_name == "convex":
         dim = eparams["dim"]
         if not (dim >= 1 and dim == int(dim) and n_experts * dim <= MAX_CONVEX_SIZE):

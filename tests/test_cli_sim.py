@@ -165,3 +165,70 @@ def test_init_weights_near_the_float_limit_normalise_without_overflow():
     r = run("regret", "--experts", "2", "--T", "500", "--init-weights", "1e308,1e308", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["regret"] == base["regret"]
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--L", "1e-200"], "--L"),
+        (["--L", "1e300"], "--L"),
+        (["--env", "stochastic", "--env-param", "noise=-1"], "noise"),
+        (["--env", "late-bloomer", "--env-param", "noise=-0.5"], "noise"),
+        (["--env", "stochastic", "--env-param", "best=-5"], "best"),
+        (["--env", "late-bloomer", "--env-param", "best=-2"], "best"),
+        (["--seed", "4611686018427387904"], "--seed"),
+    ],
+)
+def test_more_bad_input_is_one_line_and_exit_2(args, needle):
+    r = run("regret", "--T", "1000", "--seeds", "2", *args)
+    assert r.exit_code == 2, r.output
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("extra", [["--env", "stochastic"], ["--T", "10"], ["--experts", "4"]])
+def test_rewards_with_env_T_or_experts_is_rejected(tmp_path, extra):
+    p = tmp_path / "r.npy"
+    np.save(p, np.zeros((20, 3)))
+    r = run("regret", "--rewards", str(p), *extra)
+    assert r.exit_code == 2, r.output
+    assert "--rewards" in r.output and extra[0] in r.output
+    assert run("regret", "--rewards", str(p), "--env", "replay").exit_code == 0
+
+
+def test_fifo_as_rewards_does_not_block(tmp_path):
+    import os
+
+    fifo = tmp_path / "r.npy"
+    os.mkfifo(fifo)
+    r = run("regret", "--rewards", str(fifo))  # would block forever on open() before the fix
+    assert r.exit_code == 2 and "regular file" in r.output
+
+
+def test_figure_seeds_beyond_memory_is_one_line(tmp_path):
+    r = run("figure", "late-bloomers", "--quick", "--seeds", "1000000000", "--out", str(tmp_path / "f"))
+    assert r.exit_code == 2, r.output
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "memory" in lines[0] and "Traceback" not in r.output
+    assert not (tmp_path / "f" / "late-bloomers.png").exists()
+
+
+def test_one_seed_rule_for_both_tools():
+    from xnas.nas.limits import LimitError, check_seed
+
+    for bad in (-1, 2**62, 1.5):
+        with pytest.raises(LimitError, match="--seed"):
+            check_seed(bad)
+    assert check_seed(0) == 0 and check_seed(2**62 - 1) == 2**62 - 1
+    assert run("regret", "--T", "100", "--seeds", "2", "--seed", "-1").exit_code == 2
+    assert run("figure", "late-bloomers", "--quick", "--seed", "-1").exit_code == 2
+
+
+def test_ops_parsing_rejects_empty_names():
+    from xnas.nas.genotypes import GenotypeError, parse_ops
+
+    with pytest.raises(GenotypeError, match="empty"):
+        parse_ops("sep_conv_3x3,,skip_connect")
+    with pytest.raises(GenotypeError, match="more than once"):
+        parse_ops("skip_connect,skip_connect")
+    assert parse_ops(" sep_conv_3x3 , skip_connect ") == ("sep_conv_3x3", "skip_connect")

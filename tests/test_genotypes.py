@@ -189,3 +189,20 @@ def test_random_valid_genotypes_round_trip(data) -> None:
     concat = sorted(data.draw(st.sets(st.integers(2, steps + 1), min_size=1)))
     g = Genotype(cell(), concat, cell(), concat).validate(steps=steps)
     assert parse_darts(g.to_darts()) == g == Genotype.from_json(g.to_json())
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"normal": ' + "[" * 5000 + "]" * 5000 + "}"])
+def test_deeply_nested_genotype_json_is_one_line(tmp_path, text: str) -> None:
+    from xnas.nas.genotypes import GenotypeError, resolve_genotype
+
+    path = tmp_path / "genotype.json"
+    path.write_text(text)
+    with pytest.raises(GenotypeError, match="nested more than") as info:
+        resolve_genotype(str(path))
+    assert "\n" not in str(info.value)
+
+
+def test_json_depth_limit_ignores_brackets_in_strings() -> None:
+    from xnas.nas.genotypes import json_loads_limited
+
+    assert json_loads_limited('{"a": "[[[[\\"[[[["}', max_depth=1) == {"a": '[[[["[[[['}

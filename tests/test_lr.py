@@ -85,3 +85,38 @@ def test_rounds_per_epoch_follow_the_shorter_half():
     assert rounds_per_epoch(25_000, 96, train_size=25_000) == 24_960
     # split 0.3: the network-weight half is the shorter one and ends the epoch
     assert rounds_per_epoch(35_000, 96, train_size=15_000) == (15_000 // 96) * 96
+
+
+@pytest.mark.parametrize("L", [1e-200, 1e300, float("inf"), 0.0, -1.0])
+def test_extreme_L_is_a_one_line_value_error(L: float) -> None:
+    from xnas.nas.lr import learning_rates
+    from xnas.pea.rule import eta_star
+
+    with pytest.raises(ValueError, match="L must") as info:
+        learning_rates(1000, 10, 6, 2, L=L)
+    assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="L must"):
+        eta_star(8, 1000.0, L)
+
+
+def test_eta_star_is_finite_across_the_accepted_range() -> None:
+    import math
+
+    from xnas.pea.rule import REWARD_BOUND_RANGE, eta_star
+
+    lo, hi = REWARD_BOUND_RANGE
+    for L in (lo, 1.0, hi):
+        eta = eta_star(8, 1e6, L)
+        assert math.isfinite(eta) and eta > 0
+        assert math.isclose(eta, math.sqrt(2 * math.log(8) / 1e6) / L, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("L", ["1e-200", "1e300"])
+def test_lr_cli_extreme_L(L: str) -> None:
+    from click.testing import CliRunner
+
+    from xnas.cli.nas import main
+
+    result = CliRunner().invoke(main, ["lr", "digits", "--L", L], standalone_mode=False)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output and "must be positive and finite, in" in result.output

@@ -1,0 +1,227 @@
+"""Genotype text, read without ``eval``: the DARTS ``Genotype(...)`` tokenizer and parser,
+JSON with a nesting-depth limit, and ``--ops`` lists.
+
+Carved from :mod:`xnas.nas.genotypes` (which re-exports the public names): these
+turn untrusted text into plain values; the ``Genotype`` type and its checks live there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from xnas.nas.ops import OPERATIONS, PRIMITIVES
+
+__all__ = ["GenotypeError", "MAX_JSON_DEPTH", "json_loads_limited", "parse_darts_fields", "parse_ops"]
+
+
+class GenotypeError(ValueError):
+    """A malformed or unknown genotype; the message is one line for the user."""
+
+
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects accepted in JSON we read (a genotype needs 3)."""
+
+
+def parse_ops(text: str | None, option: str = "--ops") -> tuple[str, ...]:
+    """Parse a comma-separated operation set; ``None`` gives the 8 DARTS operations.
+
+    Every name must be a registered operation, given once; an empty name
+    (``sep_conv_3x3,,skip_connect``) is an error, not silently dropped.
+
+    Raises
+    ------
+    GenotypeError
+        One line naming the bad entry.
+    """
+    if text is None:
+        return PRIMITIVES
+    names = [p.strip() for p in text.split(",")]
+    if any(not n for n in names):
+        raise GenotypeError(f"{option} has an empty operation name in {text!r}")
+    unknown = [n for n in names if n not in OPERATIONS]
+    if unknown:
+        raise GenotypeError(f"{option}: unknown operation {unknown[0]!r}; choose from {', '.join(OPERATIONS)}")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise GenotypeError(f"{option} names {repeated[0]!r} more than once")
+    if len(names) < 2:
+        raise GenotypeError(f"{option} needs at least 2 operations, got {len(names)}")
+    return tuple(names)
+
+
+def json_loads_limited(text: str, max_depth: int = MAX_JSON_DEPTH, what: str = "JSON") -> Any:
+    """``json.loads`` that refuses nesting deeper than ``max_depth`` with a one-line ``ValueError``.
+
+    Python's decoder recurses once per level, so a file of many thousand ``[``
+    raises ``RecursionError``; the depth is measured first, outside strings.
+
+    Raises
+    ------
+    GenotypeError
+        (a ``ValueError``) for too deep nesting or malformed JSON, naming ``what``.
+    """
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > max_depth:
+                raise GenotypeError(f"{what} is nested more than {max_depth} levels deep")
+        elif ch in "]}":
+            depth -= 1
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GenotypeError(f"{what} is malformed: {exc.msg} at line {exc.lineno}") from None
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("not an integer")
+    return int(value)
+
+
+# ---------------------------------------------------------------------------------
+# DARTS-form parser: tokenizer + recursive descent, no eval.
+# ---------------------------------------------------------------------------------
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<str>'[A-Za-z0-9_]*'|"[A-Za-z0-9_]*")
+      | (?P<int>-?\d+)
+      | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+      | (?P<punct>[()\[\],=])
+    )""",
+    re.VERBOSE,
+)
+
+
+def _tokenize(text: str) -> list[tuple[str, Any]]:
+    tokens: list[tuple[str, Any]] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            rest = text[pos:].lstrip()
+            if not rest:
+                break
+            raise GenotypeError(f"genotype text: unexpected {rest[:20]!r}")
+        pos = m.end()
+        kind = m.lastgroup
+        value: Any = m.group(kind)
+        if kind == "str":
+            value = value[1:-1]
+        elif kind == "int":
+            value = int(value)
+        tokens.append((kind, value))
+    return tokens
+
+
+class _Parser:
+    _CLOSE = {"(": ")", "[": "]"}
+
+    def __init__(self, tokens: list[tuple[str, Any]]) -> None:
+        self.tokens = tokens
+        self.i = 0
+
+    def peek(self) -> tuple[str, Any] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self, kind: str, value: Any = None) -> Any:
+        tok = self.peek()
+        if tok is None or tok[0] != kind or (value is not None and tok[1] != value):
+            found = "end of text" if tok is None else repr(tok[1])
+            want = repr(value) if value is not None else kind
+            raise GenotypeError(f"genotype text: expected {want}, found {found}")
+        self.i += 1
+        return tok[1]
+
+    def at(self, kind: str, value: Any = None) -> bool:
+        tok = self.peek()
+        return tok is not None and tok[0] == kind and (value is None or tok[1] == value)
+
+    def genotype(self) -> dict[str, Any]:
+        self.take("name", "Genotype")
+        self.take("punct", "(")
+        fields: dict[str, Any] = {}
+        while not self.at("punct", ")"):
+            key = self.take("name")
+            if key not in ("normal", "normal_concat", "reduce", "reduce_concat"):
+                raise GenotypeError(f"genotype text: unknown field {key!r}")
+            if key in fields:
+                raise GenotypeError(f"genotype text: field {key!r} given twice")
+            self.take("punct", "=")
+            fields[key] = self.nodes() if key.endswith("_concat") else self.edges()
+            if not self.at("punct", ")"):
+                self.take("punct", ",")
+        self.take("punct", ")")
+        if self.peek() is not None:
+            raise GenotypeError(f"genotype text: unexpected {self.peek()[1]!r} after the closing ')'")
+        return fields
+
+    def _sequence(self, item) -> list[Any]:
+        opener = self.peek()
+        if opener is None or opener[0] != "punct" or opener[1] not in self._CLOSE:
+            found = "end of text" if opener is None else repr(opener[1])
+            raise GenotypeError(f"genotype text: expected a list, found {found}")
+        self.i += 1
+        close = self._CLOSE[opener[1]]
+        items = []
+        while not self.at("punct", close):
+            items.append(item())
+            if not self.at("punct", close):
+                self.take("punct", ",")
+        self.take("punct", close)
+        return items
+
+    def edge(self) -> tuple[str, int]:
+        self.take("punct", "(")
+        op = self.take("str")
+        self.take("punct", ",")
+        idx = self.take("int")
+        if self.at("punct", ","):
+            self.take("punct", ",")
+        self.take("punct", ")")
+        return (op, idx)
+
+    def edges(self) -> list[tuple[str, int]]:
+        return self._sequence(self.edge)
+
+    def nodes(self) -> list[int]:
+        if self.at("name", "range"):
+            self.take("name", "range")
+            self.take("punct", "(")
+            start = self.take("int")
+            self.take("punct", ",")
+            stop = self.take("int")
+            self.take("punct", ")")
+            if stop - start > 64:
+                raise GenotypeError("genotype text: concat range too long")
+            return list(range(start, stop))
+        return self._sequence(lambda: self.take("int"))
+
+
+def parse_darts_fields(text: str) -> dict[str, Any]:
+    """The fields of a DARTS ``Genotype(...)`` text as plain lists (no ``eval``).
+
+    Raises
+    ------
+    GenotypeError
+        If the text is anything but that form with literal values.
+    """
+    if not isinstance(text, str):
+        raise GenotypeError("genotype text must be a string")
+    if len(text) > 100_000:
+        raise GenotypeError("genotype text is too long")
+    return _Parser(_tokenize(text)).genotype()

@@ -1,0 +1,243 @@
+"""Upper bounds and memory estimates checked before any work starts (no torch needed).
+
+A supernet of ``-C 100000`` or a network of 100 000 cells used to end in an
+allocator error, or to run for minutes before failing; a learning rate of
+``1e300`` failed deep inside torch ("value cannot be converted to type float").
+These checks answer in one line, before data loading or model set-up.  The
+memory estimate is deliberately rough (within a small factor of what torch
+allocates): it exists to refuse sizes that are out by orders of magnitude.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+from xnas.nas.lr import reduction_layers
+
+__all__ = [
+    "LimitError",
+    "FLOAT32_MAX",
+    "MAX_CHANNELS",
+    "MAX_LAYERS",
+    "MAX_NODES",
+    "HYPERPARAMETER_RANGES",
+    "NetworkEstimate",
+    "available_memory",
+    "MAX_SEED",
+    "check_float32",
+    "check_hyperparameters",
+    "check_memory",
+    "check_network_size",
+    "check_seed",
+    "estimate_network",
+]
+
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_TINY = 1.1754943508222875e-38
+MAX_CHANNELS = 4096
+"""Largest initial channel count ``C`` (the paper uses 16 to search, 36-50 to train)."""
+MAX_LAYERS = 1000
+"""Most cells of a network (the paper uses 8 to search, 20 to train)."""
+MAX_NODES = 16
+"""Most intermediate nodes per cell (the paper uses 4; edges grow as nodes squared)."""
+
+HYPERPARAMETER_RANGES: dict[str, tuple[float, float]] = {
+    "lr": (0.0, 1e12),
+    "lr_min": (0.0, 1e12),
+    "weight_decay": (0.0, 1e6),
+    "momentum": (0.0, 1.0),
+    "grad_clip": (0.0, FLOAT32_MAX),
+    "arch_lr": (0.0, 1e12),
+    "arch_weight_decay": (0.0, 1e6),
+    "eta_normal": (0.0, 1e12),
+    "eta_reduce": (0.0, 1e12),
+    "drop_path": (0.0, 1.0),
+    "label_smoothing": (0.0, 1.0),
+    "auxiliary_weight": (0.0, 1e6),
+}
+"""Accepted ``[low, high]`` of float hyperparameters.  The upper ends are far above
+any useful value (a divergent run is the non-finite guard's business) but keep
+every value, and its products in the optimizer, representable in float32."""
+
+
+class LimitError(ValueError):
+    """A size or value beyond what can run; the message is one line for the user."""
+
+
+MAX_SEED = 2**62 - 1
+"""Largest first seed of both tools: numpy and numba take non-negative 64-bit seeds,
+torch 64-bit ones, and a battery plays ``seed, seed + 1, ...`` from it."""
+
+
+def check_seed(seed: int, name: str = "--seed") -> int:
+    """Return ``seed`` if it lies in ``[0, 2^62)``, else raise a one-line :class:`LimitError`.
+
+    One rule for ``xnas-sim`` and ``xnas-nas``, so a seed one tool accepts the other does too.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise LimitError(f"{name} must lie in [0, 2^62), got {seed}")
+    return seed
+
+
+def check_float32(name: str, value: float, low: float = -FLOAT32_MAX, high: float = FLOAT32_MAX) -> float:
+    """Return ``value`` as a float if it is finite, representable in float32 and in ``[low, high]``.
+
+    A non-zero value smaller in magnitude than float32's smallest normal number
+    is refused too: torch would silently round it (towards) zero.
+
+    Raises
+    ------
+    LimitError
+        One line naming ``name``.
+    """
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise LimitError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(x) or abs(x) > FLOAT32_MAX:
+        raise LimitError(f"{name} must be a finite number that float32 can hold (|x| <= 3.4e38), got {value!r}")
+    if x != 0.0 and abs(x) < FLOAT32_TINY:
+        raise LimitError(f"{name} {value!r} is too small for float32 (use 0 or a value >= 1.2e-38)")
+    if not low <= x <= high:
+        raise LimitError(f"{name} must lie in [{low:g}, {high:g}], got {value!r}")
+    return x
+
+
+def check_hyperparameters(**values: Optional[float]) -> None:
+    """Check float hyperparameters by their config field names; ``None`` values are skipped.
+
+    Names listed in :data:`HYPERPARAMETER_RANGES` get their range, others only
+    the float32 check.  Example: ``check_hyperparameters(lr=cfg.lr, weight_decay=cfg.weight_decay)``.
+
+    Raises
+    ------
+    LimitError
+        One line naming the first bad field.
+    """
+    for name, value in values.items():
+        if value is None:
+            continue
+        low, high = HYPERPARAMETER_RANGES.get(name, (-FLOAT32_MAX, FLOAT32_MAX))
+        check_float32(name, value, low, high)
+
+
+@dataclass(frozen=True)
+class NetworkEstimate:
+    """Rough size of a network: parameters and training memory in bytes."""
+
+    params: int
+    param_bytes: int
+    activation_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        """Parameters with gradients and optimizer state, plus the activations kept for backward."""
+        return self.param_bytes + self.activation_bytes
+
+
+def _edges(nodes: int, search: bool) -> int:
+    # a supernet cell connects node i to every earlier state (2 + i of them); a trained cell keeps 2 per node
+    return nodes * (nodes + 3) // 2 if search else 2 * nodes
+
+
+def estimate_network(C: int, layers: int, nodes: int = 4, batch_size: int = 96, image_size: int = 32,
+                     in_channels: int = 3, search: bool = True, n_ops: int = 8,
+                     stem_stride: int = 1) -> NetworkEstimate:
+    """Estimate the parameters and the training memory of a DARTS-space network.
+
+    Per edge of width ``c`` a supernet holds about ``0.75 n_ops c^2`` weights
+    (the separable and dilated convolutions' 1x1 parts) and keeps about
+    ``4 n_ops`` feature maps of ``batch x c x s x s`` floats for backward; a trained
+    cell has two operations per node.  Reduction cells (at ``layers // 3`` and
+    ``2 layers // 3``) double ``c`` and halve ``s``.  Parameters count four
+    times (weight, gradient, momentum, a spare copy), four bytes each.
+    ``stem_stride`` is 8 for the ImageNet network, whose stem takes 224 to 28 pixels.
+    """
+    reductions = set(reduction_layers(layers))
+    c, s = int(C), max(1, math.ceil(int(image_size) / int(stem_stride)))
+    c_prev = 3 * c
+    params = in_channels * 9 * 3 * c
+    maps = batch_size * 3 * c * s * s  # the stem
+    per_op_maps = 4 if search else 5
+    ops = n_ops if search else 1
+    for i in range(layers):
+        if i in reductions:
+            c, s = 2 * c, max(1, math.ceil(s / 2))
+        edges = _edges(nodes, search)
+        params += edges * ops * (0.75 * c * c + 40 * c) + 2 * c_prev * c
+        maps += batch_size * c * s * s * (edges * ops * per_op_maps + nodes + 2)
+        c_prev = nodes * c
+    params = int(params)
+    return NetworkEstimate(params=params, param_bytes=16 * params, activation_bytes=int(4 * maps))
+
+
+def available_memory() -> int:
+    """Bytes of physical host memory.
+
+    The total, not what is free now: a limit that moves with other jobs' load
+    would refuse a run one minute and accept it the next.
+    """
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not Linux nor POSIX
+        return 1 << 62
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB"
+
+
+def check_memory(nbytes: float, what: str, available: Optional[int] = None, hint: str = "") -> None:
+    """Raise a one-line :class:`LimitError` when ``nbytes`` exceeds the memory available.
+
+    Parameters
+    ----------
+    nbytes : float
+        Estimated bytes the work needs.
+    what : str
+        What needs them (``"the supernet (C=100000, ...)"``).
+    available : int, optional
+        Bytes available; default :func:`available_memory` (pass a GPU's memory for cuda).
+    hint : str
+        How to need less, appended after a semicolon.
+    """
+    limit = available_memory() if available is None else int(available)
+    if nbytes > limit:
+        raise LimitError(f"{what} needs about {_gib(nbytes)} of memory, more than the {_gib(limit)} available"
+                         + (f"; {hint}" if hint else ""))
+
+
+def check_network_size(C: int, layers: int, nodes: int = 4, batch_size: int = 96, image_size: int = 32,
+                       in_channels: int = 3, search: bool = True, n_ops: int = 8,
+                       available: Optional[int] = None, forward_only: bool = False,
+                       stem_stride: int = 1) -> NetworkEstimate:
+    """Check the upper bounds on ``C``, ``layers`` and ``nodes``, then the estimated memory.
+
+    Call it before building a network: ``search`` for a supernet, ``search=False``
+    for a trained (or counted) network; ``forward_only`` counts the parameters
+    only, as ``xnas-nas params`` does (its single-image forward is small);
+    ``stem_stride=8`` for the ImageNet network.
+
+    Returns
+    -------
+    NetworkEstimate
+
+    Raises
+    ------
+    LimitError
+        One line naming the option to lower.
+    """
+    for name, value, high in (("channels (-C)", C, MAX_CHANNELS), ("layers (cells)", layers, MAX_LAYERS),
+                              ("nodes", nodes, MAX_NODES)):
+        if int(value) > high:
+            raise LimitError(f"{name} must be at most {high}, got {value}")
+    est = estimate_network(C, layers, nodes, batch_size, image_size, in_channels, search, n_ops, stem_stride)
+    kind = "the supernet" if search else "the network"
+    need = est.param_bytes / 4 if forward_only else est.total_bytes
+    check_memory(need, f"{kind} (C={C}, {layers} cells, {nodes} nodes, batch {batch_size}, {image_size}px, "
+                       f"about {est.params / 1e6:.3g} M parameters)", available,
+                 hint="lower -C, the cells, the nodes or the batch size")
+    return est
