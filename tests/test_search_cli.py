@@ -54,7 +54,6 @@ def test_search_digits_json_then_refuses_to_overwrite_then_resumes(tmp_path):
     [
         (["search", "nosuchdata"], "unknown dataset"),
         (["search", "cifar10", "--data-dir", "{tmp}/empty"], "--download"),
-        (["search", "cifar10"], "--data-dir"),
         (["search", "digits", "--zeta", "0"], "zeta"),
         (["search", "digits", "--epochs", "0"], "epochs"),
         (["search", "digits", "--arch-optimizer", "adam"], "architecture optimizer"),
