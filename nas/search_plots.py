@@ -39,6 +39,8 @@ def plot_arch_weights(
     path: str,
     steps_per_epoch: int | None = None,
     final_wipeout: Optional[int] = None,
+    cell_types: Sequence[str] = CELL_TYPES,
+    edge_labels: Optional[Sequence[str]] = None,
 ) -> None:
     """Every edge's expert weights over the search, one panel per edge.
 
@@ -46,7 +48,7 @@ def plot_arch_weights(
     ----------
     steps : ndarray, shape (S,)
         Architecture step of each snapshot.
-    weights : ndarray, shape (S, 2, edges, N)
+    weights : ndarray, shape (S, len(cell_types), edges, N)
         Mixing weights per snapshot, cell type, edge and expert.
     primitives : sequence of str
         Expert names.
@@ -60,23 +62,27 @@ def plot_arch_weights(
         The architecture step of the horizon, where XNAS's last round wipes
         every expert but the leader; marked with a dashed line and a label,
         so that the jump to one-hot weights reads as the rule, not a glitch.
+    cell_types : sequence of str
+        The cell types along the second axis of ``weights`` (darts: normal, reduce).
+    edge_labels : sequence of str, optional
+        One label per edge; by default the DARTS cell's ``source -> node``.
     """
     plt = _pyplot()
     steps = np.asarray(steps, dtype=float)
     x = steps / steps_per_epoch if steps_per_epoch else steps
     n_edges = weights.shape[2]
-    ends = edge_endpoints(nodes)
+    if edge_labels is None:
+        edge_labels = [f"{_node_name(src)} -> {_node_name(dst)}" for src, dst in edge_endpoints(nodes)]
     cols = min(n_edges, 7)
     rows = math.ceil(n_edges / cols)
-    fig, axes = plt.subplots(2 * rows, cols, figsize=(2.3 * cols, 1.9 * 2 * rows), sharex=True, sharey=True, squeeze=False)
+    fig, axes = plt.subplots(len(cell_types) * rows, cols, figsize=(2.3 * cols, 1.9 * len(cell_types) * rows), sharex=True, sharey=True, squeeze=False)
     colors = plt.get_cmap("tab10")
-    for ci, kind in enumerate(CELL_TYPES):
+    for ci, kind in enumerate(cell_types):
         for e in range(n_edges):
             ax = axes[ci * rows + e // cols][e % cols]
             for i, name in enumerate(primitives):
                 ax.plot(x, weights[:, ci, e, i], color=colors(i % 10), lw=1.2, label=name)
-            src, dst = ends[e]
-            ax.set_title(f"{kind}: {_node_name(src)} -> {_node_name(dst)}", fontsize=7)
+            ax.set_title(f"{kind}: {edge_labels[e]}", fontsize=7)
             ax.set_ylim(-0.02, 1.02)
             if final_wipeout is not None:
                 at = final_wipeout / steps_per_epoch if steps_per_epoch else final_wipeout
