@@ -134,7 +134,7 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
     def pick(value, key, default):
         return value if value is not None else preset.get(key, default)
 
-    if eta_reduce is not None and "reduce" not in space_entry.cell_types:
+    if _rate(eta_reduce, "--eta-reduce") is not None and "reduce" not in space_entry.cell_types:
         raise InputError(f"--eta-reduce does not apply: the {space} space has no reduction cell")
     primitives = space_entry.primitives
     if ops is not None:
