@@ -120,7 +120,7 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
     CIFAR-10) and writes the benchmark's architecture string to genotype.txt.
     Under torchrun every process runs this command; --batch-size is global.
     The output folder gets genotype.json, genotype.txt, config.json, log.jsonl,
-    arch_weights.png, cells.png (darts) and checkpoint.pt.
+    arch_weights.png, cells.png and checkpoint.pt.
     """
     from xnas.nas.checkpoint import CheckpointError
     from xnas.nas.data import DataError

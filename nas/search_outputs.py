@@ -110,7 +110,7 @@ def write_outputs(s, genotype) -> None:
     if s.cfg.record_rewards:
         _assemble_rewards(s)
     if s.cfg.plots:
-        from xnas.nas.search_plots import plot_arch_weights, plot_cells
+        from xnas.nas.search_plots import plot_arch_weights, plot_cells, plot_nb201_cell
 
         plot_arch_weights(
             np.asarray(s.history_steps), np.stack(s.history), s.cfg.primitives, s.cfg.nodes,
@@ -118,8 +118,8 @@ def write_outputs(s, genotype) -> None:
             final_wipeout=s.steps_per_epoch * s.cfg.epochs if s.arch.wipes else None,
             cell_types=s.space.cell_types, edge_labels=_edge_labels(genotype),
         )
-        if isinstance(genotype, Genotype):  # the cell diagram draws DARTS cells only
-            plot_cells(genotype, os.path.join(out, "cells.png"))
+        draw = plot_cells if isinstance(genotype, Genotype) else plot_nb201_cell
+        draw(genotype, os.path.join(out, "cells.png"))
 
 
 def _edge_labels(genotype):
