@@ -119,3 +119,30 @@ def test_lr_nb201_counts_every_cell_as_a_replication():
 def test_bad_space_input_is_one_line_exit_2(args, match, tmp_path):
     res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "o")] if args[0] in ("search", "train") else args)
     _one_line_exit_2(res, match)
+
+
+def test_nb201_train_resume_alone_keeps_space_recipe_and_genotype(tmp_path):
+    pytest.importorskip("sklearn")
+    runner = CliRunner()
+    out = str(tmp_path / "r")
+    mixed = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|"
+    args = ["--limit", "64", "--batch-size", "16", "-C", "2", "--epochs", "1", "--no-progress", "--json"]
+    first = runner.invoke(main, ["train", "digits", "--space", "nb201", "-g", mixed, "--out", out, *args])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(main, ["train", "digits", "--out", out, "--resume", "--no-progress", "--json"])
+    assert again.exit_code == 0, again.output
+    r = json.loads(again.output.strip().splitlines()[-1])
+    assert r["space"] == "nb201" and r["genotype"] == mixed and r["recipe"] == "nb201-digits" and r["channels"] == 2
+
+
+def test_a_checkpoint_arch_without_space_is_darts():
+    from xnas.nas.genotypes import resolve_genotype
+    from xnas.nas.network import NetworkCIFAR, build_from_arch, network_arch
+    from xnas.nas.nb201.genotype import parse_arch_str
+    from xnas.nas.nb201.networks import NB201Network
+
+    arch = network_arch(resolve_genotype("XNAS"), 4, 5, 10, 3, 32, False, False)
+    assert arch.pop("space") == "darts"
+    assert isinstance(build_from_arch(arch), NetworkCIFAR)
+    nb = network_arch(parse_arch_str(ALL_CONV), 4, 3, 10, 3, 32, False, False, space="nb201")
+    assert isinstance(build_from_arch(nb), NB201Network)
