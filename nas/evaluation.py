@@ -20,8 +20,8 @@ from xnas.nas.checkpoint import CheckpointError, check_finite_state, load_checkp
 from xnas.nas.data import dataset_info, default_transform, load_dataset, make_loader
 from xnas.nas.genotypes import Genotype, GenotypeError
 from xnas.nas.network import build_from_arch, count_parameters_M
-from xnas.nas.spaces import get_space
 from xnas.nas.runtime import SetupError, apply_threads, default_threads, resolve_device
+from xnas.nas.spaces import get_space
 
 __all__ = ["CHECKPOINT_FORMAT", "evaluate", "evaluate_checkpoint", "load_training_checkpoint", "seeded_subset"]
 

@@ -9,7 +9,6 @@ from typing import Any, Optional
 import torch
 
 from xnas.nas.arch_optimizers import ARCH_OPTIMIZERS, check_arch_weight_decay
-from xnas.nas.genotypes import Genotype
 from xnas.nas.ops import check_primitives
 from xnas.nas.runtime import RunError
 from xnas.nas.spaces import SPACES, get_space
@@ -152,7 +151,7 @@ class SearchConfig:
 class SearchResult:
     """What a finished (or stopped) search hands back."""
 
-    genotype: Genotype
+    genotype: Any  # a Genotype (darts) or an NB201Genotype
     epochs_done: int
     log: list
     out_dir: str

@@ -10,10 +10,10 @@ from torch.utils.data import Subset
 from xnas.nas import distributed as dist
 from xnas.nas.data import default_transform, load_dataset, make_loader
 from xnas.nas.evaluation import TEST_SUBSET_SEED, seeded_subset
-from xnas.nas.network import network_arch
-from xnas.nas.spaces import get_space
 from xnas.nas.genotypes import GenotypeError
+from xnas.nas.network import network_arch
 from xnas.nas.recipes import Recipe
+from xnas.nas.spaces import get_space
 from xnas.nas.train_config import TrainConfig, TrainSetupError
 
 __all__ = ["build_loaders", "build_network_and_optimizer", "check_settings"]
