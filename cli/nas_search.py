@@ -64,7 +64,7 @@ def _default_out(dataset: str, arch_optimizer: str, space: str = "darts") -> str
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Dataset root folder.")
 @click.option("--download", is_flag=True, help="Let torchvision download the dataset into --data-dir.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Output folder [default: runs/search-DATASET-OPTIMIZER].")
+              help="Output folder [default: runs/search-DATASET-OPTIMIZER; nb201: runs/search-DATASET-nb201-OPTIMIZER].")
 @click.option("--resume", is_flag=True, help="Continue the search in --out from its checkpoint.")
 @click.option("--arch-optimizer", default="xnas", show_default=True,
               help="How architecture weights are updated: xnas, darts (Adam, first order) or gd.")
