@@ -15,12 +15,21 @@ import click
 
 from xnas.cli._common import InputError, emit_json
 
-# Settings of the paper's search (CIFAR-10) are the SearchConfig defaults; the
-# digits quick start shrinks the supernet and the schedule so that a whole
-# search fits in a few minutes on 2 CPU cores.
-DATASET_PRESETS: dict[str, dict] = {
-    "digits": {"epochs": 6, "batch_size": 64, "channels": 4, "layers": 5, "nodes": 4},
-}
+SPACE_OPTION = click.option(
+    "--space", default="darts", show_default=True,
+    help="Search space: darts (normal and reduction cells) or nb201 (NAS-Bench-201, one cell in a fixed skeleton).",
+)
+
+
+def _space(name: str):
+    # Each space's presets (xnas.nas.spaces) replace the paper's CIFAR-10 defaults:
+    # the digits quick start fits a whole search in minutes on 2 CPU cores.
+    from xnas.nas.spaces import get_space
+
+    try:
+        return get_space(name)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 class SearchFailed(click.ClickException):
@@ -44,16 +53,18 @@ def _rate(value: Optional[str], name: str) -> Optional[float]:
     return rate
 
 
-def _default_out(dataset: str, arch_optimizer: str) -> str:
-    return "runs/search-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{dataset}-{arch_optimizer}")[:60]
+def _default_out(dataset: str, arch_optimizer: str, space: str = "darts") -> str:
+    name = f"{dataset}-{arch_optimizer}" if space == "darts" else f"{dataset}-{space}-{arch_optimizer}"
+    return "runs/search-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:60]
 
 
-@click.command("search", short_help="Search a normal and a reduction cell on a dataset.")
+@click.command("search", short_help="Search a cell (darts: normal and reduction; nb201: one) on a dataset.")
 @click.argument("dataset")
+@SPACE_OPTION
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Dataset root folder.")
 @click.option("--download", is_flag=True, help="Let torchvision download the dataset into --data-dir.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Output folder [default: runs/search-DATASET-OPTIMIZER].")
+              help="Output folder [default: runs/search-DATASET-OPTIMIZER; nb201: runs/search-DATASET-nb201-OPTIMIZER].")
 @click.option("--resume", is_flag=True, help="Continue the search in --out from its checkpoint.")
 @click.option("--arch-optimizer", default="xnas", show_default=True,
               help="How architecture weights are updated: xnas, darts (Adam, first order) or gd.")
@@ -62,10 +73,12 @@ def _default_out(dataset: str, arch_optimizer: str) -> str:
 @click.option("--split", type=float, default=0.5, show_default=True,
               help="Share of the training set used for the network weights; the rest is the validation half.")
 @click.option("--limit", type=int, default=None, help="Use only this many training images (quick runs).")
-@click.option("--channels", "-C", type=int, default=None, help="Initial channels [16; digits 4].")
-@click.option("--layers", type=int, default=None, help="Cells of the supernet [8; digits 5].")
-@click.option("--nodes", type=int, default=None, help="Intermediate nodes per cell [4].")
-@click.option("--ops", default=None, help="Comma-separated operation set [the 8 DARTS operations].")
+@click.option("--channels", "-C", type=int, default=None,
+              help="Initial channels [16; digits 4; nb201 fashion-mnist 8].")
+@click.option("--layers", type=int, default=None,
+              help="Cells of the supernet [darts 8, digits 5; nb201 3N: 15, fashion-mnist 6, digits 3].")
+@click.option("--nodes", type=int, default=None, help="Intermediate nodes per cell [darts 4; nb201 3, fixed].")
+@click.option("--ops", default=None, help="Comma-separated operation set [the space's operations].")
 @click.option("--lr", type=float, default=0.025, show_default=True, help="Network SGD learning rate (cosine).")
 @click.option("--lr-min", type=float, default=0.001, show_default=True, help="Final network learning rate.")
 @click.option("--momentum", type=float, default=0.9, show_default=True, help="Network SGD momentum, in [0, 1).")
@@ -73,7 +86,7 @@ def _default_out(dataset: str, arch_optimizer: str) -> str:
 @click.option("--grad-clip", type=float, default=5.0, show_default=True, help="Network gradient-norm clip.")
 @click.option("--eta-normal", default="auto", show_default=True,
               help="XNAS learning rate of the normal cells; auto = sqrt(2 ln N / (T_N L^2)).")
-@click.option("--eta-reduce", default="auto", show_default=True, help="Same for the reduction cells.")
+@click.option("--eta-reduce", default=None, help="Same for the reduction cells [auto; darts only].")
 @click.option("--L", "L", type=float, default=1.0, show_default=True, help="Reward bound per example.")
 @click.option("--zeta", type=float, default=1.0, show_default=True, help="Wipeout relaxation in (0, 1].")
 @click.option("--arch-lr", type=float, default=None,
@@ -94,42 +107,46 @@ def _default_out(dataset: str, arch_optimizer: str) -> str:
 @click.option("--no-plots", is_flag=True, help="Skip the PNG figures.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress display.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs, batch_size, split, limit, channels,
+def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer, epochs, batch_size, split, limit, channels,
            layers, nodes, ops, lr, lr_min, momentum, weight_decay, grad_clip, eta_normal, eta_reduce, L, zeta,
            arch_lr, arch_weight_decay, seed, device, workers, threads, micro_batches, record_rewards, no_augment,
            no_plots, no_progress, as_json) -> None:
-    """Search a normal and a reduction cell on DATASET.
+    """Search a cell on DATASET: a normal and a reduction cell (darts), or one cell (nb201).
 
     DATASET is cifar10, cifar100, svhn, fashion-mnist, digits or imagefolder:PATH.
     The defaults are the paper's CIFAR-10 search (batch 96, 50 epochs, C = 16, 8 cells,
     first order, 50/50 split); digits uses a small supernet that finishes in minutes
-    on a CPU. Under torchrun every process runs this command; --batch-size is global.
+    on a CPU. --space nb201 searches the NAS-Bench-201 cell (C = 16, 15 cells on
+    CIFAR-10) and writes the benchmark's architecture string to genotype.txt.
+    Under torchrun every process runs this command; --batch-size is global.
     The output folder gets genotype.json, genotype.txt, config.json, log.jsonl,
     arch_weights.png, cells.png and checkpoint.pt.
     """
     from xnas.nas.checkpoint import CheckpointError
     from xnas.nas.data import DataError
     from xnas.nas.genotypes import GenotypeError
-    from xnas.nas.ops import PRIMITIVES
     from xnas.nas.runtime import RunError, default_threads
     from xnas.nas.search import CHECKPOINT, SearchConfig, run_search
 
-    preset = DATASET_PRESETS.get(dataset, {})
+    space_entry = _space(space)
+    preset = space_entry.search_presets(dataset)
 
     def pick(value, key, default):
         return value if value is not None else preset.get(key, default)
 
-    primitives = PRIMITIVES
+    if _rate(eta_reduce, "--eta-reduce") is not None and "reduce" not in space_entry.cell_types:
+        raise InputError(f"--eta-reduce does not apply: the {space} space has no reduction cell")
+    primitives = space_entry.primitives
     if ops is not None:
         primitives = tuple(p.strip() for p in ops.split(",") if p.strip())
     if arch_weight_decay is not None and not (math.isfinite(arch_weight_decay) and arch_weight_decay >= 0):
         raise InputError(f"--arch-weight-decay must be a non-negative finite number, got {arch_weight_decay!r}")
-    out = out or _default_out(dataset, arch_optimizer)
+    out = out or _default_out(dataset, arch_optimizer, space)
     config = SearchConfig(
-        dataset=dataset, out_dir=out, data_dir=data_dir, download=download, arch_optimizer=arch_optimizer,
+        dataset=dataset, space=space, out_dir=out, data_dir=data_dir, download=download, arch_optimizer=arch_optimizer,
         epochs=pick(epochs, "epochs", 50), batch_size=pick(batch_size, "batch_size", 96), split=split, limit=limit,
         augment=not no_augment, channels=pick(channels, "channels", 16), layers=pick(layers, "layers", 8),
-        nodes=pick(nodes, "nodes", 4), primitives=primitives, lr=lr, lr_min=lr_min, momentum=momentum,
+        nodes=pick(nodes, "nodes", space_entry.default_nodes), primitives=primitives, lr=lr, lr_min=lr_min, momentum=momentum,
         weight_decay=weight_decay, grad_clip=grad_clip, eta_normal=_rate(eta_normal, "--eta-normal"),
         eta_reduce=_rate(eta_reduce, "--eta-reduce"), L=L, zeta=zeta, arch_lr=arch_lr,
         arch_weight_decay=arch_weight_decay, seed=seed, device=device,
@@ -147,11 +164,14 @@ def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs
     except RunError as exc:
         raise SearchFailed(str(exc)) from None
     last = result.log[-1] if result.log else {}
+    text = space_entry.format_genotype(result.genotype)
     if as_json:
         emit_json(
             {
+                "space": space,
                 "genotype": result.genotype.to_dict(),
-                "darts": result.genotype.to_darts(),
+                "text": text,
+                "darts": text if space == "darts" else None,
                 "out_dir": result.out_dir,
                 "epochs": result.epochs_done,
                 "valid_acc": last.get("valid_acc"),
@@ -162,12 +182,13 @@ def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs
             }
         )
     else:
-        click.echo(result.genotype.to_darts())
+        click.echo(text)
         click.echo(f"results in {result.out_dir}")
 
 
 @click.command("lr", short_help="Print the theory's XNAS learning rates for a dataset.")
 @click.argument("dataset")
+@SPACE_OPTION
 @click.option("--size", type=int, default=None, help="Training-set size [the dataset's].")
 @click.option("--split", type=float, default=0.5, show_default=True,
               help="Share of the training set used for network weights; d is the rest.")
@@ -175,20 +196,24 @@ def search(dataset: str, data_dir, download, out, resume, arch_optimizer, epochs
 @click.option("--epochs", "-E", type=int, default=None, help="Search epochs [50; digits 6].")
 @click.option("--batch-size", "-b", type=int, default=None,
               help="Search batch: an epoch uses whole batches only, as the search does [96; digits 64; 1 counts all].")
-@click.option("--layers", type=int, default=None, help="Cells of the supernet, which set the replications [8; digits 5].")
+@click.option("--layers", type=int, default=None,
+              help="Cells of the supernet, which set the replications [the space's search preset: darts 8, digits 5; "
+                   "nb201 15, fashion-mnist 6, digits 3].")
 @click.option("--replications-normal", "r_normal", type=int, default=None, help="r_N [from --layers].")
 @click.option("--replications-reduce", "r_reduce", type=int, default=None, help="r_R [from --layers].")
-@click.option("--experts", "-N", type=int, default=8, show_default=True, help="Experts per forecaster.")
+@click.option("--experts", "-N", type=int, default=None, help="Experts per forecaster [the space's: darts 8, nb201 5].")
 @click.option("--L", "L", type=float, default=1.0, show_default=True, help="Reward bound.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Needed for imagefolder:PATH only.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys eta_normal, eta_reduce, ...).")
-def lr(dataset, size, split, valid_size, epochs, batch_size, layers, r_normal, r_reduce, experts, L, data_dir, as_json) -> None:
+def lr(dataset, space, size, split, valid_size, epochs, batch_size, layers, r_normal, r_reduce, experts, L, data_dir, as_json) -> None:
     """Print the theory's XNAS learning rates eta_c* for DATASET.
 
     eta_c* = sqrt(2 ln N / (T_c L^2)) with T_c = d x E x r_c (paper, sections 3.1 and
     3.2.2): d validation examples per epoch (in whole batches, as the search uses them),
     E epochs, r_c replications of cell type c. With the paper's CIFAR-10 settings this
     prints eta_N* = 7.5e-4 and eta_R* = 1.3e-3, the values the search uses by default.
+    With --space nb201 every cell shares one set of weights: r = the number of cells
+    (3N) and N = 5 experts; there is no reduction cell.
     """
     from xnas.nas.lr import cell_replications, learning_rates, rounds_per_epoch, validation_size
 
@@ -206,14 +231,24 @@ def lr(dataset, size, split, valid_size, epochs, batch_size, layers, r_normal, r
                     raise InputError(f"the size of {dataset} is unknown; pass --size or --valid-size")
             valid_size = validation_size(size, split)
             train_half = size - valid_size
-        preset = DATASET_PRESETS.get(dataset, {})
+        space_entry = _space(space)
+        preset = space_entry.search_presets(dataset)
         batch_size = preset.get("batch_size", 96) if batch_size is None else batch_size
         epochs = preset.get("epochs", 50) if epochs is None else epochs
         layers = preset.get("layers", 8) if layers is None else layers
+        experts = len(space_entry.primitives) if experts is None else experts
         examples = rounds_per_epoch(valid_size, batch_size, train_half)
-        if layers < 3 and (r_normal is None or r_reduce is None):
-            raise InputError(f"--layers must be at least 3, got {layers}")
-        default_n, default_r = cell_replications(layers)
+        if "reduce" in space_entry.cell_types:
+            if layers < 3 and (r_normal is None or r_reduce is None):
+                raise InputError(f"--layers must be at least 3, got {layers}")
+            default_n, default_r = cell_replications(layers)
+        else:
+            # one cell type: every cell shares the weights, so the replications are the cells
+            if r_reduce:
+                raise InputError(f"--replications-reduce does not apply: the {space} space has no reduction cell")
+            if r_normal is None:
+                space_entry.check_shape(layers, space_entry.default_nodes)
+            default_n, default_r = layers, 0
         rates = learning_rates(
             examples, epochs,
             default_n if r_normal is None else r_normal,
@@ -224,6 +259,7 @@ def lr(dataset, size, split, valid_size, epochs, batch_size, layers, r_normal, r
         raise InputError(str(exc)) from None
     d = rates.to_dict()
     d["dataset"] = dataset
+    d["space"] = space
     d["valid_size"] = valid_size
     d["batch_size"] = batch_size
     if as_json:
@@ -232,10 +268,11 @@ def lr(dataset, size, split, valid_size, epochs, batch_size, layers, r_normal, r
     click.echo(f"{dataset}: d = {rates.rounds_per_epoch} validation examples per epoch (of {valid_size}, in "
                f"whole batches of {batch_size}), E = {rates.epochs}, N = {rates.experts}, L = {rates.L:g}")
     click.echo(f"{'cell type':<10} {'r_c':>4} {'T_c':>14} {'eta_c*':>9}  exact")
-    for label, key, r, horizon in (
+    rows = (
         ("normal", "eta_normal", rates.replications_normal, rates.horizon_normal),
         ("reduce", "eta_reduce", rates.replications_reduce, rates.horizon_reduce),
-    ):
+    )
+    for label, key, r, horizon in rows[: len(space_entry.cell_types)]:
         eta = d[key]
         shown = "-" if math.isnan(eta) else f"{eta:.1e}"
         exact = "-" if math.isnan(eta) else f"{eta:.6g}"

@@ -34,9 +34,12 @@ def _user_errors():
     return (CheckpointError, DataError, GenotypeError, RecipeError, SetupError)
 
 
-def _default_out(dataset: str, genotype: str) -> str:
+def _default_out(dataset: str, genotype: Optional[str], space: Optional[str] = None) -> str:
+    if space not in (None, "darts"):
+        dataset = f"{dataset}-{space}"
+    genotype = genotype or "XNAS"
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{dataset}-{genotype}")[:60]
-    if genotype.startswith("Genotype") or genotype.endswith(".json"):
+    if genotype.startswith(("Genotype", "|")) or genotype.endswith(".json"):
         name = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset)[:60] + "-custom"
     return f"runs/train-{name}"
 
@@ -75,8 +78,9 @@ _no_short_L = click.option("-L", "short_L", default=None, hidden=True, expose_va
 
 def _apply_saved(opts: dict, saved: dict, out: str) -> None:
     """``--resume`` alone continues the run as configured; options given now still apply."""
-    from xnas.nas.genotypes import Genotype
+    from xnas.nas.genotypes import GenotypeError
     from xnas.nas.recipes import Recipe
+    from xnas.nas.spaces import get_space
 
     ctx = click.get_current_context()
 
@@ -86,29 +90,33 @@ def _apply_saved(opts: dict, saved: dict, out: str) -> None:
     if saved.get("dataset") != opts["dataset"]:
         raise InputError(f"{out} holds a run on {saved.get('dataset')}, not {opts['dataset']}")
     try:
-        if not given("genotype"):
-            opts["geno"] = Genotype.from_dict(saved["genotype"])
         if opts["recipe_name"] is None:
             opts["base"] = Recipe(**saved["recipe"]).validate()
+        if not given("genotype"):
+            # a run saved before spaces existed has no 'space': darts
+            opts["geno"] = get_space(saved.get("space", "darts")).genotype_from_dict(saved["genotype"])
         for key, default in (("seed", None), ("limit", None), ("max_steps", None), ("eval_every", 1),
                              ("log_format", "jsonl"), ("channels_last", True), ("data_dir", None)):
             if not given(key):
                 opts[key] = saved[key] if default is None and key == "seed" else saved.get(key, default)
         opts["seed"], opts["eval_every"] = int(opts["seed"]), int(opts["eval_every"])
         opts["channels_last"] = bool(opts["channels_last"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, GenotypeError) as exc:
         raise InputError(f"{out}/config.json is unusable for --resume ({exc})") from None
 
 
 def _train_config(opts: dict):
     """The :class:`~xnas.nas.train.TrainConfig` of the command's options."""
-    from xnas.nas.genotypes import resolve_genotype
     from xnas.nas.recipes import get_recipe, override, parse_assignments
     from xnas.nas.train import TrainConfig
 
     dataset = opts["dataset"]
-    geno = opts.get("geno") or resolve_genotype(opts["genotype"])
-    recipe = opts.get("base") or get_recipe(opts["recipe_name"] or ("digits" if dataset == "digits" else "xnas"))
+    space = _space(opts["space"])
+    recipe = opts.get("base") or get_recipe(opts["recipe_name"] or space.train_recipe(dataset))
+    if recipe.space != space.name and opts["space"] is not None:
+        raise InputError(f"--space {space.name} disagrees with recipe {recipe.name!r}, which trains the {recipe.space} space")
+    space = _space(recipe.space)
+    geno = opts.get("geno") or space.parse_genotype(opts["genotype"] or _DEFAULT_GENOTYPE[space.name])
     changes: dict = parse_assignments(opts["assignments"])
     for key in ("channels", "layers", "epochs", "batch_size", "lr"):
         if opts[key] is not None:
@@ -135,15 +143,36 @@ def _print_results(results: dict, dataset: str) -> None:
     click.echo(f"output      {results['out']}")
 
 
+# the default cell of --genotype per space: the paper's XNAS cell, and the benchmark's all-3x3-conv cell
+_DEFAULT_GENOTYPE = {
+    "darts": "XNAS",
+    "nb201": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+}
+
+
+def _space(name: Optional[str]):
+    from xnas.nas.spaces import get_space
+
+    try:
+        return get_space(name or "darts")
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+_SPACE_HELP = "Search space of the cell: darts or nb201 (NAS-Bench-201) [darts; the recipe's when --recipe is given]."
+
 _THREADS_HELP = "CPU threads of torch [torch's default; digits 1], as on search."
 
 
 @click.command("train", short_help="Train a cell (genotype) on a dataset with a recipe.")
 @click.argument("dataset")
-@click.option("--genotype", "-g", default="XNAS", show_default=True,
-              help="Registry name (XNAS, DARTS_V1, DARTS_V2), a genotype.json path, or a DARTS Genotype(...) string.")
+@click.option("--space", default=None, help=_SPACE_HELP)
+@click.option("--genotype", "-g", default=None,
+              help="darts: registry name (XNAS, DARTS_V1, DARTS_V2), a genotype.json path, or a Genotype(...) string "
+                   "[XNAS]; nb201: the benchmark's architecture string or a genotype.json path [all nor_conv_3x3].")
 @click.option("--recipe", "recipe_name", default=None,
-              help="xnas, darts, imagenet or digits [default: digits for the digits dataset, else xnas].")
+              help="darts: xnas, darts, imagenet, digits; nb201: nb201, nb201-fashion, nb201-digits "
+                   "[the space's for the dataset: digits / xnas; nb201-digits / nb201-fashion / nb201].")
 @click.option("--channels", "-C", type=int, default=None, help="Initial channels (recipe field 'channels').")
 @click.option("--layers", type=int, default=None, help="Cells (recipe field 'layers').")
 @_no_short_L
@@ -182,7 +211,7 @@ def train(**opts) -> None:
     from xnas.nas.train import train as run_training
 
     try:
-        opts["out"] = opts["out"] or _default_out(opts["dataset"], opts["genotype"])
+        opts["out"] = opts["out"] or _default_out(opts["dataset"], opts["genotype"], opts["space"])
         saved = _saved_config(opts["out"]) if opts["resume"] else None
         if saved is not None:
             _apply_saved(opts, saved, opts["out"])
@@ -246,10 +275,13 @@ def eval_cmd(
 
 
 @click.command("params", short_help="Parameters and multiply-adds of a network.")
-@click.option("--genotype", "-g", default="XNAS", show_default=True,
-              help="Registry name, genotype.json path, or DARTS Genotype(...) string.")
-@click.option("--channels", "-C", type=int, default=None, help="Initial channels [default: 36, or 46 with --imagenet].")
-@click.option("--layers", type=int, default=None, help="Cells [default: 20, or 14 with --imagenet].")
+@click.option("--space", default="darts", show_default=True, help="Search space of the cell: darts or nb201.")
+@click.option("--genotype", "-g", default=None,
+              help="darts: registry name, genotype.json path, or Genotype(...) string [XNAS]; "
+                   "nb201: the benchmark's architecture string or a genotype.json path [all nor_conv_3x3].")
+@click.option("--channels", "-C", type=int, default=None,
+              help="Initial channels [darts 36, or 46 with --imagenet; nb201 16].")
+@click.option("--layers", type=int, default=None, help="Cells [darts 20, or 14 with --imagenet; nb201 15 (N = 5)].")
 @_no_short_L
 @click.option("--imagenet", is_flag=True, help="The ImageNet mobile network (224x224, 1000 classes).")
 @click.option("--classes", type=int, default=None, help="Classes [default: 10, or 1000 with --imagenet].")
@@ -257,7 +289,8 @@ def eval_cmd(
 @click.option("--image-size", type=int, default=None, help="Input size for multiply-adds [default: 32 or 224].")
 @click.option("--json", "as_json", is_flag=True, help="Print params_M and macs_M as one JSON object.")
 def params(
-    genotype: str,
+    space: str,
+    genotype: Optional[str],
     channels: Optional[int],
     layers: Optional[int],
     imagenet: bool,
@@ -266,15 +299,23 @@ def params(
     image_size: Optional[int],
     as_json: bool,
 ) -> None:
-    """Parameters (millions, auxiliary head excluded) and multiply-adds per image of a network."""
-    from xnas.nas.genotypes import GenotypeError, resolve_genotype
+    """Parameters (millions, auxiliary head excluded) and multiply-adds per image of a network.
 
+    --space nb201 sizes the NAS-Bench-201 network (default C = 16, N = 5: 15 cells), which
+    has no auxiliary head and no ImageNet form.
+    """
+    from xnas.nas.genotypes import GenotypeError
+
+    entry = _space(space)
+    darts = "reduce" in entry.cell_types
+    if imagenet and not darts:
+        raise InputError(f"--imagenet does not apply: the {space} space has no ImageNet network")
     try:
-        geno = resolve_genotype(genotype)
+        geno = entry.parse_genotype(genotype or _DEFAULT_GENOTYPE[entry.name])
     except GenotypeError as exc:
         raise InputError(str(exc)) from None
-    channels = channels if channels is not None else (46 if imagenet else 36)
-    layers = layers if layers is not None else (14 if imagenet else 20)
+    channels = channels if channels is not None else (46 if imagenet else 36 if darts else 16)
+    layers = layers if layers is not None else (14 if imagenet else 20 if darts else 15)
     classes = classes if classes is not None else (1000 if imagenet else 10)
     image_size = image_size if image_size is not None else (224 if imagenet else 32)
     for name, value, low in (("--channels", channels, 2), ("--layers", layers, 3), ("--classes", classes, 1),
@@ -283,10 +324,14 @@ def params(
             raise InputError(f"{name} must be at least {low}, got {value}")
     import torch
 
-    from xnas.nas.network import build_network, count_macs_M, count_parameters_M
+    from xnas.nas.network import count_macs_M, count_parameters_M
 
     torch.manual_seed(0)
-    model = build_network(geno, channels, layers, classes, in_channels, image_size, auxiliary=True, imagenet=imagenet)
+    try:
+        model = entry.build_network(geno, channels, layers, classes, in_channels, image_size, auxiliary=darts,
+                                    imagenet=imagenet)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     result = {
         "params_M": round(count_parameters_M(model), 6),
         "macs_M": round(count_macs_M(model, in_channels, image_size), 6),
@@ -295,11 +340,12 @@ def params(
         "classes": classes,
         "image_size": image_size,
         "network": "imagenet" if imagenet else "cifar",
+        "space": entry.name,
     }
     if as_json:
         emit_json(result)
         return
-    click.echo(f"{result['network']} network, C={channels}, {layers} cells, {classes} classes, {image_size}x{image_size}")
+    click.echo(f"{entry.name} {result['network']} network, C={channels}, {layers} cells, {classes} classes, {image_size}x{image_size}")
     click.echo(f"params       {result['params_M']:.3f} M (auxiliary head excluded)")
     click.echo(f"multiply-adds {result['macs_M']:.1f} M per image")
 

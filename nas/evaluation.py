@@ -21,6 +21,7 @@ from xnas.nas.data import dataset_info, default_transform, load_dataset, make_lo
 from xnas.nas.genotypes import Genotype, GenotypeError
 from xnas.nas.network import build_from_arch, count_parameters_M
 from xnas.nas.runtime import SetupError, apply_threads, default_threads, resolve_device
+from xnas.nas.spaces import get_space
 
 __all__ = ["CHECKPOINT_FORMAT", "evaluate", "evaluate_checkpoint", "load_training_checkpoint", "seeded_subset"]
 
@@ -93,7 +94,10 @@ def _check_arch(arch: Any, path: str) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise CheckpointError(f"checkpoint {path} has an unusable architecture ({key}={value!r})")
     try:
-        Genotype.from_dict(arch.get("genotype")).validate(steps=None)
+        space = get_space(arch.get("space", "darts"))
+        genotype = space.genotype_from_dict(arch.get("genotype"))
+        if isinstance(genotype, Genotype):
+            genotype.validate(steps=None)
     except (GenotypeError, KeyError, TypeError, ValueError, RecursionError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"checkpoint {path} holds an invalid genotype ({first})") from None

@@ -308,9 +308,14 @@ def network_arch(
     image_size: int,
     auxiliary: bool,
     imagenet: bool,
+    space: str = "darts",
 ) -> dict:
-    """A plain dict describing a network (stored in checkpoints to rebuild and to compare)."""
+    """A plain dict describing a network (stored in checkpoints to rebuild and to compare).
+
+    ``space`` names the search space (:mod:`xnas.nas.spaces`) whose network this is.
+    """
     return {
+        "space": space,
         "genotype": genotype.to_dict(),
         "channels": int(C),
         "layers": int(layers),
@@ -322,10 +327,13 @@ def network_arch(
     }
 
 
-def build_from_arch(arch: dict) -> _Network:
-    """Rebuild the network that :func:`network_arch` described."""
-    return build_network(
-        Genotype.from_dict(arch["genotype"]),
+def build_from_arch(arch: dict) -> nn.Module:
+    """Rebuild the network that :func:`network_arch` described (no ``space``: a darts network)."""
+    from xnas.nas.spaces import get_space
+
+    space = get_space(arch.get("space", "darts"))
+    return space.build_network(
+        space.genotype_from_dict(arch["genotype"]),
         arch["channels"],
         arch["layers"],
         arch["num_classes"],

@@ -33,6 +33,7 @@ __all__ = [
     "OPERATIONS",
     "PRIMITIVES",
     "get_operation",
+    "check_primitives",
     "ReLUConvBN",
     "FactorizedReduce",
     "Zero",
@@ -263,6 +264,35 @@ def get_operation(name: str) -> Operation:
         raise ValueError(
             f"unknown operation {name!r}; choose from {', '.join(OPERATIONS)}"
         ) from None
+
+
+def check_primitives(primitives, known) -> tuple[str, ...]:
+    """The operation set of an edge, checked against a space's operations.
+
+    Parameters
+    ----------
+    primitives : iterable of str
+        The operations, in column order of the architecture weights.
+    known : iterable of str
+        The operations the space defines.
+
+    Returns
+    -------
+    tuple of str
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 operations, a repeated one, or one the space lacks (one line).
+    """
+    prims = tuple(primitives)
+    if len(prims) < 2 or len(set(prims)) != len(prims):
+        raise ValueError(f"need at least 2 distinct operations, got {list(prims)}")
+    known = tuple(known)
+    for name in prims:
+        if name not in known:
+            raise ValueError(f"unknown operation {name!r}; choose from {', '.join(known)}")
+    return prims
 
 
 def is_parametric(name: str, stride: int) -> bool:

@@ -1,7 +1,7 @@
-"""The search loop: alternate weight and architecture steps on the DARTS supernet.
+"""The search loop: alternate weight and architecture steps on a supernet of any registered space.
 
 This is the trainer of the NASLib-style split: the search space lives in
-:mod:`xnas.nas.supernet`, the architecture update rules in
+:mod:`xnas.nas.spaces` (``cfg.space``), the architecture update rules in
 :mod:`xnas.nas.arch_optimizers`, and this module only schedules them. Its
 set-up (data, supernet, checkpoints) is :mod:`xnas.nas.search_setup`, its
 outputs :mod:`xnas.nas.search_outputs`, its settings
@@ -56,7 +56,8 @@ from xnas.nas.search_config import CHECKPOINT, SearchConfig, SearchError, Search
 from xnas.nas.search_outputs import (epoch_entry, epoch_text, genotype_of, probs_array, record_rewards, write_config,
                                      write_epoch, write_log, write_outputs)
 from xnas.nas.search_setup import build_loaders, build_supernet, load_search_state, search_state
-from xnas.nas.supernet import CELL_TYPES, prune_optimizer
+from xnas.nas.spaces import get_space
+from xnas.nas.supernet import prune_optimizer
 
 __all__ = [
     "ARCH_FIRST",
@@ -90,6 +91,7 @@ def _chunks(x: torch.Tensor, y: torch.Tensor, parts: int):
 class _Search:
     def __init__(self, cfg: SearchConfig, resume: bool) -> None:
         self.cfg = cfg
+        self.space = get_space(cfg.space)
         self.resume = resume
         self.device = resolve_device(cfg.device)
         self.distributed = dist.init_from_env(device=str(self.device))
@@ -171,7 +173,7 @@ class _Search:
         """Delete the experts the architecture optimizer wiped; returns parameters dropped from SGD."""
         alive = self.arch.alive()
         changed = False
-        for k in CELL_TYPES:
+        for k in self.space.cell_types:
             changed |= self.net.wipe(k, alive[k])
         return prune_optimizer(self.net_opt, self.net) if changed else 0
 
@@ -223,7 +225,7 @@ class _Search:
                     )
                     write_log(self)
                 self.kept_epochs = epoch + 1
-                bar.line(epoch_text(entry, experts))
+                bar.line(epoch_text(entry, experts, self.space.cell_types))
                 dist.barrier()
         probs = self.arch.probabilities()
         genotype = genotype_of(self, probs)

@@ -9,9 +9,9 @@ from typing import Any, Optional
 import torch
 
 from xnas.nas.arch_optimizers import ARCH_OPTIMIZERS, check_arch_weight_decay
-from xnas.nas.genotypes import Genotype
-from xnas.nas.ops import OPERATIONS, PRIMITIVES
+from xnas.nas.ops import check_primitives
 from xnas.nas.runtime import RunError
+from xnas.nas.spaces import SPACES, get_space
 
 __all__ = ["CHECKPOINT", "RESUME_KEYS", "SearchConfig", "SearchError", "SearchResult", "mean_normalized_entropy"]
 
@@ -28,6 +28,9 @@ class SearchConfig:
 
     Defaults are the paper's CIFAR-10 search: batch 96, 50 epochs, C = 16,
     8 cells, 4 nodes, the DARTS operations, a 50/50 split, first order.
+    ``space`` names the search space (:mod:`xnas.nas.spaces`); ``primitives``
+    and ``nodes`` left ``None`` take the space's (nb201: its 5 operations and
+    3 nodes, and ``layers`` must be ``3N``; its one cell type has no ``eta_reduce``).
     ``eta_normal`` / ``eta_reduce`` left ``None`` take the theory's
     ``eta_c* = sqrt(2 ln N / (T_c L^2))`` with the horizon the run really has.
     ``arch_weight_decay`` left ``None`` takes the architecture optimizer's
@@ -35,6 +38,7 @@ class SearchConfig:
     """
 
     dataset: str = "cifar10"
+    space: str = "darts"
     out_dir: str = "runs/search"
     data_dir: Optional[str] = None
     download: bool = False
@@ -46,8 +50,8 @@ class SearchConfig:
     augment: bool = True
     channels: int = 16
     layers: int = 8
-    nodes: int = 4
-    primitives: tuple = PRIMITIVES
+    nodes: Optional[int] = None
+    primitives: Optional[tuple] = None
     lr: float = 0.025
     lr_min: float = 0.001
     momentum: float = 0.9
@@ -68,8 +72,18 @@ class SearchConfig:
     plots: bool = True
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        # None takes the space's own operations and nodes (an unknown space is left to validate)
+        space = SPACES.get(self.space)
+        if space is not None:
+            if self.primitives is None:
+                self.primitives = space.primitives
+            if self.nodes is None:
+                self.nodes = space.default_nodes
+
     def validate(self) -> "SearchConfig":
         """Check every field; raises ``ValueError`` with one line naming the problem."""
+        space = get_space(self.space)
 
         def positive(name: str, value: Any, integer: bool = False) -> None:
             bad = value is None or isinstance(value, bool) or not isinstance(value, (int, float))
@@ -98,8 +112,9 @@ class SearchConfig:
             raise ValueError(f"zeta must lie in (0, 1], got {self.zeta}")
         if not (0.0 < self.split < 1.0):
             raise ValueError(f"split must lie strictly between 0 and 1, got {self.split}")
-        if self.layers < 3:
-            raise ValueError(f"a search needs at least 3 cells (normal and reduction), got {self.layers}")
+        space.check_shape(self.layers, self.nodes)
+        if "reduce" not in space.cell_types and self.eta_reduce is not None:
+            raise ValueError(f"the {space.name} space has no reduction cell: eta_reduce does not apply")
         if self.limit is not None and (isinstance(self.limit, bool) or self.limit < 4):
             raise ValueError(f"limit must be at least 4 images, got {self.limit}")
         if self.threads is not None and (isinstance(self.threads, bool) or self.threads < 1):
@@ -111,12 +126,7 @@ class SearchConfig:
                 f"unknown architecture optimizer {self.arch_optimizer!r}; choose from {', '.join(ARCH_OPTIMIZERS)}"
             )
         check_arch_weight_decay(self.arch_optimizer, self.arch_weight_decay)
-        prims = tuple(self.primitives)
-        if len(prims) < 2 or len(set(prims)) != len(prims):
-            raise ValueError(f"need at least 2 distinct operations, got {list(prims)}")
-        for p in prims:
-            if p not in OPERATIONS:
-                raise ValueError(f"unknown operation {p!r}; choose from {', '.join(OPERATIONS)}")
+        check_primitives(self.primitives, space.primitives)
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
         return self
@@ -141,7 +151,7 @@ class SearchConfig:
 class SearchResult:
     """What a finished (or stopped) search hands back."""
 
-    genotype: Genotype
+    genotype: Any  # a Genotype (darts) or an NB201Genotype
     epochs_done: int
     log: list
     out_dir: str
@@ -166,7 +176,7 @@ def mean_normalized_entropy(probs: dict[str, torch.Tensor]) -> float:
 # Everything that shapes the result must match between the parts of a resumed
 # search; device, threads, workers, progress and plots may change.
 RESUME_KEYS = (
-    "dataset", "arch_optimizer", "epochs", "batch_size", "channels", "layers", "nodes", "primitives", "seed",
+    "dataset", "space", "arch_optimizer", "epochs", "batch_size", "channels", "layers", "nodes", "primitives", "seed",
     "split", "limit", "augment", "lr", "lr_min", "momentum", "weight_decay", "grad_clip", "eta_normal",
     "eta_reduce", "L", "zeta", "arch_lr", "arch_weight_decay", "micro_batches",
 )

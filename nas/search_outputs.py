@@ -11,32 +11,32 @@ import os
 import numpy as np
 
 from xnas.nas.genotypes import Genotype
+from xnas.nas.nb201.genotype import EDGES as NB201_EDGES
 from xnas.nas.runtime import atomic_write, save_npy_atomic, write_text_atomic
 from xnas.nas.search_config import mean_normalized_entropy
-from xnas.nas.supernet import CELL_TYPES, discretize
 
 __all__ = ["epoch_entry", "epoch_text", "genotype_of", "probs_array", "record_rewards", "write_epoch",
            "write_outputs"]
 
 
-def genotype_of(s, probs: dict) -> Genotype:
-    """The discrete cells of the current mixing weights."""
+def genotype_of(s, probs: dict):
+    """The discrete cell(s) of the current mixing weights, by the space's rule."""
     # XNAS's wipe-time log-weights break the ties its last round leaves (every edge
     # one-hot, 'none'-led edges all zero); None for the rules without wipeout
     logw = s.arch.final_log_weights()
-    return discretize(probs, s.cfg.primitives, s.cfg.nodes, log_weights=logw)
+    return s.space.discretize(probs, s.cfg.primitives, s.cfg.nodes, log_weights=logw)
 
 
 def probs_array(s) -> np.ndarray:
-    """Mixing weights as one ``(2, edges, N)`` float32 array (normal, reduce)."""
+    """Mixing weights as one ``(cell types, edges, N)`` float32 array (darts: normal, reduce)."""
     p = s.arch.probabilities()
-    return np.stack([p[k].cpu().numpy() for k in CELL_TYPES]).astype(np.float32)
+    return np.stack([p[k].cpu().numpy() for k in s.space.cell_types]).astype(np.float32)
 
 
 def record_rewards(rewards_epoch: list, rewards: dict, alive_before: dict) -> None:
     """Append one step's rewards; experts wiped before the step were not evaluated: NaN marks them."""
     rewards_epoch.append(
-        np.stack([np.where(alive_before[k].numpy(), rewards[k].cpu().numpy(), np.nan) for k in CELL_TYPES])
+        np.stack([np.where(alive_before[k].numpy(), rewards[k].cpu().numpy(), np.nan) for k in rewards])
     )
 
 
@@ -45,6 +45,7 @@ def epoch_entry(s, epoch: int, lr: float, sums, seconds: float) -> dict:
     n = float(s.steps_per_epoch * s.cfg.batch_size)
     probs = s.arch.probabilities()
     alive = s.arch.alive()
+    kinds = s.space.cell_types
     entry = {
         "epoch": epoch + 1,
         "lr": lr,
@@ -52,23 +53,23 @@ def epoch_entry(s, epoch: int, lr: float, sums, seconds: float) -> dict:
         "train_acc": float(sums[1]) / n,
         "valid_loss": float(sums[2]) / n,
         "valid_acc": float(sums[3]) / n,
-        "alive": {k: int(alive[k].sum()) for k in CELL_TYPES},
-        "alive_fraction": {k: float(alive[k].float().mean()) for k in CELL_TYPES},
+        "alive": {k: int(alive[k].sum()) for k in kinds},
+        "alive_fraction": {k: float(alive[k].float().mean()) for k in kinds},
         "entropy": mean_normalized_entropy(probs),
-        "entropy_per_type": {k: mean_normalized_entropy({k: probs[k]}) for k in CELL_TYPES},
+        "entropy_per_type": {k: mean_normalized_entropy({k: probs[k]}) for k in kinds},
         "network_params": int(sum(p.numel() for p in s.net.parameters())),
         "seconds": seconds,
         "genotype": genotype_of(s, probs).to_dict(),
     }
     if hasattr(s.arch, "log_gamma"):
         lg = s.arch.log_gamma()
-        entry["log_gamma_max"] = {k: float(lg[k].max()) for k in CELL_TYPES}
+        entry["log_gamma_max"] = {k: float(lg[k].max()) for k in kinds}
     return entry
 
 
-def epoch_text(e: dict, experts: int) -> str:
+def epoch_text(e: dict, experts: int, cell_types=("normal", "reduce")) -> str:
     """The one line an epoch prints; ``experts`` is edges x operations of one cell type."""
-    alive = " ".join(f"{k} {e['alive'][k]}/{experts}" for k in CELL_TYPES)
+    alive = " ".join(f"{k} {e['alive'][k]}/{experts}" for k in cell_types)
     return (
         f"epoch {e['epoch']}: train loss {e['train_loss']:.3f} acc {e['train_acc']:.3f} | "
         f"valid loss {e['valid_loss']:.3f} acc {e['valid_acc']:.3f} | alive {alive} | "
@@ -96,27 +97,35 @@ def write_log(s) -> None:
     write_text_atomic(os.path.join(s.out_dir, "log.jsonl"), "".join(json.dumps(e, sort_keys=True) + "\n" for e in s.log))
 
 
-def write_outputs(s, genotype: Genotype) -> None:
-    """The genotype (json and DARTS text), the weight history, rewards and figures."""
+def write_outputs(s, genotype) -> None:
+    """The genotype (json and the space's text form), the weight history, rewards and figures."""
     out = s.out_dir
     write_text_atomic(os.path.join(out, "genotype.json"), genotype.to_json(indent=2) + "\n")
-    write_text_atomic(os.path.join(out, "genotype.txt"), genotype.to_darts() + "\n")
+    write_text_atomic(os.path.join(out, "genotype.txt"), s.space.format_genotype(genotype) + "\n")
     atomic_write(
         os.path.join(out, "arch_history.npz"),
         lambda fh: np.savez(fh, steps=np.asarray(s.history_steps), weights=np.stack(s.history),
-                            cell_types=np.asarray(CELL_TYPES), primitives=np.asarray(s.cfg.primitives)),
+                            cell_types=np.asarray(s.space.cell_types), primitives=np.asarray(s.cfg.primitives)),
     )
     if s.cfg.record_rewards:
         _assemble_rewards(s)
     if s.cfg.plots:
-        from xnas.nas.search_plots import plot_arch_weights, plot_cells
+        from xnas.nas.search_plots import plot_arch_weights, plot_cells, plot_nb201_cell
 
         plot_arch_weights(
             np.asarray(s.history_steps), np.stack(s.history), s.cfg.primitives, s.cfg.nodes,
             os.path.join(out, "arch_weights.png"), steps_per_epoch=s.steps_per_epoch,
             final_wipeout=s.steps_per_epoch * s.cfg.epochs if s.arch.wipes else None,
+            cell_types=s.space.cell_types, edge_labels=_edge_labels(genotype),
         )
-        plot_cells(genotype, os.path.join(out, "cells.png"))
+        draw = plot_cells if isinstance(genotype, Genotype) else plot_nb201_cell
+        draw(genotype, os.path.join(out, "cells.png"))
+
+
+def _edge_labels(genotype):
+    if isinstance(genotype, Genotype):
+        return None  # the plot's own DARTS labels
+    return [f"{i} -> {j}" for i, j in NB201_EDGES]
 
 
 def _assemble_rewards(s) -> None:
@@ -127,7 +136,7 @@ def _assemble_rewards(s) -> None:
         return
     stream = np.concatenate([np.load(os.path.join(parts_dir, f)) for f in files])  # (T, 2, E, N)
     rounds = s.resolved["rounds_per_step"]
-    for ci, kind in enumerate(CELL_TYPES):
+    for ci, kind in enumerate(s.space.cell_types):
         per_round = stream[:, ci] / rounds[kind]  # mean reward per elementary round
         # a wiped expert is never evaluated again (NaN in the parts): from then
         # on it gets the worst reward the bound allows, so a replay keeps it out

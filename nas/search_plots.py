@@ -11,7 +11,7 @@ from xnas.nas.genotypes import Genotype
 from xnas.nas.runtime import atomic_write
 from xnas.nas.supernet import CELL_TYPES, edge_endpoints
 
-__all__ = ["plot_arch_weights", "plot_cells"]
+__all__ = ["plot_arch_weights", "plot_cells", "plot_nb201_cell"]
 
 
 def _pyplot():
@@ -27,6 +27,29 @@ def _save(fig, path: str) -> None:
     atomic_write(path, lambda fh: fig.savefig(fh, dpi=110, format="png"))
 
 
+_OP_COLORS = {
+    "sep_conv_3x3": "#1f77b4", "sep_conv_5x5": "#17becf", "dil_conv_3x3": "#9467bd", "dil_conv_5x5": "#e377c2",
+    "max_pool_3x3": "#d62728", "avg_pool_3x3": "#ff7f0e", "skip_connect": "#2ca02c", "none": "#7f7f7f",
+    "nor_conv_1x1": "#17becf", "nor_conv_3x3": "#1f77b4",
+}
+
+
+def _edge(ax, start, end, op: str, rad: float) -> None:
+    """An operation's arrow from ``start`` to ``end``, labelled at the arc's midpoint."""
+    (x0, y0), (x1, y1) = start, end
+    color = _OP_COLORS.get(op, "black")
+    ax.annotate(
+        "", xy=(x1, y1), xytext=(x0, y0),
+        arrowprops=dict(arrowstyle="-|>", color=color, lw=1.6, ls="--" if op == "none" else "-",
+                        connectionstyle=f"arc3,rad={rad}", shrinkA=12, shrinkB=12),
+    )
+    # midpoint of matplotlib's arc3 quadratic curve
+    mx = (x0 + x1) / 2 + 0.5 * rad * (y1 - y0)
+    my = (y0 + y1) / 2 - 0.5 * rad * (x1 - x0)
+    ax.text(mx, my, op, fontsize=7, ha="center", va="center", color=color,
+            bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.9))
+
+
 def _node_name(state: int) -> str:
     return {0: "c_{k-2}", 1: "c_{k-1}"}.get(state, str(state - 2))
 
@@ -39,6 +62,8 @@ def plot_arch_weights(
     path: str,
     steps_per_epoch: int | None = None,
     final_wipeout: Optional[int] = None,
+    cell_types: Sequence[str] = CELL_TYPES,
+    edge_labels: Optional[Sequence[str]] = None,
 ) -> None:
     """Every edge's expert weights over the search, one panel per edge.
 
@@ -46,7 +71,7 @@ def plot_arch_weights(
     ----------
     steps : ndarray, shape (S,)
         Architecture step of each snapshot.
-    weights : ndarray, shape (S, 2, edges, N)
+    weights : ndarray, shape (S, len(cell_types), edges, N)
         Mixing weights per snapshot, cell type, edge and expert.
     primitives : sequence of str
         Expert names.
@@ -60,23 +85,27 @@ def plot_arch_weights(
         The architecture step of the horizon, where XNAS's last round wipes
         every expert but the leader; marked with a dashed line and a label,
         so that the jump to one-hot weights reads as the rule, not a glitch.
+    cell_types : sequence of str
+        The cell types along the second axis of ``weights`` (darts: normal, reduce).
+    edge_labels : sequence of str, optional
+        One label per edge; by default the DARTS cell's ``source -> node``.
     """
     plt = _pyplot()
     steps = np.asarray(steps, dtype=float)
     x = steps / steps_per_epoch if steps_per_epoch else steps
     n_edges = weights.shape[2]
-    ends = edge_endpoints(nodes)
+    if edge_labels is None:
+        edge_labels = [f"{_node_name(src)} -> {_node_name(dst)}" for src, dst in edge_endpoints(nodes)]
     cols = min(n_edges, 7)
     rows = math.ceil(n_edges / cols)
-    fig, axes = plt.subplots(2 * rows, cols, figsize=(2.3 * cols, 1.9 * 2 * rows), sharex=True, sharey=True, squeeze=False)
+    fig, axes = plt.subplots(len(cell_types) * rows, cols, figsize=(2.3 * cols, max(2.8, 1.9 * len(cell_types) * rows)), sharex=True, sharey=True, squeeze=False)
     colors = plt.get_cmap("tab10")
-    for ci, kind in enumerate(CELL_TYPES):
+    for ci, kind in enumerate(cell_types):
         for e in range(n_edges):
             ax = axes[ci * rows + e // cols][e % cols]
             for i, name in enumerate(primitives):
                 ax.plot(x, weights[:, ci, e, i], color=colors(i % 10), lw=1.2, label=name)
-            src, dst = ends[e]
-            ax.set_title(f"{kind}: {_node_name(src)} -> {_node_name(dst)}", fontsize=7)
+            ax.set_title(f"{kind}: {edge_labels[e]}", fontsize=7)
             ax.set_ylim(-0.02, 1.02)
             if final_wipeout is not None:
                 at = final_wipeout / steps_per_epoch if steps_per_epoch else final_wipeout
@@ -101,29 +130,12 @@ def _draw_cell(ax, edges: Sequence[tuple[str, int]], concat: Sequence[int], titl
     for k in range(nodes):
         pos[2 + k] = (2.2 + 2.0 * k, 3.2 if k % 2 == 0 else 0.8)
     out = (2.2 + 2.0 * nodes + 0.3, 2.0)
-    colors = {
-        "sep_conv_3x3": "#1f77b4", "sep_conv_5x5": "#17becf", "dil_conv_3x3": "#9467bd", "dil_conv_5x5": "#e377c2",
-        "max_pool_3x3": "#d62728", "avg_pool_3x3": "#ff7f0e", "skip_connect": "#2ca02c", "none": "#7f7f7f",
-    }
     for state in concat:
         x0, y0 = pos[state]
         ax.annotate("", xy=out, xytext=(x0, y0),
                     arrowprops=dict(arrowstyle="-|>", color="#c8c8c8", lw=1.0, shrinkA=12, shrinkB=14))
     for pos_i, (op, src) in enumerate(edges):
-        dst = 2 + pos_i // 2
-        (x0, y0), (x1, y1) = pos[src], pos[dst]
-        rad = 0.2 if pos_i % 2 else -0.2
-        color = colors.get(op, "black")
-        ax.annotate(
-            "", xy=(x1, y1), xytext=(x0, y0),
-            arrowprops=dict(arrowstyle="-|>", color=color, lw=1.6,
-                            connectionstyle=f"arc3,rad={rad}", shrinkA=12, shrinkB=12),
-        )
-        # midpoint of matplotlib's arc3 quadratic curve
-        mx = (x0 + x1) / 2 + 0.5 * rad * (y1 - y0)
-        my = (y0 + y1) / 2 - 0.5 * rad * (x1 - x0)
-        ax.text(mx, my, op, fontsize=7, ha="center", va="center", color=color,
-                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.9))
+        _edge(ax, pos[src], pos[2 + pos_i // 2], op, 0.2 if pos_i % 2 else -0.2)
     for state, (x0, y0) in pos.items():
         face = "#cde4f7" if state < 2 else "#f7e3b5"
         ax.text(x0, y0, _node_name(state), ha="center", va="center", fontsize=8,
@@ -145,6 +157,38 @@ def plot_cells(genotype: Genotype, path: str) -> None:
     fig, axes = plt.subplots(2, 1, figsize=(width, 2 * 0.95 * 4.4))
     _draw_cell(axes[0], genotype.normal, genotype.normal_concat, "normal cell")
     _draw_cell(axes[1], genotype.reduce, genotype.reduce_concat, "reduction cell")
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_nb201_cell(genotype, path: str) -> None:
+    """A diagram of a NAS-Bench-201 cell (PNG): nodes 0..3 in a row, one labelled arrow per edge.
+
+    Parameters
+    ----------
+    genotype : NB201Genotype
+        The cell; its ``edges`` are ``(op, input)`` in the benchmark's order.
+    path : str
+        PNG to write (atomically).
+    """
+    from xnas.nas.nb201.genotype import EDGES
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8.0, 2.6))
+    pos = {j: (2.6 * j, 1.5) for j in range(4)}
+    for (op, _), (src, dst) in zip(genotype.edges, EDGES):
+        # longer jumps arc higher, so that the labels of the 6 edges do not collide
+        _edge(ax, pos[src], pos[dst], op, -0.25 * (dst - src))
+    for j, (x0, y0) in pos.items():
+        face = "#cde4f7" if j == 0 else "#d8f0d2" if j == 3 else "#f7e3b5"
+        ax.text(x0, y0, str(j), ha="center", va="center", fontsize=9,
+                bbox=dict(boxstyle="round,pad=0.4", fc=face, ec="black", lw=0.8))
+    ax.set_xlim(-0.8, 2.6 * 3 + 0.8)
+    ax.set_ylim(1.0, 4.8)
+    ax.set_aspect("equal")
+    ax.set_title(genotype.to_str(), fontsize=7)
+    ax.axis("off")
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)

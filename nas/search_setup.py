@@ -17,7 +17,6 @@ from xnas.nas.arch_optimizers import ArchSettings, build_arch_optimizer
 from xnas.nas.checkpoint import CheckpointError, capture_rng_state, check_finite_state, load_checkpoint, restore_rng_state
 from xnas.nas.data import dataset_info, default_transform, make_loader, search_splits
 from xnas.nas.search_config import RESUME_KEYS, SearchConfig
-from xnas.nas.supernet import CELL_TYPES, SearchNetwork
 from xnas.pea.rule import eta_star
 
 __all__ = ["build_loaders", "build_supernet", "search_state", "load_search_state"]
@@ -67,9 +66,9 @@ def build_loaders(s, datasets=None):
 def build_supernet(s, train_set, valid_set) -> None:
     """The supernet, the theory's learning rates, the architecture optimizer and the network SGD."""
     cfg, info = s.cfg, s.info
-    s.net = SearchNetwork(
-        info.channels, info.num_classes, C=cfg.channels, layers=cfg.layers, steps=cfg.nodes,
-        primitives=cfg.primitives,
+    s.net = s.space.build_supernet(
+        info.channels, info.num_classes, C=cfg.channels, layers=cfg.layers, primitives=cfg.primitives,
+        nodes=cfg.nodes,
     ).to(s.device)
     if s.cuda:
         s.net = s.net.to(memory_format=torch.channels_last)
@@ -77,12 +76,11 @@ def build_supernet(s, train_set, valid_set) -> None:
     n = len(cfg.primitives)
     # Horizon units (reference.md): one round per validation example, per
     # replication; a batch step of B examples covers B x r_c rounds.
-    rounds = {k: float(cfg.batch_size * reps[k]) for k in CELL_TYPES}
-    horizon = {k: rounds[k] * s.steps_per_epoch * cfg.epochs for k in CELL_TYPES}
-    eta = {
-        "normal": cfg.eta_normal if cfg.eta_normal is not None else eta_star(n, horizon["normal"], cfg.L),
-        "reduce": cfg.eta_reduce if cfg.eta_reduce is not None else eta_star(n, horizon["reduce"], cfg.L),
-    }
+    kinds = s.space.cell_types
+    rounds = {k: float(cfg.batch_size * reps[k]) for k in kinds}
+    horizon = {k: rounds[k] * s.steps_per_epoch * cfg.epochs for k in kinds}
+    given = {"normal": cfg.eta_normal, "reduce": cfg.eta_reduce}
+    eta = {k: given[k] if given[k] is not None else eta_star(n, horizon[k], cfg.L) for k in kinds}
     s.resolved = {
         "eta": eta,
         "horizon": horizon,
@@ -102,6 +100,7 @@ def build_supernet(s, train_set, valid_set) -> None:
         ArchSettings(
             shape=s.net.arch_shape(), eta=eta, horizon=horizon, rounds_per_step=rounds, L=cfg.L,
             zeta=cfg.zeta, lr=cfg.arch_lr, weight_decay=cfg.arch_weight_decay, seed=cfg.seed, world=s.world,
+            kinds=kinds,
         ),
         device=s.device,
     )
@@ -121,7 +120,7 @@ def search_state(s, epochs_done: int) -> dict:
         "format": CHECKPOINT_FORMAT,
         "epochs_done": epochs_done,
         "config": s.cfg.to_dict(),
-        "alive": {k: s.net.alive(k) for k in CELL_TYPES},
+        "alive": {k: s.net.alive(k) for k in s.space.cell_types},
         "net": s.net.state_dict(),
         "net_opt": s.net_opt.state_dict(),
         "arch": s.arch.state_dict(),
@@ -147,7 +146,7 @@ def load_search_state(s) -> None:
                     f"checkpoint was made with {key}={getattr(saved, key)!r}, not {getattr(s.cfg, key)!r}"
                 )
         check_finite_state({"net": state["net"], "net_opt": state["net_opt"]}, s.ckpt_path)
-        for k in CELL_TYPES:
+        for k in s.space.cell_types:
             s.net.wipe(k, state["alive"][k])
         s.net.load_state_dict(state["net"])
         s.net_opt = _sgd(s)

@@ -73,6 +73,9 @@ class SearchSpace:
         replace the paper's CIFAR-10 defaults.
     train_recipe : callable
         ``train_recipe(dataset) -> str``: the default recipe name for training a cell.
+    check_shape : callable
+        ``check_shape(layers, nodes)``: raises ``ValueError`` (one line) unless a
+        supernet of ``layers`` cells of ``nodes`` nodes exists in this space.
     """
 
     name: str
@@ -92,6 +95,7 @@ class SearchSpace:
     genotype_from_dict: Callable[[Any], Any]
     search_presets: Callable[[str], dict]
     train_recipe: Callable[[str], str]
+    check_shape: Callable[[int, int], None]
 
 
 def sample_darts_genotype(rng: np.random.Generator, steps: int = 4) -> Genotype:
@@ -140,6 +144,11 @@ def _darts_discretize(weights, primitives, nodes=None, log_weights=None):
     return discretize(weights, primitives, 4 if nodes is None else nodes, log_weights=log_weights)
 
 
+def _darts_check_shape(layers: int, nodes: int) -> None:
+    if layers < 3:
+        raise ValueError(f"a search needs at least 3 cells (normal and reduction), got {layers}")
+
+
 def _darts_search_presets(dataset: str) -> dict:
     # The digits quick start of ``xnas-nas search`` (a whole search in minutes on 2 cores).
     if dataset == "digits":
@@ -155,6 +164,12 @@ def _nb201_cell_ops(genotype: NB201Genotype) -> dict[str, tuple[str, ...]]:
 def _nb201_nodes(nodes) -> None:
     if nodes is not None and nodes != 3:
         raise ValueError(f"a NAS-Bench-201 cell has 3 nodes after its input, got {nodes}")
+
+
+def _nb201_check_shape(layers: int, nodes: int) -> None:
+    _nb201_nodes(nodes)
+    if isinstance(layers, bool) or layers < 3 or layers % 3:
+        raise ValueError(f"a NAS-Bench-201 network has 3 stages of N cells: layers must be 3N >= 3, got {layers}")
 
 
 def _nb201_supernet(in_channels, num_classes, C, layers, primitives=None, nodes=None):
@@ -213,6 +228,7 @@ SPACES: dict[str, SearchSpace] = {
         genotype_from_dict=Genotype.from_dict,
         search_presets=_darts_search_presets,
         train_recipe=lambda dataset: "digits" if dataset == "digits" else "xnas",
+        check_shape=_darts_check_shape,
     ),
     "nb201": SearchSpace(
         name="nb201",
@@ -232,6 +248,7 @@ SPACES: dict[str, SearchSpace] = {
         genotype_from_dict=NB201Genotype.from_dict,
         search_presets=_nb201_search_presets,
         train_recipe=_nb201_train_recipe,
+        check_shape=_nb201_check_shape,
     ),
 }
 

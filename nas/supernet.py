@@ -34,7 +34,7 @@ from torch import nn
 
 from xnas.nas.genotypes import Genotype
 from xnas.nas.lr import reduction_layers
-from xnas.nas.ops import OPERATIONS, PRIMITIVES, FactorizedReduce, ReLUConvBN, get_operation
+from xnas.nas.ops import OPERATIONS, PRIMITIVES, FactorizedReduce, ReLUConvBN, check_primitives, get_operation
 
 __all__ = [
     "CELL_TYPES",
@@ -79,12 +79,16 @@ class MixedEdge(nn.Module):
         self.stride = stride
         self.ops = nn.ModuleDict()
         for name in self.primitives:
-            op = get_operation(name).build(C, stride, False)
-            if "pool" in name:
-                op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
-            self.ops[name] = op
+            self.ops[name] = self.build_op(name, C, stride)
         self._alive: list[int] = list(range(len(self.primitives)))
         self._refresh()
+
+    def build_op(self, name: str, C: int, stride: int) -> nn.Module:
+        """One candidate operation; a space overrides this hook to use its own operations."""
+        op = get_operation(name).build(C, stride, False)
+        if "pool" in name:
+            op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
+        return op
 
     def _refresh(self) -> None:
         computed = [i for i in self._alive if self.primitives[i] != "none"]
@@ -194,12 +198,7 @@ class SearchNetwork(nn.Module):
         stem_multiplier: int = 3,
     ) -> None:
         super().__init__()
-        primitives = tuple(primitives)
-        if len(primitives) < 2 or len(set(primitives)) != len(primitives):
-            raise ValueError(f"need at least 2 distinct operations, got {list(primitives)}")
-        for name in primitives:
-            if name not in OPERATIONS:
-                raise ValueError(f"unknown operation {name!r}; choose from {', '.join(OPERATIONS)}")
+        primitives = check_primitives(primitives, OPERATIONS)
         if C < 2:
             raise ValueError(f"channels must be at least 2, got {C}")
         if layers < 3:

@@ -56,6 +56,7 @@ from xnas.nas.evaluation import (CHECKPOINT_FORMAT, evaluate, evaluate_checkpoin
                                  load_training_checkpoint)
 from xnas.nas.network import count_parameters_M
 from xnas.nas.recipes import Recipe, drop_path_prob, learning_rate
+from xnas.nas.spaces import get_space
 from xnas.nas.runtime import (Progress, RunError, apply_threads, default_threads, prepare_out_dir,
                               removed_if_left_empty, resolve_device, seed_everything, write_json_atomic,
                               write_text_atomic)
@@ -286,7 +287,8 @@ def _results(run: _Run) -> dict:
     last_eval = next((r for r in reversed(history) if r.get("test_top1_err") is not None), {})
     return {
         "dataset": run.config.dataset,
-        "genotype": run.config.genotype.to_darts(),
+        "space": recipe.space,
+        "genotype": get_space(recipe.space).format_genotype(run.config.genotype),
         "channels": recipe.channels,
         "layers": recipe.layers,
         "recipe": recipe.name,

@@ -28,7 +28,8 @@ class TrainConfig:
     ----------
     dataset : str
         A dataset name (see :mod:`xnas.nas.data`).
-    genotype : Genotype
+    genotype : Genotype or NB201Genotype
+        A cell of the recipe's space (``recipe.space``).
     recipe : Recipe
         Already resolved (overrides applied).
     out : str
@@ -60,7 +61,7 @@ class TrainConfig:
     """
 
     dataset: str
-    genotype: Genotype
+    genotype: Any
     recipe: Recipe
     out: str
     data_dir: Optional[str] = None
@@ -82,8 +83,9 @@ class TrainConfig:
         return {
             "dataset": self.dataset,
             "data_dir": self.data_dir,
+            "space": self.recipe.space,
             "genotype": self.genotype.to_dict(),
-            "genotype_darts": self.genotype.to_darts(),
+            **({"genotype_darts": self.genotype.to_darts()} if isinstance(self.genotype, Genotype) else {}),
             "recipe": self.recipe.to_dict(),
             "seed": self.seed,
             "device": self.device,

@@ -10,8 +10,10 @@ from torch.utils.data import Subset
 from xnas.nas import distributed as dist
 from xnas.nas.data import default_transform, load_dataset, make_loader
 from xnas.nas.evaluation import TEST_SUBSET_SEED, seeded_subset
-from xnas.nas.network import build_network, network_arch
+from xnas.nas.genotypes import GenotypeError
+from xnas.nas.network import network_arch
 from xnas.nas.recipes import Recipe
+from xnas.nas.spaces import get_space
 from xnas.nas.train_config import TrainConfig, TrainSetupError
 
 __all__ = ["build_loaders", "build_network_and_optimizer", "check_settings"]
@@ -19,6 +21,13 @@ __all__ = ["build_loaders", "build_network_and_optimizer", "check_settings"]
 
 def check_settings(config: TrainConfig, resume: bool) -> Recipe:
     recipe = config.recipe.validate()
+    space = get_space(recipe.space)
+    try:
+        space.genotype_from_dict(config.genotype.to_dict())
+    except (GenotypeError, KeyError, TypeError, ValueError):
+        raise TrainSetupError(
+            f"the genotype is not a {space.name} cell, but recipe {recipe.name!r} trains the {space.name} space"
+        ) from None
     if config.log_format not in ("jsonl", "csv"):
         raise TrainSetupError(f"log format must be jsonl or csv, got {config.log_format!r}")
     if config.eval_every < 1:
@@ -71,9 +80,9 @@ def build_loaders(config: TrainConfig, recipe: Recipe, info, distributed: bool, 
 def build_network_and_optimizer(config: TrainConfig, recipe: Recipe, info, device: torch.device):
     args = (config.genotype, recipe.channels, recipe.layers, info.num_classes, info.channels, info.image_size,
             recipe.auxiliary_weight > 0, recipe.imagenet)
-    arch = network_arch(*args)
+    arch = network_arch(*args, space=recipe.space)
     try:
-        core = build_network(*args)
+        core = get_space(recipe.space).build_network(*args)
     except ValueError as exc:
         raise TrainSetupError(str(exc)) from None
     core = core.to(device)

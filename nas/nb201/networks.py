@@ -30,7 +30,7 @@ from torch import nn
 from xnas.nas.nb201.genotype import EDGES, NB201_PRIMITIVES, NODES, NB201Genotype
 from xnas.nas.nb201.ops import NB201_OPERATIONS, get_nb201_operation
 from xnas.nas.network import count_macs_M, count_parameters_M, drop_path
-from xnas.nas.ops import Identity, ReLUConvBN, Zero
+from xnas.nas.ops import Identity, ReLUConvBN, Zero, check_primitives
 from xnas.nas.supernet import MixedEdge
 
 __all__ = [
@@ -122,12 +122,10 @@ class NB201MixedEdge(MixedEdge):
     """
 
     def __init__(self, C: int, primitives: Sequence[str]) -> None:
-        super().__init__(C, 1, ())
-        self.primitives = tuple(primitives)
-        for name in self.primitives:
-            self.ops[name] = get_nb201_operation(name).build(C, 1, False)
-        self._alive = list(range(len(self.primitives)))
-        self._refresh()
+        super().__init__(C, 1, primitives)
+
+    def build_op(self, name: str, C: int, stride: int) -> nn.Module:
+        return get_nb201_operation(name).build(C, stride, False)
 
 
 class NB201SearchCell(nn.Module):
@@ -178,12 +176,7 @@ class NB201SearchNetwork(_Skeleton):
         primitives: Sequence[str] = NB201_PRIMITIVES,
     ) -> None:
         super().__init__()
-        primitives = tuple(primitives)
-        if len(primitives) < 2 or len(set(primitives)) != len(primitives):
-            raise ValueError(f"need at least 2 distinct operations, got {list(primitives)}")
-        for name in primitives:
-            if name not in NB201_OPERATIONS:
-                raise ValueError(f"unknown operation {name!r}; choose from {', '.join(NB201_OPERATIONS)}")
+        primitives = check_primitives(primitives, NB201_OPERATIONS)
         self.primitives = primitives
         self._build(in_channels, num_classes, C, layers, lambda c: NB201SearchCell(c, primitives))
 
