@@ -138,3 +138,20 @@ def test_two_processes_give_the_same_cells(study, tmp_path):
     summary = run_study(cfg, str(tmp_path / "s"), jobs=2, progress=False)
     errors = _errors(summary)
     assert errors == {k: _errors(reference)[k] for k in ("darts", "random")}
+
+
+def test_shards_sharing_a_folder_complete_the_study(study, tmp_path):
+    _, _, reference = study
+    out = str(tmp_path / "s")
+    common = ["study", "digits", "--out", out, "--methods", "random,published-XNAS", "--no-progress", "--resume"]
+    for key, value in TINY.items():
+        option = {"search_channels": "--channels", "search_layers": "--layers"}.get(key, "--" + key.replace("_", "-"))
+        common += [option, str(value)]
+    first = CliRunner().invoke(main, common + ["--shard", "0/2", "--json"])
+    assert first.exit_code == 0, first.output
+    assert not json.loads(first.stdout)["complete"]
+    second = CliRunner().invoke(main, common + ["--shard", "1/2", "--json"])
+    assert second.exit_code == 0, second.output
+    summary = json.loads(second.stdout)
+    assert summary["complete"]
+    assert _errors(summary) == {k: _errors(reference)[k] for k in ("random", "published-XNAS")}

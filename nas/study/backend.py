@@ -10,6 +10,9 @@ refactor and the wiring of other spaces, only this module needs to change:
 - :func:`search_data` and :func:`build_supernet` (what ``random-ws`` trains),
 - :func:`weight_settings` (the supernet's network-weight SGD, shared with the search),
 - :func:`genotype_weights` (a cell as one-hot mixing weights of the supernet),
+- :func:`loaders` and :func:`set_epoch` (the supernet's epoch-seeded batches),
+- :func:`write_text_atomic` and :func:`save_figure` (the runtime's atomic writers),
+- :func:`resolve_device`,
 - :data:`_WIRED` (the spaces wired so far).
 """
 
@@ -31,6 +34,10 @@ __all__ = [
     "weight_settings",
     "genotype_weights",
     "resolve_device",
+    "loaders",
+    "set_epoch",
+    "write_text_atomic",
+    "save_figure",
 ]
 
 # The spaces whose supernet, discretization and discrete network the search and
@@ -142,3 +149,32 @@ def genotype_weights(space: Any, genotype: Any, shape: tuple[int, int]) -> dict[
             w[rows[(j, 2 + k // 2)], column[op]] = 1.0
         weights[kind] = w
     return weights
+
+
+def loaders(train_set: Any, valid_set: Any, batch: int, seed: int):
+    """``(train, valid)`` loaders as the search builds them: the train half shuffled per epoch, whole batches."""
+    from xnas.nas.data import make_loader
+
+    return (make_loader(train_set, batch, shuffle=True, seed=seed, drop_last=True),
+            make_loader(valid_set, batch, shuffle=False))
+
+
+def set_epoch(loader: Any, epoch: int) -> None:
+    """Reshuffle ``loader`` for ``epoch`` (a function of the seed and the epoch only)."""
+    from xnas.nas.data import set_loader_epoch
+
+    set_loader_epoch(loader, epoch)
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """The project's atomic text writer (temporary file, fsync, rename)."""
+    from xnas.nas.checkpoint import write_text_atomic as _write
+
+    _write(path, text)
+
+
+def save_figure(fig: Any, path: str) -> None:
+    """Save a matplotlib figure as PNG atomically, with the search figures' writer."""
+    from xnas.nas.search_plots import _save
+
+    _save(fig, path)

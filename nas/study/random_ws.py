@@ -88,7 +88,6 @@ def random_ws_search(space: Any, cfg: StudyConfig, seed: int) -> tuple[Any, dict
     import torch
     import torch.nn.functional as F
 
-    from xnas.nas.data import make_loader, set_loader_epoch
     from xnas.nas.recipes import cosine_lr
 
     torch.manual_seed(seed)
@@ -99,8 +98,7 @@ def random_ws_search(space: Any, cfg: StudyConfig, seed: int) -> tuple[Any, dict
     opt_cfg = backend.weight_settings()
     optimizer = torch.optim.SGD(net.parameters(), lr=opt_cfg["lr"], momentum=opt_cfg["momentum"],
                                 weight_decay=opt_cfg["weight_decay"])
-    train_loader = make_loader(train_set, cfg.search_batch, shuffle=True, seed=seed, drop_last=True)
-    valid_loader = make_loader(valid_set, cfg.search_batch, shuffle=False)
+    train_loader, valid_loader = backend.loaders(train_set, valid_set, cfg.search_batch, seed)
     # the same number of weight steps per epoch as the alternating search takes
     steps = min(len(train_loader), len(valid_set) // cfg.search_batch)
     if steps < 1:
@@ -113,7 +111,7 @@ def random_ws_search(space: Any, cfg: StudyConfig, seed: int) -> tuple[Any, dict
             lr = cosine_lr(epoch, cfg.search_epochs, opt_cfg["lr"], opt_cfg["lr_min"])
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            set_loader_epoch(train_loader, epoch)
+            backend.set_epoch(train_loader, epoch)
             for step, (x, y) in enumerate(train_loader):
                 if step >= steps:
                     break

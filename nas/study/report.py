@@ -65,10 +65,12 @@ def plot_study(summary: dict, path: str) -> None:
     """``study.png``: each trained cell's test error per method (points), mean and 95% CI; search cost beside."""
     import numpy as np
 
-    # the search figures' atomic PNG writer (temporary file, rename), not a second copy
-    from xnas.nas.search_plots import _pyplot, _save
+    import matplotlib
 
-    plt = _pyplot()
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from xnas.nas.study.backend import save_figure
     names = list(summary["methods"])
     rows = [summary["methods"][n] for n in names]
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 1.3]})
@@ -98,6 +100,6 @@ def plot_study(summary: dict, path: str) -> None:
     fig.suptitle(f"{summary['dataset']}, {summary['space']} space: the benchmark {verdict}", fontsize=10)
     fig.tight_layout()
     try:
-        _save(fig, path)
+        save_figure(fig, path)
     finally:
         plt.close(fig)

@@ -116,7 +116,7 @@ def _prepare(cfg: StudyConfig, out: str, resume: bool) -> None:
     if exists and not resume:
         raise StudyError(f"{out} already holds this study; pass --resume to continue it or choose another --out")
     if not exists:
-        from xnas.nas.checkpoint import write_text_atomic
+        from xnas.nas.study.backend import write_text_atomic
 
         text = json.dumps({"config": cfg.to_dict(), "format": "xnas-study-1"}, indent=2, sort_keys=True)
         write_text_atomic(os.path.join(out, STUDY_FILE), text + "\n")
@@ -209,7 +209,7 @@ def _prune_empty(folder: str) -> None:
 
 def write_report(cfg: StudyConfig, out: str, figure: bool = True) -> dict:
     """Rebuild ``summary.json`` (and ``study.png``) from the units in ``out``; returns the summary."""
-    from xnas.nas.checkpoint import write_text_atomic
+    from xnas.nas.study.backend import write_text_atomic
     from xnas.nas.study.summary import build_summary
 
     summary = build_summary(cfg, out)

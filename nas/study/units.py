@@ -115,7 +115,7 @@ def read_unit(out: str, unit: Unit) -> Optional[dict[str, Any]]:
 
 def write_unit(out: str, unit: Unit, record: dict[str, Any]) -> None:
     """Write the unit's record atomically (the unit is then done)."""
-    from xnas.nas.checkpoint import write_text_atomic
+    from xnas.nas.study.backend import write_text_atomic
 
     text = json.dumps({"unit": unit.id, **record}, indent=2, sort_keys=True, allow_nan=False) + "\n"
     write_text_atomic(unit_path(out, unit), text)
