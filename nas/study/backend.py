@@ -75,11 +75,12 @@ def search_cell(space: Any, cfg: StudyConfig, arch_optimizer: str, seed: int, wo
     check_wired(space)
     from xnas.nas.search import SearchConfig, run_search
 
+    nodes = {} if cfg.search_nodes is None else {"nodes": cfg.search_nodes}  # None: the space's cell size
     search_cfg = SearchConfig(
         dataset=cfg.dataset, out_dir=_fresh(workdir), data_dir=cfg.data_dir, arch_optimizer=arch_optimizer,
         epochs=cfg.search_epochs, batch_size=cfg.search_batch, split=cfg.split, limit=cfg.search_limit,
-        channels=cfg.search_channels, layers=cfg.search_layers, nodes=cfg.search_nodes,
-        primitives=tuple(space.primitives), seed=seed, device=cfg.device, plots=False, progress=False,
+        channels=cfg.search_channels, layers=cfg.search_layers, primitives=tuple(space.primitives), seed=seed,
+        device=cfg.device, threads=1, plots=False, progress=False, **nodes,
     )
     start = time.perf_counter()
     result = run_search(search_cfg)
@@ -125,8 +126,9 @@ def build_supernet(space: Any, cfg: StudyConfig, info: Any):
     check_wired(space)
     from xnas.nas.supernet import SearchNetwork
 
+    nodes = {} if cfg.search_nodes is None else {"steps": cfg.search_nodes}
     return SearchNetwork(info.channels, info.num_classes, C=cfg.search_channels, layers=cfg.search_layers,
-                         steps=cfg.search_nodes, primitives=tuple(space.primitives))
+                         primitives=tuple(space.primitives), **nodes)
 
 
 def genotype_weights(space: Any, genotype: Any, shape: tuple[int, int]) -> dict[str, Any]:

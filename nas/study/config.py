@@ -47,7 +47,8 @@ class StudyConfig:
         K: cells ``random-ws`` ranks with the shared weights.
     search_epochs, search_batch, search_limit, search_channels, search_layers, search_nodes, split
         The search budget, identical for every searching method (``search_limit``:
-        training images before the train/validation split; ``None``: all).
+        training images before the train/validation split; ``None``: all;
+        ``search_nodes`` ``None``: the space's own cell size).
     recipe : str
         The training recipe (:mod:`xnas.nas.recipes`) every cell is trained with,
         overridden by ``train_epochs``, ``train_batch``, ``train_channels`` and
@@ -69,7 +70,7 @@ class StudyConfig:
     search_limit: Optional[int] = None
     search_channels: int = 4
     search_layers: int = 5
-    search_nodes: int = 4
+    search_nodes: Optional[int] = None
     split: float = 0.5
     recipe: str = "digits"
     train_epochs: Optional[int] = 10
@@ -96,11 +97,11 @@ class StudyConfig:
         if len(set(self.methods)) != len(self.methods):
             raise StudyError(f"methods listed twice: {', '.join(self.methods)}")
         for name in ("seeds", "trainings", "random_cells", "ws_samples", "search_epochs", "search_batch",
-                     "search_channels", "search_layers", "search_nodes"):
+                     "search_channels", "search_layers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise StudyError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("train_epochs", "train_batch", "train_channels", "train_layers"):
+        for name in ("search_nodes", "train_epochs", "train_batch", "train_channels", "train_layers"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise StudyError(f"{name} must be a positive integer, got {value!r}")
