@@ -1,0 +1,182 @@
+"""The study's only door to search, training and supernets: a thin adapter.
+
+Everything the study runs goes through these functions, each taking the search
+space (a :class:`~xnas.nas.spaces.SearchSpace`) first. They wrap today's
+``run_search(SearchConfig(...))`` and ``train(TrainConfig(...))``; after the runtime
+refactor and the wiring of other spaces, only this module needs to change:
+
+- :func:`search_cell` (one supernet search with an architecture optimizer),
+- :func:`train_cell` (one training of a cell, tested on the test split),
+- :func:`search_data` and :func:`build_supernet` (what ``random-ws`` trains),
+- :func:`weight_settings` (the supernet's network-weight SGD, shared with the search),
+- :func:`genotype_weights` (a cell as one-hot mixing weights of the supernet),
+- :func:`loaders` and :func:`set_epoch` (the supernet's epoch-seeded batches),
+- :func:`write_text_atomic` and :func:`save_figure` (the runtime's atomic writers),
+- :func:`resolve_device`,
+- :data:`_WIRED` (the spaces wired so far).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from typing import Any
+
+from xnas.nas.study.config import StudyConfig, StudyError
+
+__all__ = [
+    "check_wired",
+    "search_cell",
+    "train_cell",
+    "search_data",
+    "build_supernet",
+    "weight_settings",
+    "genotype_weights",
+    "resolve_device",
+    "loaders",
+    "set_epoch",
+    "write_text_atomic",
+    "save_figure",
+]
+
+# The spaces whose supernet, discretization and discrete network the search and
+# training code build today; the nb201 wiring adds its name here.
+_WIRED = ("darts",)
+
+
+def check_wired(space: Any) -> None:
+    """Raise :class:`StudyError` (one line) if ``space`` cannot be searched or trained yet."""
+    if space.name not in _WIRED:
+        raise StudyError(f"the {space.name} space is not wired into search and training yet "
+                         f"(the study backend runs {', '.join(_WIRED)})")
+
+
+def resolve_device(name: str):
+    """``auto``/``cpu``/``cuda[:N]`` as a torch device (the training loop's rule)."""
+    from xnas.nas.train import resolve_device as _resolve
+
+    return _resolve(name)
+
+
+def _fresh(workdir: str) -> str:
+    # A unit killed half-way leaves its work folder; the unit restarts from scratch.
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(workdir, exist_ok=True)
+    return workdir
+
+
+def search_cell(space: Any, cfg: StudyConfig, arch_optimizer: str, seed: int, workdir: str) -> tuple[Any, float]:
+    """One supernet search; returns ``(genotype, wall seconds)``.
+
+    Every searching method gets the same budget (``cfg.search_*``); the optimizer's
+    own settings are its defaults (the theory's etas for xnas, DARTS's Adam for darts).
+    """
+    check_wired(space)
+    from xnas.nas.search import SearchConfig, run_search
+
+    nodes = {} if cfg.search_nodes is None else {"nodes": cfg.search_nodes}  # None: the space's cell size
+    search_cfg = SearchConfig(
+        dataset=cfg.dataset, out_dir=_fresh(workdir), data_dir=cfg.data_dir, arch_optimizer=arch_optimizer,
+        epochs=cfg.search_epochs, batch_size=cfg.search_batch, split=cfg.split, limit=cfg.search_limit,
+        channels=cfg.search_channels, layers=cfg.search_layers, primitives=tuple(space.primitives), seed=seed,
+        device=cfg.device, threads=1, plots=False, progress=False, **nodes,
+    )
+    start = time.perf_counter()
+    result = run_search(search_cfg)
+    return result.genotype, time.perf_counter() - start
+
+
+def train_cell(space: Any, genotype: Any, cfg: StudyConfig, seed: int, workdir: str) -> dict[str, float]:
+    """Train ``genotype`` once with the study's recipe; returns test error (%), params (M) and seconds."""
+    check_wired(space)
+    from xnas.nas.recipes import get_recipe, override
+    from xnas.nas.train import TrainConfig, train
+
+    changes = {k: v for k, v in (("epochs", cfg.train_epochs), ("batch_size", cfg.train_batch),
+                                 ("channels", cfg.train_channels), ("layers", cfg.train_layers)) if v is not None}
+    recipe = override(get_recipe(cfg.recipe), **changes)
+    start = time.perf_counter()
+    results = train(TrainConfig(dataset=cfg.dataset, genotype=genotype, recipe=recipe, out=_fresh(workdir),
+                                data_dir=cfg.data_dir, seed=seed, device=cfg.device, limit=cfg.train_limit,
+                                progress=False))
+    return {"test_err": float(results["test_top1_err"]), "params_M": float(results["params_M"]),
+            "seconds": time.perf_counter() - start}
+
+
+def weight_settings() -> dict[str, float]:
+    """The network-weight SGD of a search (lr, lr_min, momentum, weight_decay, grad_clip), from its defaults."""
+    from xnas.nas.search import SearchConfig
+
+    d = SearchConfig()
+    return {"lr": d.lr, "lr_min": d.lr_min, "momentum": d.momentum, "weight_decay": d.weight_decay,
+            "grad_clip": d.grad_clip}
+
+
+def search_data(space: Any, cfg: StudyConfig, seed: int):
+    """The search's train and validation halves ``(train, valid, info)`` for seed ``seed``."""
+    check_wired(space)
+    from xnas.nas.data import search_splits
+
+    return search_splits(cfg.dataset, cfg.data_dir, split=cfg.split, seed=seed, limit=cfg.search_limit)
+
+
+def build_supernet(space: Any, cfg: StudyConfig, info: Any):
+    """The space's supernet at the study's search size (``forward(x, weights)``)."""
+    check_wired(space)
+    from xnas.nas.supernet import SearchNetwork
+
+    nodes = {} if cfg.search_nodes is None else {"steps": cfg.search_nodes}
+    return SearchNetwork(info.channels, info.num_classes, C=cfg.search_channels, layers=cfg.search_layers,
+                         primitives=tuple(space.primitives), **nodes)
+
+
+def genotype_weights(space: Any, genotype: Any, shape: tuple[int, int]) -> dict[str, Any]:
+    """The cell as one-hot mixing weights ``{cell type: (edges, N)}``; edges it does not use are all zero."""
+    check_wired(space)
+    import torch
+
+    from xnas.nas.supernet import edge_endpoints
+
+    edges, n = shape
+    steps = len(genotype.normal) // 2
+    rows = {pair: r for r, pair in enumerate(edge_endpoints(steps))}
+    if len(rows) != edges:
+        raise StudyError(f"a cell of {steps} nodes does not fit a supernet of {edges} edges")
+    column = {p: i for i, p in enumerate(space.primitives)}
+    weights = {}
+    for kind, gene in (("normal", genotype.normal), ("reduce", genotype.reduce)):
+        w = torch.zeros(edges, n)
+        for k, (op, j) in enumerate(gene):
+            w[rows[(j, 2 + k // 2)], column[op]] = 1.0
+        weights[kind] = w
+    return weights
+
+
+def loaders(train_set: Any, valid_set: Any, batch: int, seed: int):
+    """``(train, valid)`` loaders as the search builds them: the train half shuffled per epoch, whole batches."""
+    from xnas.nas.data import make_loader
+
+    return (make_loader(train_set, batch, shuffle=True, seed=seed, drop_last=True),
+            make_loader(valid_set, batch, shuffle=False))
+
+
+def set_epoch(loader: Any, epoch: int) -> None:
+    """Reshuffle ``loader`` for ``epoch`` (a function of the seed and the epoch only)."""
+    from xnas.nas.data import set_loader_epoch
+
+    set_loader_epoch(loader, epoch)
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """The project's atomic text writer (temporary file, fsync, rename)."""
+    from xnas.nas.checkpoint import write_text_atomic as _write
+
+    _write(path, text)
+
+
+def save_figure(fig: Any, path: str) -> None:
+    """Save a matplotlib figure as PNG atomically, with the search figures' writer."""
+    from xnas.nas.search_plots import _save
+
+    _save(fig, path)

@@ -1,0 +1,211 @@
+"""A study's settings (:class:`StudyConfig`), its presets, and the ``study.json`` identity check.
+
+One config fixes the whole protocol: the methods, the search budget shared by every
+searching method (epochs, image subset, batch, supernet size), the training recipe
+shared by every cell, and the counts ``seeds`` (S), ``trainings`` (R), ``random_cells``
+and ``ws_samples`` (K). Every field except the run-time ones (:data:`RUNTIME_FIELDS`)
+belongs to the study's identity: ``--resume`` refuses a folder whose ``study.json``
+differs in any of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Optional
+
+from xnas.nas.study.methods import get_method, methods_for_space
+
+__all__ = ["StudyConfig", "PRESETS", "RUNTIME_FIELDS", "StudyError", "make_config", "check_same_study"]
+
+STUDY_FILE = "study.json"
+RUNTIME_FIELDS = ("data_dir", "device")
+"""Fields that may change between the parts of one study (machines differ)."""
+
+
+class StudyError(ValueError):
+    """Bad study input or a folder that does not fit (one-line message)."""
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Every setting of a study (saved as ``study.json``).
+
+    Attributes
+    ----------
+    dataset, space : str
+    methods : tuple of str
+        Registry names (:mod:`xnas.nas.study.methods`).
+    seeds : int
+        S: search seeds (cells) per searching method.
+    trainings : int
+        R: training seeds per cell.
+    random_cells : int
+        Cells of the ``random`` row.
+    ws_samples : int
+        K: cells ``random-ws`` ranks with the shared weights.
+    search_epochs, search_batch, search_limit, search_channels, search_layers, search_nodes, split
+        The search budget, identical for every searching method (``search_limit``:
+        training images before the train/validation split; ``None``: all;
+        ``search_nodes`` ``None``: the space's own cell size).
+    recipe : str
+        The training recipe (:mod:`xnas.nas.recipes`) every cell is trained with,
+        overridden by ``train_epochs``, ``train_batch``, ``train_channels`` and
+        ``train_layers`` where these are set.
+    train_limit : int, optional
+        Training (and test) images of each training (``None``: all).
+    data_dir, device : run-time settings, not part of the identity.
+    """
+
+    dataset: str
+    space: str = "darts"
+    methods: tuple[str, ...] = ()
+    seeds: int = 3
+    trainings: int = 2
+    random_cells: int = 4
+    ws_samples: int = 16
+    search_epochs: int = 6
+    search_batch: int = 64
+    search_limit: Optional[int] = None
+    search_channels: int = 4
+    search_layers: int = 5
+    search_nodes: Optional[int] = None
+    split: float = 0.5
+    recipe: str = "digits"
+    train_epochs: Optional[int] = 10
+    train_batch: Optional[int] = None
+    train_channels: Optional[int] = None
+    train_layers: Optional[int] = None
+    train_limit: Optional[int] = None
+    data_dir: Optional[str] = None
+    device: str = "cpu"
+
+    def validate(self) -> "StudyConfig":
+        """Check every field; raises :class:`StudyError` with one line."""
+        from xnas.nas.spaces import get_space
+
+        try:
+            space = get_space(self.space)
+            for name in self.methods:
+                if not get_method(name).available(space.name):
+                    raise StudyError(f"method {name!r} has no row in the {space.name} space")
+        except ValueError as exc:
+            raise StudyError(str(exc)) from None
+        if not self.methods:
+            raise StudyError("a study needs at least one method")
+        if len(set(self.methods)) != len(self.methods):
+            raise StudyError(f"methods listed twice: {', '.join(self.methods)}")
+        for name in ("seeds", "trainings", "random_cells", "ws_samples", "search_epochs", "search_batch",
+                     "search_channels", "search_layers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise StudyError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("search_nodes", "train_epochs", "train_batch", "train_channels", "train_layers"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise StudyError(f"{name} must be a positive integer, got {value!r}")
+        for name, floor in (("search_limit", 4), ("train_limit", 2)):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < floor):
+                raise StudyError(f"{name} must be at least {floor} images, got {value!r}")
+        if not 0.0 < self.split < 1.0:
+            raise StudyError(f"split must lie strictly between 0 and 1, got {self.split}")
+        return self
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define the study (everything but :data:`RUNTIME_FIELDS`)."""
+        return {k: v for k, v in self.to_dict().items() if k not in RUNTIME_FIELDS}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        d = asdict(self)
+        d["methods"] = list(self.methods)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "StudyConfig":
+        """Inverse of :meth:`to_dict`; raises :class:`StudyError` on unknown or missing fields."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise StudyError(f"study config has unknown fields: {', '.join(unknown)}")
+        try:
+            return cls(**{**data, "methods": tuple(data.get("methods", ()))})
+        except TypeError as exc:
+            raise StudyError(f"study config is incomplete ({exc})") from None
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # A tiny end-to-end study (minutes on 2 CPU cores on digits): every method runs,
+    # nothing is resolved. It checks the machinery, not the methods.
+    "quick": dict(
+        seeds=2, trainings=2, random_cells=3, ws_samples=4, search_epochs=1, search_batch=32, search_limit=256,
+        search_channels=4, search_layers=5, recipe="digits", train_epochs=2, train_batch=32, train_channels=4,
+        train_layers=5, train_limit=512,
+    ),
+    # The paper's CIFAR-10 protocol (sections 4.1-4.2): the search of C = 16, 8 cells,
+    # 50 epochs, batch 96 on the 50/50 split; every cell trained by the XNAS recipe
+    # (C = 36, 20 cells, 1500 epochs). For GPUs; never run on CPU.
+    "cifar10-paper": dict(
+        seeds=4, trainings=2, random_cells=8, ws_samples=100, search_epochs=50, search_batch=96,
+        search_limit=None, search_channels=16, search_layers=8, recipe="xnas", train_epochs=None,
+        train_batch=None, train_channels=None, train_layers=None, train_limit=None, device="auto",
+    ),
+}
+"""Named sizings of a study; explicit options override them."""
+
+
+def make_config(dataset: str, space: str = "darts", methods: Optional[tuple[str, ...]] = None,
+                preset: Optional[str] = None, **overrides: Any) -> StudyConfig:
+    """A validated config: the defaults, then the preset, then ``overrides`` that are not ``None``.
+
+    ``methods`` left ``None`` takes every method that has a row in ``space``.
+    """
+    if preset is not None and preset not in PRESETS:
+        raise StudyError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    cfg = StudyConfig(dataset=dataset, space=space)
+    if preset is not None:
+        cfg = replace(cfg, **PRESETS[preset])
+    cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    if methods is None:
+        methods = methods_for_space(space) if _known_space(space) else ()
+    return replace(cfg, methods=tuple(methods)).validate()
+
+
+def _known_space(space: str) -> bool:
+    from xnas.nas.spaces import SPACES
+
+    return space in SPACES
+
+
+def check_same_study(cfg: StudyConfig, out: str) -> bool:
+    """Whether ``out`` already holds a study; raises :class:`StudyError` if it is another one."""
+    path = os.path.join(out, STUDY_FILE)
+    if not os.path.isfile(path):
+        return False
+    try:
+        with open(path, encoding="utf-8") as fh:
+            saved = json.load(fh)
+        saved_cfg = StudyConfig.from_dict(saved["config"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StudyError(f"{path} is not a readable study file ({exc})") from None
+    mine, theirs = cfg.identity(), saved_cfg.identity()
+    diffs = [k for k in mine if mine[k] != theirs.get(k)]
+    if diffs:
+        k = diffs[0]
+        raise StudyError(f"{out} holds a study made with {k}={theirs.get(k)!r}, not {mine[k]!r}; "
+                         "choose another --out")
+    return True
+
+
+def load_study_config(out: str) -> StudyConfig:
+    """The config saved in ``out/study.json`` (for ``--report``)."""
+    path = os.path.join(out, STUDY_FILE)
+    if not os.path.isfile(path):
+        raise StudyError(f"{out} holds no study ({STUDY_FILE} is missing)")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return StudyConfig.from_dict(json.load(fh)["config"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StudyError(f"{path} is not a readable study file ({exc})") from None

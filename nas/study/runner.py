@@ -1,0 +1,222 @@
+"""Running a study: which units are left, in how many processes, and writing the summary.
+
+``run_study`` plans the units, keeps this shard's share, skips the units already done
+(their files exist and parse) and runs the rest, inline with ``jobs=1`` or in ``jobs``
+spawned processes (one torch thread each). A cell's trainings are queued as soon as
+its search unit is done, so the processes stay busy. Afterwards the summary and the
+figure are rebuilt from every unit in the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Callable, Optional
+
+from xnas.nas.study.config import STUDY_FILE, StudyConfig, StudyError, check_same_study
+from xnas.nas.study.methods import get_method
+from xnas.nas.study.units import Unit, plan_units, read_unit, shard_units, write_unit
+
+__all__ = ["run_study", "run_unit", "pending_units", "write_report", "UnitFailed"]
+
+WORK_DIR = "work"
+
+
+class UnitFailed(RuntimeError):
+    """A unit started but could not finish (a NaN loss, say); one line naming the unit."""
+
+
+def _set_threads() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def run_unit(unit: Unit, cfg: StudyConfig, out: str) -> dict:
+    """Run one unit and write its file; returns the record.
+
+    The unit's scratch folder (``OUT/work/UNIT``) is removed once its record is written.
+    """
+    import shutil
+
+    import numpy as np
+
+    from xnas.nas.spaces import get_space
+    from xnas.nas.study import backend
+
+    space = get_space(cfg.space)
+    method = get_method(unit.method)
+    workdir = os.path.join(out, WORK_DIR, unit.id)
+    if unit.kind == "search":
+        record: dict[str, Any] = {"method": unit.method, "kind": method.kind, "seed": unit.cell}
+        start = time.perf_counter()
+        if method.kind == "search":
+            genotype, seconds = backend.search_cell(space, cfg, method.arch_optimizer, unit.cell, workdir)
+        elif method.kind == "random-ws":
+            from xnas.nas.study.random_ws import random_ws_search
+
+            genotype, info = random_ws_search(space, cfg, unit.cell)
+            seconds = time.perf_counter() - start
+            record["random_ws"] = info
+        elif method.kind == "random":
+            genotype = space.sample_genotype(np.random.default_rng([unit.cell, 11]))
+            seconds = time.perf_counter() - start
+        else:
+            genotype = space.parse_genotype(method.genotype)
+            seconds = 0.0
+        record.update(genotype=space.format_genotype(genotype), seconds=seconds)
+    else:
+        search = read_unit(out, unit.search_unit())
+        if search is None:
+            raise StudyError(f"unit {unit.id} needs {unit.search_unit().id}, which is not done")
+        genotype = space.parse_genotype(search["genotype"])
+        result = backend.train_cell(space, genotype, cfg, unit.train_seed, workdir)
+        record = {"method": unit.method, "cell": unit.cell, "seed": unit.train_seed, **result}
+    write_unit(out, unit, record)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return record
+
+
+def _run_checked(unit: Unit, cfg: StudyConfig, out: str) -> None:
+    """``run_unit`` with its errors reduced to one line: bad data is a :class:`StudyError`, the rest fails the unit."""
+    from xnas.nas.data import DataError
+
+    try:
+        run_unit(unit, cfg, out)
+    except StudyError:
+        raise
+    except DataError as exc:
+        raise StudyError(str(exc).strip().splitlines()[0]) from None
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnitFailed(f"unit {unit.id} failed: {first}") from None
+
+
+def _worker(unit: Unit, cfg_dict: dict, out: str) -> str:
+    _run_checked(unit, StudyConfig.from_dict(cfg_dict), out)
+    return unit.id
+
+
+def pending_units(cfg: StudyConfig, out: str, shard: tuple[int, int] = (0, 1)) -> list[Unit]:
+    """This shard's units that are not done yet, in plan order."""
+    return [u for u in shard_units(plan_units(cfg), *shard) if read_unit(out, u) is None]
+
+
+def _prepare(cfg: StudyConfig, out: str, resume: bool) -> None:
+    try:
+        os.makedirs(out, exist_ok=True)
+        probe = os.path.join(out, ".write-test")
+        with open(probe, "w", encoding="utf-8") as fh:
+            fh.write("")
+        os.unlink(probe)
+    except OSError as exc:
+        raise StudyError(f"cannot write to --out {out!r} ({exc.strerror or exc})") from None
+    exists = check_same_study(cfg, out)
+    if exists and not resume:
+        raise StudyError(f"{out} already holds this study; pass --resume to continue it or choose another --out")
+    if not exists:
+        from xnas.nas.study.backend import write_text_atomic
+
+        text = json.dumps({"config": cfg.to_dict(), "format": "xnas-study-1"}, indent=2, sort_keys=True)
+        write_text_atomic(os.path.join(out, STUDY_FILE), text + "\n")
+
+
+def _run_pool(todo: list[Unit], cfg: StudyConfig, out: str, jobs: int, advance: Callable[[], None]) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    waiting: dict[Unit, list[Unit]] = {}
+    ready = []
+    for u in todo:
+        if u.kind == "train" and u.search_unit() in todo:
+            waiting.setdefault(u.search_unit(), []).append(u)
+        else:
+            ready.append(u)
+    cfg_dict = cfg.to_dict()
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_set_threads) as pool:
+        running = {pool.submit(_worker, u, cfg_dict, out): u for u in ready}
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                unit = running.pop(fut)
+                try:
+                    fut.result()
+                except BaseException:
+                    for other in running:
+                        other.cancel()
+                    raise
+                advance()
+                for follower in waiting.pop(unit, []):
+                    running[pool.submit(_worker, follower, cfg_dict, out)] = follower
+
+
+def run_study(cfg: StudyConfig, out: str, resume: bool = False, jobs: int = 1, shard: tuple[int, int] = (0, 1),
+              progress: bool = True) -> dict:
+    """Run this shard's unfinished units, then write ``summary.json`` and ``study.png``.
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+    out : str
+        The study folder (shared by every shard).
+    resume : bool
+        Continue a study already in ``out`` (same config; a fresh folder is fine too).
+    jobs : int
+        Local processes (``spawn``, one torch thread each); 1 runs inline.
+    shard : (I, N)
+        Run only shard ``I`` of ``N`` (0-based).
+
+    Raises
+    ------
+    StudyError
+        Bad settings, an unwritable or foreign folder (before any unit runs).
+    UnitFailed
+        A unit could not finish; finished units stay done.
+    """
+    cfg.validate()
+    if not (isinstance(jobs, int) and jobs >= 1):
+        raise StudyError(f"--jobs must be a positive integer, got {jobs!r}")
+    from xnas.nas.spaces import get_space
+    from xnas.nas.study.backend import check_wired
+
+    check_wired(get_space(cfg.space))
+    _prepare(cfg, out, resume)
+    todo = pending_units(cfg, out, shard)
+    from xnas.nas.study.report import progress_bar
+
+    with progress_bar(progress, len(todo), f"study {cfg.dataset}/{cfg.space}") as advance:
+        if jobs == 1 or len(todo) <= 1:
+            _set_threads()
+            for unit in todo:
+                _run_checked(unit, cfg, out)
+                advance()
+        else:
+            _run_pool(todo, cfg, out, jobs, advance)
+    _prune_empty(os.path.join(out, WORK_DIR))
+    return write_report(cfg, out)
+
+
+def _prune_empty(folder: str) -> None:
+    # finished units leave empty scratch folders; a folder still holding files
+    # belongs to a unit another shard is running and stays
+    for root, _, _ in sorted(os.walk(folder), key=lambda w: -len(w[0])):
+        try:
+            os.rmdir(root)
+        except OSError:
+            pass
+
+
+def write_report(cfg: StudyConfig, out: str, figure: bool = True) -> dict:
+    """Rebuild ``summary.json`` (and ``study.png``) from the units in ``out``; returns the summary."""
+    from xnas.nas.study.backend import write_text_atomic
+    from xnas.nas.study.summary import build_summary
+
+    summary = build_summary(cfg, out)
+    write_text_atomic(os.path.join(out, "summary.json"),
+                      json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    if figure:
+        from xnas.nas.study.report import plot_study
+
+        plot_study(summary, os.path.join(out, "study.png"))
+    return summary

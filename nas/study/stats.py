@@ -1,0 +1,87 @@
+"""The statistics of a study: t-intervals, the paired difference, ICC(1) and the F-test.
+
+Pure functions of numbers (NumPy and ``scipy.stats``); no torch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["t_interval", "paired_difference", "one_way", "ALPHA"]
+
+ALPHA = 0.05
+"""Level of the discrimination F-test and of the 95% intervals."""
+
+
+def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, Optional[float], Optional[float]]:
+    """Mean and the two-sided Student-t confidence interval of ``values``.
+
+    Returns ``(mean, low, high)``; the bounds are ``None`` with fewer than 2 values
+    (no spread to estimate) and equal the mean when every value is the same.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        return float("nan"), None, None
+    mean = float(x.mean())
+    if x.size < 2:
+        return mean, None, None
+    sem = float(stats.sem(x))
+    if sem == 0.0:
+        return mean, mean, mean
+    low, high = stats.t.interval(confidence, x.size - 1, loc=mean, scale=sem)
+    return mean, float(low), float(high)
+
+
+def paired_difference(a: dict[int, float], b: dict[int, float]) -> dict:
+    """``a - b`` over the keys (seeds) both have: mean, 95% t-interval and the number of pairs."""
+    keys = sorted(set(a) & set(b))
+    diffs = [a[k] - b[k] for k in keys]
+    mean, low, high = t_interval(diffs)
+    return {"mean": None if not diffs else mean, "ci95": [low, high], "n_pairs": len(diffs)}
+
+
+def one_way(groups: Sequence[Sequence[float]]) -> dict:
+    """One-way random-effects analysis of groups (cells) of repeated measurements (training seeds).
+
+    Returns
+    -------
+    dict
+        ``within_sd`` (pooled within-group SD: the training noise of one cell),
+        ``between_sd`` (SD of the group means), ``icc1`` (ICC(1): the share of the
+        variance of one training that lies between cells, from the ANOVA mean squares
+        with the unbalanced-design group size ``k0``), ``F`` and ``p`` of
+        ``scipy.stats.f_oneway``, and ``groups``/``n``. Values that cannot be
+        estimated (fewer than 2 groups, or no group with 2 measurements) are ``None``.
+    """
+    gs = [np.asarray(g, dtype=np.float64) for g in groups if len(g) > 0]
+    a = len(gs)
+    n_total = int(sum(g.size for g in gs))
+    out = {"groups": a, "n": n_total, "within_sd": None, "between_sd": None, "icc1": None, "F": None, "p": None}
+    if a == 0:
+        return out
+    df_within = n_total - a
+    if df_within > 0:
+        ss_within = float(sum(((g - g.mean()) ** 2).sum() for g in gs))
+        out["within_sd"] = math.sqrt(ss_within / df_within)
+    means = np.array([g.mean() for g in gs])
+    if a >= 2:
+        out["between_sd"] = float(means.std(ddof=1))
+    if a < 2 or df_within < 1:
+        return out
+    grand = float(np.concatenate(gs).mean())
+    ms_between = float(sum(g.size * (g.mean() - grand) ** 2 for g in gs)) / (a - 1)
+    ms_within = out["within_sd"] ** 2
+    k0 = (n_total - sum(g.size ** 2 for g in gs) / n_total) / (a - 1)
+    denominator = ms_between + (k0 - 1.0) * ms_within
+    out["icc1"] = (ms_between - ms_within) / denominator if denominator > 0 else None
+    if ms_within > 0:
+        res = stats.f_oneway(*gs)
+        out["F"], out["p"] = float(res.statistic), float(res.pvalue)
+    elif ms_between > 0:
+        # no training noise at all and different cells: perfectly separated
+        out["F"], out["p"] = math.inf, 0.0
+    return out

@@ -1,0 +1,166 @@
+"""The study's summary, rebuilt from whatever unit files exist.
+
+Cost is defined per cell as its search seconds plus the seconds of all its trainings
+(wall time of the units); ``cost_vs_random`` divides a method's mean cost per cell by
+the ``random`` row's (whose search costs nothing, so its cost is its training cost).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import numpy as np
+
+from xnas.nas.study.config import StudyConfig
+from xnas.nas.study.methods import get_method
+from xnas.nas.study.stats import ALPHA, one_way, paired_difference, t_interval
+from xnas.nas.study.units import Unit, plan_units, read_unit
+
+__all__ = ["build_summary", "DISCRIMINATION_RULE", "COST_DEFINITION"]
+
+DISCRIMINATION_RULE = (
+    f"discriminates iff the one-way ANOVA F-test (scipy.stats.f_oneway) over the random cells' test errors, "
+    f"one group per cell, its training seeds as the repeats, gives p < {ALPHA} "
+    "(over all cells when the study has fewer than 2 random cells with 2 or more trainings)"
+)
+COST_DEFINITION = "cost of a cell = its search seconds + the seconds of all its trainings; cost_vs_random = mean cost / random's"
+
+
+def _cell_record(out: str, space: Any, method: str, cell: int, trainings: int) -> Optional[dict]:
+    search = read_unit(out, Unit(method, cell))
+    if search is None:
+        return None
+    runs = [r for r in (read_unit(out, Unit(method, cell, t)) for t in range(trainings)) if r is not None]
+    genotype = space.parse_genotype(search["genotype"])
+    ops = space.cell_ops(genotype)
+    normal = ops.get("normal", next(iter(ops.values())))
+    free = sum(op in space.parameter_free for op in normal)
+    return {
+        "cell": cell,
+        "seed": search.get("seed"),
+        "genotype": search["genotype"],
+        "search_seconds": float(search.get("seconds", 0.0)),
+        "errors": [float(r["test_err"]) for r in runs],
+        "train_seeds": [int(r["seed"]) for r in runs],
+        "train_seconds": float(sum(r.get("seconds", 0.0) for r in runs)),
+        "params_M": float(np.mean([r["params_M"] for r in runs])) if runs else None,
+        "mean_err": float(np.mean([r["test_err"] for r in runs])) if runs else None,
+        "skip_connect_normal": sum(op == "skip_connect" for op in normal),
+        "parameter_free_normal": free,
+        "all_parameter_free": free == len(normal),
+    }
+
+
+def _mean(values) -> Optional[float]:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _method_row(name: str, cells: list[dict]) -> dict:
+    trained = [c for c in cells if c["errors"]]
+    means = [c["mean_err"] for c in trained]
+    if len(trained) == 1:  # one cell (a published one): the interval is over its trainings
+        mean, low, high = t_interval(trained[0]["errors"])
+        over = "trainings"
+    else:
+        mean, low, high = t_interval(means)
+        over = "cells"
+    costs = [c["search_seconds"] + c["train_seconds"] for c in trained]
+    return {
+        "kind": get_method(name).kind,
+        "mean_err": mean if trained else None,
+        "ci95": [low, high],
+        "ci_over": over,
+        "best": min(means) if means else None,
+        "worst": max(means) if means else None,
+        "n_cells": len(trained),
+        "n_trainings": sum(len(c["errors"]) for c in trained),
+        "search_seconds": _mean(c["search_seconds"] for c in cells),
+        "train_seconds": _mean(c["train_seconds"] for c in trained),
+        "cost_seconds": _mean(costs),
+        "params_M": _mean(c["params_M"] for c in trained),
+        "skip_connect_normal": _mean(c["skip_connect_normal"] for c in cells),
+        "parameter_free_normal": _mean(c["parameter_free_normal"] for c in cells),
+        "all_parameter_free_cells": sum(c["all_parameter_free"] for c in cells),
+        "cells": cells,
+    }
+
+
+def _discrimination(methods: dict[str, dict]) -> tuple[dict, bool]:
+    random_groups = [c["errors"] for m in methods.values() if m["kind"] == "random" for c in m["cells"] if c["errors"]]
+    all_groups = [c["errors"] for m in methods.values() for c in m["cells"] if c["errors"]]
+    rnd, every = one_way(random_groups), one_way(all_groups)
+    usable = rnd["p"] is not None
+    basis, test = ("random cells", rnd) if usable else ("all cells", every)
+    decided = test["p"] is not None
+    discriminates = bool(decided and test["p"] < ALPHA)
+    if not decided:
+        words = ("The study cannot say whether the benchmark tells cells apart: it needs at least 2 cells "
+                 "trained with 2 or more seeds.")
+    elif discriminates:
+        words = (f"The benchmark tells cells apart: over the {basis}, the spread between cells "
+                 f"(SD of their mean errors {test['between_sd']:.2f} points) clearly exceeds the training noise of one cell "
+                 f"(SD {test['within_sd']:.2f}), F-test p = {test['p']:.3g}.")
+    else:
+        words = (f"The benchmark cannot tell cells apart: over the {basis}, the spread between cells "
+                 f"(SD of their mean errors {test['between_sd']:.2f} points) is not significant against the "
+                 f"training noise of one cell (SD {test['within_sd']:.2f}), F-test p = {test['p']:.3g}; "
+                 "differences between methods in this study are not resolved.")
+    return {
+        "rule": DISCRIMINATION_RULE,
+        "basis": basis,
+        "training_noise_sd": test["within_sd"],
+        "random_cells": rnd,
+        "all_cells": every,
+        "verdict": words,
+    }, discriminates
+
+
+def _clean(obj: Any) -> Any:
+    """Non-finite floats become ``None`` (the summary is strict JSON)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _clean(obj.item())
+    return obj
+
+
+def build_summary(cfg: StudyConfig, out: str) -> dict:
+    """The summary of the units found in ``out`` (a partial study gives a partial summary)."""
+    from xnas.nas.spaces import get_space
+
+    space = get_space(cfg.space)
+    planned = plan_units(cfg)
+    done = sum(read_unit(out, u) is not None for u in planned)
+    methods = {}
+    for name in cfg.methods:
+        n = get_method(name).n_cells(cfg.seeds, cfg.random_cells)
+        cells = [c for c in (_cell_record(out, space, name, i, cfg.trainings) for i in range(n)) if c is not None]
+        methods[name] = _method_row(name, cells)
+    random_cost = methods.get("random", {}).get("cost_seconds")
+    for row in methods.values():
+        ok = random_cost and row["cost_seconds"] is not None
+        row["cost_vs_random"] = row["cost_seconds"] / random_cost if ok else None
+    pairs = {}
+    for name in ("xnas", "darts"):
+        cells = methods.get(name, {}).get("cells", [])
+        pairs[name] = {c["cell"]: c["mean_err"] for c in cells if c["errors"]}
+    discrimination, discriminates = _discrimination(methods)
+    return _clean({
+        "dataset": cfg.dataset,
+        "space": cfg.space,
+        "config": cfg.to_dict(),
+        "units_planned": len(planned),
+        "units_done": done,
+        "complete": done == len(planned),
+        "methods": methods,
+        "xnas_minus_darts": paired_difference(pairs["xnas"], pairs["darts"]),
+        "cost_definition": COST_DEFINITION,
+        "discriminates": discriminates,
+        "discrimination": discrimination,
+    })
