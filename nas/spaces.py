@@ -53,6 +53,9 @@ class SearchSpace:
         The operations a discrete cell may hold (darts never keeps ``none``).
     default_nodes : int
         Nodes per cell after the inputs (darts: 4 intermediate nodes; nb201: 3, fixed).
+    one_hot : callable
+        ``one_hot(genotype, primitives) -> {cell type: (edges, N) array}``: the cell as
+        the supernet's mixing weights (1 on each chosen operation, edges not used all 0).
     build_supernet : callable
         ``build_supernet(in_channels, num_classes, C, layers, primitives=None, nodes=None)``:
         the search network (``forward(x, weights)``, ``alive``, ``wipe``,
@@ -96,6 +99,7 @@ class SearchSpace:
     search_presets: Callable[[str], dict]
     train_recipe: Callable[[str], str]
     check_shape: Callable[[int, int], None]
+    one_hot: Callable[[Any, tuple[str, ...]], dict[str, np.ndarray]]
 
 
 def sample_darts_genotype(rng: np.random.Generator, steps: int = 4) -> Genotype:
@@ -120,6 +124,30 @@ def sample_darts_genotype(rng: np.random.Generator, steps: int = 4) -> Genotype:
 
 def _darts_cell_ops(genotype: Genotype) -> dict[str, tuple[str, ...]]:
     return {"normal": tuple(op for op, _ in genotype.normal), "reduce": tuple(op for op, _ in genotype.reduce)}
+
+
+def _darts_one_hot(genotype: Genotype, primitives: tuple[str, ...]) -> dict[str, np.ndarray]:
+    # Row order is the supernet's edge order (node by node, inputs ascending).
+    from xnas.nas.supernet import edge_endpoints
+
+    steps = len(genotype.normal) // 2
+    rows = {pair: r for r, pair in enumerate(edge_endpoints(steps))}
+    column = {p: i for i, p in enumerate(primitives)}
+    weights = {}
+    for kind, gene in (("normal", genotype.normal), ("reduce", genotype.reduce)):
+        w = np.zeros((len(rows), len(primitives)))
+        for k, (op, j) in enumerate(gene):
+            w[rows[(j, 2 + k // 2)], column[op]] = 1.0
+        weights[kind] = w
+    return weights
+
+
+def _nb201_one_hot(genotype: NB201Genotype, primitives: tuple[str, ...]) -> dict[str, np.ndarray]:
+    column = {p: i for i, p in enumerate(primitives)}
+    w = np.zeros((len(genotype.ops), len(primitives)))
+    for e, op in enumerate(genotype.ops):
+        w[e, column[op]] = 1.0
+    return {"normal": w}
 
 
 # -- darts: thin wrappers over the existing modules (imported lazily: torch) ----------
@@ -229,6 +257,7 @@ SPACES: dict[str, SearchSpace] = {
         search_presets=_darts_search_presets,
         train_recipe=lambda dataset: "digits" if dataset == "digits" else "xnas",
         check_shape=_darts_check_shape,
+        one_hot=_darts_one_hot,
     ),
     "nb201": SearchSpace(
         name="nb201",
@@ -249,6 +278,7 @@ SPACES: dict[str, SearchSpace] = {
         search_presets=_nb201_search_presets,
         train_recipe=_nb201_train_recipe,
         check_shape=_nb201_check_shape,
+        one_hot=_nb201_one_hot,
     ),
 }
 

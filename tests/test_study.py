@@ -155,3 +155,25 @@ def test_shards_sharing_a_folder_complete_the_study(study, tmp_path):
     summary = json.loads(second.stdout)
     assert summary["complete"]
     assert _errors(summary) == {k: _errors(reference)[k] for k in ("random", "published-XNAS")}
+
+
+def test_nb201_study_end_to_end(tmp_path):
+    """Every nb201 method searches or samples a valid benchmark string, trained by the space's recipe."""
+    from xnas.nas.spaces import get_space
+
+    tiny = {**TINY, "recipe": None, "search_layers": 3, "train_layers": 3, "seeds": 1, "random_cells": 2}
+    cfg = make_config("digits", "nb201", ("xnas", "gd", "random-ws", "random"), **tiny)
+    assert cfg.recipe == "nb201-digits"  # the space's own recipe when none is given
+    summary = run_study(cfg, str(tmp_path / "s"), progress=False)
+    assert summary["complete"] and summary["space"] == "nb201"
+    space = get_space("nb201")
+    for row in summary["methods"].values():
+        for cell in row["cells"]:
+            assert space.format_genotype(space.parse_genotype(cell["genotype"])) == cell["genotype"]
+
+
+def test_study_refuses_a_recipe_of_the_other_space(tmp_path):
+    from xnas.nas.study.config import StudyError
+
+    with pytest.raises(StudyError, match="trains darts cells"):
+        make_config("digits", "nb201", ("random",), **{**TINY, "recipe": "digits", "search_layers": 3})

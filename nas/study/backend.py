@@ -42,7 +42,7 @@ __all__ = [
 
 # The spaces whose supernet, discretization and discrete network the search and
 # training code build today; the nb201 wiring adds its name here.
-_WIRED = ("darts",)
+_WIRED = ("darts", "nb201")
 
 
 def check_wired(space: Any) -> None:
@@ -80,7 +80,7 @@ def search_cell(space: Any, cfg: StudyConfig, arch_optimizer: str, seed: int, wo
         dataset=cfg.dataset, out_dir=_fresh(workdir), data_dir=cfg.data_dir, arch_optimizer=arch_optimizer,
         epochs=cfg.search_epochs, batch_size=cfg.search_batch, split=cfg.split, limit=cfg.search_limit,
         channels=cfg.search_channels, layers=cfg.search_layers, primitives=tuple(space.primitives), seed=seed,
-        device=cfg.device, threads=1, plots=False, progress=False, **nodes,
+        device=cfg.device, threads=1, plots=False, progress=False, space=space.name, **nodes,
     )
     start = time.perf_counter()
     result = run_search(search_cfg)
@@ -97,9 +97,11 @@ def train_cell(space: Any, genotype: Any, cfg: StudyConfig, seed: int, workdir: 
                                  ("channels", cfg.train_channels), ("layers", cfg.train_layers)) if v is not None}
     recipe = override(get_recipe(cfg.recipe), **changes)
     start = time.perf_counter()
+    if recipe.space != space.name:
+        raise StudyError(f"recipe {cfg.recipe!r} trains {recipe.space} cells, not {space.name} cells")
     results = train(TrainConfig(dataset=cfg.dataset, genotype=genotype, recipe=recipe, out=_fresh(workdir),
                                 data_dir=cfg.data_dir, seed=seed, device=cfg.device, limit=cfg.train_limit,
-                                progress=False))
+                                progress=False, threads=1))
     return {"test_err": float(results["test_top1_err"]), "params_M": float(results["params_M"]),
             "seconds": time.perf_counter() - start}
 
@@ -124,11 +126,8 @@ def search_data(space: Any, cfg: StudyConfig, seed: int):
 def build_supernet(space: Any, cfg: StudyConfig, info: Any):
     """The space's supernet at the study's search size (``forward(x, weights)``)."""
     check_wired(space)
-    from xnas.nas.supernet import SearchNetwork
-
-    nodes = {} if cfg.search_nodes is None else {"steps": cfg.search_nodes}
-    return SearchNetwork(info.channels, info.num_classes, C=cfg.search_channels, layers=cfg.search_layers,
-                         primitives=tuple(space.primitives), **nodes)
+    return space.build_supernet(info.channels, info.num_classes, cfg.search_channels, cfg.search_layers,
+                                primitives=tuple(space.primitives), nodes=cfg.search_nodes)
 
 
 def genotype_weights(space: Any, genotype: Any, shape: tuple[int, int]) -> dict[str, Any]:
@@ -136,20 +135,9 @@ def genotype_weights(space: Any, genotype: Any, shape: tuple[int, int]) -> dict[
     check_wired(space)
     import torch
 
-    from xnas.nas.supernet import edge_endpoints
-
-    edges, n = shape
-    steps = len(genotype.normal) // 2
-    rows = {pair: r for r, pair in enumerate(edge_endpoints(steps))}
-    if len(rows) != edges:
-        raise StudyError(f"a cell of {steps} nodes does not fit a supernet of {edges} edges")
-    column = {p: i for i, p in enumerate(space.primitives)}
-    weights = {}
-    for kind, gene in (("normal", genotype.normal), ("reduce", genotype.reduce)):
-        w = torch.zeros(edges, n)
-        for k, (op, j) in enumerate(gene):
-            w[rows[(j, 2 + k // 2)], column[op]] = 1.0
-        weights[kind] = w
+    weights = {k: torch.as_tensor(w, dtype=torch.float32) for k, w in space.one_hot(genotype, space.primitives).items()}
+    if any(tuple(w.shape) != tuple(shape) for w in weights.values()):
+        raise StudyError(f"the cell does not fit a supernet of {shape[0]} edges of {shape[1]} operations")
     return weights
 
 

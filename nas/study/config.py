@@ -68,11 +68,11 @@ class StudyConfig:
     search_epochs: int = 6
     search_batch: int = 64
     search_limit: Optional[int] = None
-    search_channels: int = 4
-    search_layers: int = 5
+    search_channels: Optional[int] = None
+    search_layers: Optional[int] = None
     search_nodes: Optional[int] = None
     split: float = 0.5
-    recipe: str = "digits"
+    recipe: Optional[str] = None
     train_epochs: Optional[int] = 10
     train_batch: Optional[int] = None
     train_channels: Optional[int] = None
@@ -92,10 +92,20 @@ class StudyConfig:
                     raise StudyError(f"method {name!r} has no row in the {space.name} space")
         except ValueError as exc:
             raise StudyError(str(exc)) from None
+        from xnas.nas.recipes import get_recipe
+
+        try:
+            recipe_space = get_recipe(self.recipe).space
+        except ValueError as exc:
+            raise StudyError(str(exc)) from None
+        if recipe_space != space.name:
+            raise StudyError(f"recipe {self.recipe!r} trains {recipe_space} cells, not {space.name} cells")
         if not self.methods:
             raise StudyError("a study needs at least one method")
         if len(set(self.methods)) != len(self.methods):
             raise StudyError(f"methods listed twice: {', '.join(self.methods)}")
+        if self.recipe is None or self.search_channels is None or self.search_layers is None:
+            raise StudyError("the study config lacks its recipe or supernet size (make_config fills them)")
         for name in ("seeds", "trainings", "random_cells", "ws_samples", "search_epochs", "search_batch",
                      "search_channels", "search_layers"):
             value = getattr(self, name)
@@ -141,8 +151,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # nothing is resolved. It checks the machinery, not the methods.
     "quick": dict(
         seeds=2, trainings=2, random_cells=3, ws_samples=4, search_epochs=1, search_batch=32, search_limit=256,
-        search_channels=4, search_layers=5, recipe="digits", train_epochs=2, train_batch=32, train_channels=4,
-        train_layers=5, train_limit=512,
+        search_channels=4, train_epochs=2, train_batch=32, train_channels=4, train_limit=512,
     ),
     # The paper's CIFAR-10 protocol (sections 4.1-4.2): the search of C = 16, 8 cells,
     # 50 epochs, batch 96 on the 50/50 split; every cell trained by the XNAS recipe
@@ -168,9 +177,26 @@ def make_config(dataset: str, space: str = "darts", methods: Optional[tuple[str,
     if preset is not None:
         cfg = replace(cfg, **PRESETS[preset])
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    cfg = _space_defaults(cfg)
     if methods is None:
         methods = methods_for_space(space) if _known_space(space) else ()
     return replace(cfg, methods=tuple(methods)).validate()
+
+
+def _space_defaults(cfg: StudyConfig) -> StudyConfig:
+    """Fill what the user and the preset left open from the space's own search and training presets."""
+    if not _known_space(cfg.space):
+        return cfg  # validate() names the unknown space
+    from xnas.nas.spaces import get_space
+
+    space = get_space(cfg.space)
+    search = space.search_presets(cfg.dataset)
+    filled = {
+        "recipe": cfg.recipe or space.train_recipe(cfg.dataset),
+        "search_channels": cfg.search_channels or search["channels"],
+        "search_layers": cfg.search_layers or search["layers"],
+    }
+    return replace(cfg, **filled)
 
 
 def _known_space(space: str) -> bool:
