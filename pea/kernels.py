@@ -23,6 +23,9 @@ import types
 import numpy as np
 from numba import njit, prange
 
+from xnas.pea.expert_kernels import (FC_ADAHEDGE, FC_BOA, FC_FIXED_SHARE, FC_HEDGE_ANYTIME,  # noqa: F401
+                                     FC_MLPOLY, FC_SQUINT, SC_SIZE, ST_ROWS, _expert_init, _expert_step)
+
 
 def _boot_numba_without_blas_probe() -> None:
     """Import numba's array-math registry without its BLAS probe.
@@ -75,7 +78,8 @@ FP_BETA2 = 5
 FP_EPS = 6
 FP_WD = 7
 FP_MOMENTUM = 8
-FP_SIZE = 9
+FP_ALPHA = 9
+FP_SIZE = 10
 
 # Layout of the per-run scalar outputs.
 OUT_FC_REWARD = 0  # sum_t u_{t-1} . R_t (raw rewards)
@@ -475,6 +479,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     eps = fp[FP_EPS]
     wd = fp[FP_WD]
     mom = fp[FP_MOMENTUM]
+    alpha = fp[FP_ALPHA]
     record = trace.shape[0] >= T
     is_eg = fc_id == FC_XNAS or fc_id == FC_EG
     is_xnas = fc_id == FC_XNAS
@@ -501,6 +506,9 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     yvec = np.zeros(dd)
     pvec = np.zeros(dd)
     buf = np.zeros((BLOCK, n))
+    st = np.zeros((ST_ROWS, n))
+    sc = np.zeros(SC_SIZE)
+    _expert_init(fc_id, st, sc)
     _env_setup(env_id, ep, n, state, env_vec, env_int, env_mat, target)
 
     for i in range(n):
@@ -601,6 +609,8 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                         c2 = 1.0 - b2t
                         for i in range(n):
                             a[i] -= eta * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + eps)
+                elif fc_id >= FC_ADAHEDGE:
+                    _expert_step(fc_id, eta, L, alpha, t, r, rbar, u, S, a, logw0, st, sc)
 
             # ---- events after round t
             if is_eg and t % SYNC_EVERY == 0:

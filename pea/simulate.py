@@ -370,6 +370,7 @@ def simulate(
     fp[K.FP_EPS] = fparams.get("eps", 1e-8)
     fp[K.FP_WD] = fparams.get("weight_decay", 0.0)
     fp[K.FP_MOMENTUM] = fparams.get("momentum", 0.0)
+    fp[K.FP_ALPHA] = fparams.get("alpha", 0.0)
     ep = np.array([L, *eparams.values()], dtype=np.float64)
     ep = np.concatenate([ep, np.zeros(max(0, 8 - ep.size))])
     dim = int(eparams.get("dim", 1))
@@ -454,6 +455,8 @@ def _check_params(fc_name: str, fparams: Mapping[str, float], env_name: str, epa
     for key in ("beta1", "beta2"):
         if key in fparams and not 0.0 <= fparams[key] < 1.0:
             raise ValueError(f"{fc_name}: {key} must lie in [0, 1), got {fparams[key]}")
+    if "alpha" in fparams and not 0.0 <= fparams["alpha"] <= 1.0:
+        raise ValueError(f"{fc_name}: alpha must lie in [0, 1], got {fparams['alpha']}")
     for key in ("eps", "momentum", "weight_decay"):
         if key in fparams and fparams[key] < 0.0:
             raise ValueError(f"{fc_name}: {key} must be non-negative, got {fparams[key]}")
