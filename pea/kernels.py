@@ -25,6 +25,7 @@ from numba import njit, prange
 
 from xnas.pea.expert_kernels import (FC_ADAHEDGE, FC_BOA, FC_FIXED_SHARE, FC_HEDGE_ANYTIME,  # noqa: F401
                                      FC_MLPOLY, FC_SQUINT, SC_SIZE, ST_ROWS, _expert_init, _expert_step)
+from xnas.pea.shifting import _shift_best, _shift_block, _shift_init, _shift_round
 
 
 def _boot_numba_without_blas_probe() -> None:
@@ -79,14 +80,16 @@ FP_EPS = 6
 FP_WD = 7
 FP_MOMENTUM = 8
 FP_ALPHA = 9
-FP_SIZE = 10
+FP_SHIFTS = 10  # switches of the shifting-regret comparator; -1: not computed
+FP_SIZE = 11
 
 # Layout of the per-run scalar outputs.
 OUT_FC_REWARD = 0  # sum_t u_{t-1} . R_t (raw rewards)
 OUT_FC_LOSS = 1  # forecaster's cumulative true loss (convex) or linear loss
 OUT_LOG_GAMMA = 2  # ln gamma_T
 OUT_ALIVE = 3  # alive experts at the end
-OUT_SIZE = 4
+OUT_SHIFT = 4  # best reward of a sequence with at most FP_SHIFTS switches
+OUT_SIZE = 5
 
 # Rounds between re-derivations of the cached linear weights from the
 # log-weights (bounds the drift of repeated multiplication and rescales).
@@ -509,6 +512,9 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     st = np.zeros((ST_ROWS, n))
     sc = np.zeros(SC_SIZE)
     _expert_init(fc_id, st, sc)
+    shifts = np.int64(fp[FP_SHIFTS])
+    dp = np.empty((max(shifts, 0) + 1, n))
+    _shift_init(dp)
     _env_setup(env_id, ep, n, state, env_vec, env_int, env_mat, target)
 
     for i in range(n):
@@ -546,6 +552,8 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
             for j in range(nb):
                 _env_rewards(env_id, ep, t + j + 1, T, state, env_vec, env_int, env_mat, target,
                              u, buf[j], fvec, yvec, pvec, losses)
+        if shifts >= 0 and not convex:
+            _shift_block(block, nb, dp)
         j = 0
         while j < nb:
             if is_eg and not convex:
@@ -578,6 +586,8 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                     _env_rewards(env_id, ep, t, T, state, env_vec, env_int, env_mat, target,
                                  u, r, fvec, yvec, pvec, losses)
                     fc_loss += losses[n]
+                    if shifts >= 0:
+                        _shift_round(dp, r)
                     for i in range(n):
                         Ltrue[i] += losses[i]
                 rbar = 0.0
@@ -648,6 +658,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     scal[OUT_FC_LOSS] = fc_loss if convex else -fc_reward
     scal[OUT_LOG_GAMMA] = lgam
     scal[OUT_ALIVE] = alive_n
+    scal[OUT_SHIFT] = _shift_best(dp) if shifts >= 0 else 0.0
 
 
 @njit(cache=True, parallel=True)

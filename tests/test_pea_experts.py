@@ -1,14 +1,16 @@
 """The literature's forecasters (AdaHedge, Squint, BOA, ML-Poly, Fixed-share, anytime Hedge)
 and shifting regret, against the NumPy references of tests/pea_reference_experts.py."""
 
-import math
+import itertools
 
 import numpy as np
 import pytest
 
-from pea_reference_experts import best_switching_reward, run_expert_reference, squint_log_evidence_quad
+from pea_reference_experts import best_switching_reward as best_switching_reward_ref
+from pea_reference_experts import run_expert_reference, squint_log_evidence_quad
 from xnas.pea import simulate
 from xnas.pea.expert_kernels import squint_log_evidence
+from xnas.pea.shifting import best_switching_reward
 
 NEW = ("adahedge", "squint", "boa", "mlpoly", "fixed-share", "hedge-anytime")
 
@@ -58,3 +60,53 @@ def test_synthetic_runs_are_finite_and_learn(name):
     assert np.isfinite(res.regret).all() and np.isfinite(res.final_weights).all()
     assert res.correct_selection.all()
     assert (res.final_regret < 0.1 * 20_000).all()
+
+
+@pytest.mark.parametrize("m", [0, 1, 2, 5, 40])
+def test_best_switching_reward_matches_the_reference(m):
+    R = _replay(5, T=120, N=4)
+    assert best_switching_reward(R, m) == pytest.approx(best_switching_reward_ref(R, m), rel=1e-12)
+    if m == 0:
+        assert best_switching_reward(R, m) == pytest.approx(R.sum(axis=0).max(), rel=1e-12)
+
+
+def test_best_switching_reward_brute_force_on_a_tiny_stream():
+    R = _replay(8, T=7, N=3)
+    for m in range(0, 7):
+        best = max(R[np.arange(7), list(seq)].sum() for seq in itertools.product(range(3), repeat=7)
+                   if sum(a != b for a, b in zip(seq, seq[1:])) <= m)
+        assert best_switching_reward(R, m) == pytest.approx(best, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["xnas", "fixed-share", "adam-softmax"])
+def test_simulated_shifting_regret_matches_the_reference_on_replay(name):
+    R = _replay(2, T=3000, N=6)
+    for m in (0, 3, 50):
+        res = simulate(name, "replay", rewards=R, shifts=m, n_samples=4)
+        np.testing.assert_allclose(res.shifting_regret[0], best_switching_reward_ref(R, m) - res.forecaster_reward[0],
+                                   rtol=1e-10)
+        assert res.summary()["shifts"] == m
+
+
+@pytest.mark.parametrize("env", ["adversarial", "stochastic", "switching", "convex"])
+def test_simulated_shifting_regret_on_synthetic_streams(env):
+    # the rewards are drawn inside the kernel: m = 0 is the usual regret, and the
+    # comparator grows with m; shifting changes nothing else in the run
+    plain = simulate("eg", env, n_experts=5, T=4000, seeds=3)
+    prev = None
+    for m in (0, 2, 8):
+        res = simulate("eg", env, n_experts=5, T=4000, seeds=3, shifts=m)
+        np.testing.assert_array_equal(res.regret, plain.regret)
+        if m == 0:
+            np.testing.assert_allclose(res.shifting_regret, plain.final_regret, rtol=1e-12, atol=1e-9)
+        else:
+            assert (res.shifting_regret >= prev - 1e-9).all()
+        prev = res.shifting_regret
+
+
+def test_shifts_are_checked():
+    with pytest.raises(ValueError, match="shifts"):
+        simulate("eg", "adversarial", T=100, shifts=-1)
+    with pytest.raises(ValueError, match="shifts"):
+        simulate("eg", "adversarial", T=100, shifts=1.5)
+    assert simulate("eg", "adversarial", T=100, shifts=10**9).shifts == 99
