@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xnas.pea.guarantees import check_guarantees
 from xnas.pea.rule import eta_star
 from xnas.pea.simulate import simulate
 
@@ -143,9 +144,11 @@ def run_battery(quick: bool = False, seed: int = 0, progress: bool = False) -> d
         bar.advance()
     findings = _findings(quick, seed, bar)
     bar.close()
+    guarantees = check_guarantees(quick=quick, seed=seed)  # the other forecasters' closed-form bounds
     return {
         "runs": total,
-        "violations": violations,
+        "violations": violations + guarantees["violations"],
+        "guarantees": guarantees,
         "worst_ratio": worst,
         "worst_case": worst_case,
         "groups": list(groups.values()),

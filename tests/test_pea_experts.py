@@ -2,6 +2,7 @@
 and shifting regret, against the NumPy references of tests/pea_reference_experts.py."""
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -110,3 +111,38 @@ def test_shifts_are_checked():
     with pytest.raises(ValueError, match="shifts"):
         simulate("eg", "adversarial", T=100, shifts=1.5)
     assert simulate("eg", "adversarial", T=100, shifts=10**9).shifts == 99
+
+
+def test_guarantees_hold_and_a_broken_bound_is_caught():
+    from xnas.pea import guarantees as G
+
+    ok = G.check_guarantees(quick=True)
+    assert ok["violations"] == 0 and ok["runs"] > 300
+    assert all(0 < row["worst_ratio"] < 1 for row in ok["forecasters"])
+    broken = G.check_guarantees(quick=True, bounds={"adahedge": lambda T, n, L, **_: 0.3 * G.adahedge_bound(T, n, L)})
+    assert broken["violations"] > 0
+
+
+def test_fixed_share_bound_is_the_shifting_one():
+    from xnas.pea.guarantees import fixed_share_bound
+
+    # m = 0, alpha = 0 is Hedge's bound ln N / eta + eta T L^2 / 2
+    assert fixed_share_bound(100, 4, 1.0, eta=0.1, alpha=0.0, m=0) == pytest.approx(math.log(4) / 0.1 + 0.1 * 100 / 2)
+    assert fixed_share_bound(100, 4, 1.0, eta=0.1, alpha=0.01, m=3) > fixed_share_bound(100, 4, 1.0, eta=0.1,
+                                                                                       alpha=0.01, m=0)
+
+
+def test_validate_exits_1_when_a_guarantee_is_violated(monkeypatch):
+    from click.testing import CliRunner
+
+    from xnas.cli.sim import main
+    from xnas.pea import guarantees as G
+    from xnas.pea import validate as V
+
+    monkeypatch.setattr(V, "_cases", lambda quick: iter([("adversarial", 2, 1000, 1.0, 1)]))
+    monkeypatch.setattr(V, "_findings", lambda quick, seed, bar: [])
+    res = CliRunner().invoke(main, ["validate", "--quick", "--json"])
+    assert res.exit_code == 0, res.output
+    monkeypatch.setattr(G, "BOUNDS", {"hedge-anytime": lambda T, n, L, **_: 0.0})
+    res = CliRunner().invoke(main, ["validate", "--quick", "--json"])
+    assert res.exit_code == 1
