@@ -7,7 +7,7 @@ rewards in ``[-L, L]`` (loss range ``s = 2 L``):
 * ``adahedge`` (de Rooij et al. 2014, Theorem 6 with the variance at most
   ``s^2 / 4`` a round): ``Regret_T <= s sqrt(T ln N) + s (4/3 ln N + 2)``;
 * ``hedge-anytime`` (Cesa-Bianchi and Lugosi 2006, Theorem 2.3):
-  ``Regret_T <= s (sqrt(T ln N / 2) + sqrt(ln N / 8))``;
+  ``Regret_T <= s (2 sqrt(T ln N / 2) + sqrt(ln N / 8))``;
 * ``fixed-share`` (Herbster and Warmuth 1998; Cesa-Bianchi and Lugosi 2006,
   Theorem 5.2), against every sequence with at most ``m`` switches:
   ``[ln N + m ln(N / alpha) + (T - m - 1) ln(1 / (1 - alpha))] / eta + eta T L^2 / 2``.
@@ -39,9 +39,9 @@ def adahedge_bound(T: int, n: int, L: float, **_) -> float:
 
 
 def hedge_anytime_bound(T: int, n: int, L: float, **_) -> float:
-    """Hedge with ``eta_t = sqrt(8 ln N / t)``: ``s (sqrt(T ln N / 2) + sqrt(ln N / 8))``, ``s = 2 L``."""
+    """Hedge with ``eta_t = sqrt(8 ln N / t)``: ``s (2 sqrt(T ln N / 2) + sqrt(ln N / 8))``, ``s = 2 L``."""
     s = 2.0 * L
-    return s * (math.sqrt(T * math.log(n) / 2.0) + math.sqrt(math.log(n) / 8.0))
+    return s * (2.0 * math.sqrt(T * math.log(n) / 2.0) + math.sqrt(math.log(n) / 8.0))
 
 
 def fixed_share_bound(T: int, n: int, L: float, eta: float = 1.0, alpha: float = 0.0, m: int = 0) -> float:
