@@ -41,3 +41,13 @@ def test_claim_recomputed_from_the_csv(built):
     assert summary["claim_holds"] == all(sw["xnas"] > sw[f] for f in ADAPTIVE)
     for f in FORECASTERS:
         assert math.isclose(summary["shifting_regret_on_switching"][f], sw[f], rel_tol=1e-12)
+
+
+def test_paired_differences_agree_with_the_means(built):
+    summary, rows, _ = built
+    sw = summary["shifting_regret_on_switching"]
+    for f, d in summary["xnas_minus_other_shifting_regret_paired"].items():
+        assert math.isclose(d["mean"], sw["xnas"] - sw[f], rel_tol=1e-9, abs_tol=1e-9)
+        assert d["ci95"] >= 0
+    if summary["claim_significant"]:
+        assert summary["claim_holds"]
