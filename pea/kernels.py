@@ -402,6 +402,39 @@ def _eg_segment(block, j0, j1, a, w, S, eta, L, poly, do_clip):
     return fc
 
 
+@njit(cache=True, fastmath={"contract"})
+def _eg_segment_pm(block, j0, j1, a, w, S, xp):
+    """:func:`_eg_segment` for rewards that are all exactly ``+L`` or ``-L``
+    (the adversarial environment, clipped, polynomial step).
+
+    The step ``eta clip(R_i)`` then takes two values, ``xp = eta L`` and
+    ``-xp``, and so does its exponential: ``ep = _exp_small(xp)`` and
+    ``em = _exp_small(-xp)`` are computed once, and every round selects
+    instead of evaluating the polynomial per expert.  The results are the
+    same floating-point numbers as :func:`_eg_segment`'s.
+    """
+    n = a.shape[0]
+    xm = -xp
+    # compiled here, with this function's contraction flags, as in _eg_segment
+    ep = _exp_small(xp)
+    em = _exp_small(xm)
+    fc = 0.0
+    for j in range(j0, j1):
+        r = block[j]
+        s = 0.0
+        acc = 0.0
+        for i in range(n):
+            s += w[i]
+            acc += w[i] * r[i]
+        fc += acc / s
+        for i in range(n):
+            pos = r[i] > 0.0
+            S[i] += r[i]
+            a[i] += xp if pos else xm
+            w[i] *= ep if pos else em
+    return fc
+
+
 @njit(cache=True)
 def _mixture(fc_id, a, S, tmp, out):
     """The forecaster's normalised mixture ``u`` into ``out``."""
@@ -489,6 +522,8 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     # The polynomial is exact to 1e-17 while |eta R| <= 0.35.
     poly = do_clip and eta * L <= 0.35
     convex = env_id == ENV_CONVEX
+    # adversarial rewards are exactly +-L: two step values, two exponentials
+    pm = poly and env_id == ENV_ADVERSARIAL
 
     a = logw0.copy()
     w = np.empty(n)
@@ -565,7 +600,10 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                 stop = min(stop, SYNC_EVERY - t % SYNC_EVERY)
                 if record:
                     stop = 1
-                fc_reward += _eg_segment(block, j, j + stop, a, w, S, eta, L, poly, do_clip)
+                if pm:
+                    fc_reward += _eg_segment_pm(block, j, j + stop, a, w, S, eta * L)
+                else:
+                    fc_reward += _eg_segment(block, j, j + stop, a, w, S, eta, L, poly, do_clip)
                 j += stop
                 t += stop
             else:
