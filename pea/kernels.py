@@ -409,9 +409,17 @@ def _eg_segment_pm(block, j0, j1, a, w, S, xp):
 
     The step ``eta clip(R_i)`` then takes two values, ``xp = eta L`` and
     ``-xp``, and so does its exponential: ``ep = _exp_small(xp)`` and
-    ``em = _exp_small(-xp)`` are computed once, and every round selects
-    instead of evaluating the polynomial per expert.  The results are the
-    same floating-point numbers as :func:`_eg_segment`'s.
+    ``em = _exp_small(-xp)`` are computed once a segment, and every round
+    selects instead of evaluating the polynomial per expert.
+
+    Rounds go in pairs, in one pass over the experts: the second round's
+    weight of expert ``i`` is formed from the first's on the way, so that the
+    two rounds' sums over experts (each a chain of dependent additions, in
+    the order of :func:`_eg_segment`) run side by side and every array is
+    read and written once per pair.  Every
+    sum, product and accumulation is the same floating-point operation on the
+    same operands as in :func:`_eg_segment`, so the results are identical;
+    the loops stay in one function because the interleaving is the point.
     """
     n = a.shape[0]
     xm = -xp
@@ -419,7 +427,32 @@ def _eg_segment_pm(block, j0, j1, a, w, S, xp):
     ep = _exp_small(xp)
     em = _exp_small(xm)
     fc = 0.0
-    for j in range(j0, j1):
+    j = j0
+    while j + 1 < j1:
+        r = block[j]
+        q = block[j + 1]
+        s = 0.0
+        acc = 0.0
+        s2 = 0.0
+        acc2 = 0.0
+        for i in range(n):
+            wi = w[i]
+            ri = r[i]
+            qi = q[i]
+            pr = ri > 0.0
+            pq = qi > 0.0
+            w2 = wi * (ep if pr else em)
+            s += wi
+            acc += wi * ri
+            s2 += w2
+            acc2 += w2 * qi
+            S[i] = (S[i] + ri) + qi
+            a[i] = (a[i] + (xp if pr else xm)) + (xp if pq else xm)
+            w[i] = w2 * (ep if pq else em)
+        fc += acc / s
+        fc += acc2 / s2
+        j += 2
+    if j < j1:
         r = block[j]
         s = 0.0
         acc = 0.0
