@@ -137,3 +137,23 @@ def test_huge_learning_rate_long_horizon_stays_finite():
     assert np.isfinite(res.final_weights).all() and np.isfinite(res.regret).all()
     res = simulate("gd-softmax", "adversarial", n_experts=4, T=200_000, eta=50.0, n_samples=10)
     assert np.isfinite(res.final_weights).all()
+
+
+@pytest.mark.parametrize("n,j0,j1", [(8, 0, 256), (8, 3, 200), (5, 0, 7), (70, 1, 2), (3, 10, 10)])
+def test_plus_minus_segment_is_bit_identical_to_the_general_one(n, j0, j1):
+    # the adversarial fast path (two precomputed exponentials, rounds in pairs)
+    # must give exactly the general segment's numbers
+    rng = np.random.default_rng(n + j0)
+    L, eta = 0.7, 0.03
+    block = rng.choice([-L, L], size=(256, n))
+    a0 = rng.normal(size=n)
+    w0 = np.exp(a0 - a0.max())
+    S0 = rng.normal(size=n)
+    a1, w1, S1 = a0.copy(), w0.copy(), S0.copy()
+    a2, w2, S2 = a0.copy(), w0.copy(), S0.copy()
+    fc1 = K._eg_segment(block, j0, j1, a1, w1, S1, eta, L, True, True)
+    fc2 = K._eg_segment_pm(block, j0, j1, a2, w2, S2, eta * L)
+    assert fc1 == fc2
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(w1, w2)
+    np.testing.assert_array_equal(S1, S2)
