@@ -157,3 +157,21 @@ def test_plus_minus_segment_is_bit_identical_to_the_general_one(n, j0, j1):
     np.testing.assert_array_equal(a1, a2)
     np.testing.assert_array_equal(w1, w2)
     np.testing.assert_array_equal(S1, S2)
+
+
+def test_a_newer_callee_module_gives_the_caller_its_stamp():
+    # numba keys a cached kernel on its own file only: a caller must look at
+    # least as new as the kernels it calls, or an edit would load stale code
+    import os
+
+    here = os.path.dirname(K.__file__)
+    path = os.path.join(here, "kernels.py")
+    orig = os.path.getmtime(path)
+    newest = max(os.path.getmtime(os.path.join(here, f)) for f in
+                 ("rng.py", "env_kernels.py", "eg_kernels.py", "expert_kernels.py", "shifting.py"))
+    try:
+        os.utime(path, (newest - 10, newest - 10))
+        K._refresh_cache_stamps()
+        assert os.path.getmtime(path) == newest
+    finally:
+        os.utime(path, (orig, orig))
