@@ -112,7 +112,7 @@ def _eg_segment(block, j0, j1, a, w, S, eta, L, poly, do_clip):
 
 
 @njit(cache=True, fastmath={"contract"})
-def _eg_segment_pm(block, j0, j1, a, w, S, xp):
+def _eg_segment_pm(block, j0, j1, a, w, S, eta, L):
     """:func:`_eg_segment` for rewards that are all exactly ``+L`` or ``-L``
     (the adversarial environment, clipped, polynomial step).
 
@@ -131,6 +131,7 @@ def _eg_segment_pm(block, j0, j1, a, w, S, xp):
     the loops stay in one function because the interleaving is the point.
     """
     n = a.shape[0]
+    xp = eta * L
     xm = -xp
     # compiled here, with this function's contraction flags, as in _eg_segment
     ep = _exp_small(xp)
@@ -162,16 +163,6 @@ def _eg_segment_pm(block, j0, j1, a, w, S, xp):
         fc += acc2 / s2
         j += 2
     if j < j1:
-        r = block[j]
-        s = 0.0
-        acc = 0.0
-        for i in range(n):
-            s += w[i]
-            acc += w[i] * r[i]
-        fc += acc / s
-        for i in range(n):
-            pos = r[i] > 0.0
-            S[i] += r[i]
-            a[i] += xp if pos else xm
-            w[i] *= ep if pos else em
+        # an odd round left: the general segment gives the same numbers
+        fc += _eg_segment(block, j, j1, a, w, S, eta, L, True, True)
     return fc

@@ -116,7 +116,8 @@ def check_guarantees(quick: bool = False, seed: int = 0, bounds: Mapping[str, Ca
                             for r in regret:
                                 row["runs"] += 1
                                 row["violations"] += bool(r > bound + RTOL * max(1.0, abs(bound), abs(r)))
-                                row["worst_ratio"] = max(row["worst_ratio"], float(r / bound))
+                                ratio = float(r / bound) if bound > 0 else math.inf
+                                row["worst_ratio"] = max(row["worst_ratio"], ratio)
         rows.append(row)
     return {"runs": sum(r["runs"] for r in rows), "violations": sum(r["violations"] for r in rows),
             "forecasters": rows}

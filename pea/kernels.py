@@ -302,7 +302,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                 if record:
                     stop = 1
                 if pm:
-                    fc_reward += _eg_segment_pm(block, j, j + stop, a, w, S, eta * L)
+                    fc_reward += _eg_segment_pm(block, j, j + stop, a, w, S, eta, L)
                 else:
                     fc_reward += _eg_segment(block, j, j + stop, a, w, S, eta, L, poly, do_clip)
                 j += stop

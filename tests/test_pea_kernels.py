@@ -152,7 +152,7 @@ def test_plus_minus_segment_is_bit_identical_to_the_general_one(n, j0, j1):
     a1, w1, S1 = a0.copy(), w0.copy(), S0.copy()
     a2, w2, S2 = a0.copy(), w0.copy(), S0.copy()
     fc1 = K._eg_segment(block, j0, j1, a1, w1, S1, eta, L, True, True)
-    fc2 = K._eg_segment_pm(block, j0, j1, a2, w2, S2, eta * L)
+    fc2 = K._eg_segment_pm(block, j0, j1, a2, w2, S2, eta, L)
     assert fc1 == fc2
     np.testing.assert_array_equal(a1, a2)
     np.testing.assert_array_equal(w1, w2)
