@@ -151,8 +151,32 @@ def test_plus_minus_segment_is_bit_identical_to_the_general_one(n, j0, j1):
     S0 = rng.normal(size=n)
     a1, w1, S1 = a0.copy(), w0.copy(), S0.copy()
     a2, w2, S2 = a0.copy(), w0.copy(), S0.copy()
-    fc1 = K._eg_segment(block, j0, j1, a1, w1, S1, eta, L, True, True)
+    a3, w3, S3 = a0.copy(), w0.copy(), S0.copy()
+    # one round per call: the plain loop, no pairing
+    fc1 = 0.0
+    for j in range(j0, j1):
+        fc1 += K._eg_segment(block, j, j + 1, a1, w1, S1, eta, L, True, True)
     fc2 = K._eg_segment_pm(block, j0, j1, a2, w2, S2, eta, L)
+    fc3 = K._eg_segment(block, j0, j1, a3, w3, S3, eta, L, True, True)
+    assert fc1 == fc2 == fc3
+    for x, y, z in ((a1, a2, a3), (w1, w2, w3), (S1, S2, S3)):
+        np.testing.assert_array_equal(x, y)
+        np.testing.assert_array_equal(x, z)
+
+
+@pytest.mark.parametrize("n,j0,j1", [(8, 0, 256), (6, 1, 100), (33, 0, 5)])
+def test_paired_general_segment_is_bit_identical_to_single_rounds(n, j0, j1):
+    rng = np.random.default_rng(n)
+    L, eta = 1.0, 0.05
+    block = rng.uniform(-1.5 * L, 1.5 * L, size=(256, n))  # clipping exercised too
+    a1 = rng.normal(size=n)
+    w1 = np.exp(a1 - a1.max())
+    S1 = np.zeros(n)
+    a2, w2, S2 = a1.copy(), w1.copy(), S1.copy()
+    fc1 = 0.0
+    for j in range(j0, j1):
+        fc1 += K._eg_segment(block, j, j + 1, a1, w1, S1, eta, L, True, True)
+    fc2 = K._eg_segment(block, j0, j1, a2, w2, S2, eta, L, True, True)
     assert fc1 == fc2
     np.testing.assert_array_equal(a1, a2)
     np.testing.assert_array_equal(w1, w2)
