@@ -236,6 +236,7 @@ def _collect() -> Mapping[str, Figure]:
     from xnas.analysis import (
         fig_adam_trap,
         fig_entropy_weight_decay,
+        fig_expert_algorithms,
         fig_init_robustness,
         fig_late_bloomers,
         fig_learning_rates,
@@ -255,6 +256,7 @@ def _collect() -> Mapping[str, Figure]:
         fig_wipeout_dynamics.FIGURE,
         fig_adam_trap.FIGURE,
         fig_learning_rates.FIGURE,
+        fig_expert_algorithms.FIGURE,
     ]
     return MappingProxyType({f.name: f for f in figs})
 

@@ -9,7 +9,9 @@ Prints, on one core unless stated:
   4. Monte Carlo over seeds on 2 threads against 1;
   5. the wall time of the whole `xnas-sim regret --experts 8 --T 100000` process (warm cache),
      and whether it imported torch;
-  6. with --long: T = 10^8 rounds, checking finiteness and that memory did not grow with T.
+  6. the literature's forecasters (AdaHedge, Squint, ...) end to end on the adversarial environment,
+     against xnas in the same run;
+  7. with --long: T = 10^8 rounds, checking finiteness and that memory did not grow with T.
 """
 
 from __future__ import annotations
@@ -105,6 +107,14 @@ def main():
     print(f"5. `xnas-sim regret --experts 8 --T 100000` whole process: best {min(walls):.2f} s, "
           f"median {sorted(walls)[1]:.2f} s; imported torch: {torch_seen}")
 
+    numba.set_num_threads(1)
+    Tf = 400_000
+    t_x, _ = best_of(lambda: simulate("xnas", "adversarial", n_experts=N, T=Tf, n_samples=8))
+    print(f"6. literature forecasters, adversarial, N=8, T={Tf:,} (1 core; xnas {Tf * N / t_x / 1e6:.0f} M/s here):")
+    for fc in ("adahedge", "squint", "boa", "mlpoly", "fixed-share", "hedge-anytime"):
+        t_f, _ = best_of(lambda: simulate(fc, "adversarial", n_experts=N, T=Tf, n_samples=8))
+        print(f"   {fc:14s} {Tf * N / t_f / 1e6:8.1f} M expert-rounds/s  (xnas / it: {t_f / t_x:6.1f}x)")
+
     if args.long:
         numba.set_num_threads(1)
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -113,7 +123,7 @@ def main():
         dt = time.perf_counter() - t0
         rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         ok = np.isfinite(res.regret).all() and np.isfinite(res.final_weights).all()
-        print(f"6. T=10^8: {dt:.1f} s, finite: {ok}, regret {res.final_regret[0]:.1f} <= bound {res.bound[0]:.1f}, "
+        print(f"7. T=10^8: {dt:.1f} s, finite: {ok}, regret {res.final_regret[0]:.1f} <= bound {res.bound[0]:.1f}, "
               f"peak RSS grew by {(rss1 - rss0) / 1024:.1f} MB")
 
 

@@ -77,8 +77,10 @@ def main() -> None:
               help="Positive initial weights of the N experts (normalised); uniform by default.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object on stdout.")
 @click.option("--plot", "plot_path", type=str, default=None, help="Draw regret, bound and alive experts against t (PNG).")
+@click.option("--shifts", type=int, default=None, metavar="M",
+              help="Also report the regret against the best sequence of experts with at most M switches.")
 def regret(n_experts, T, env, forecaster, eta, L, zeta, seeds, seed, rewards_path, env_params, fc_params,
-           init_weights, as_json, plot_path):
+           init_weights, as_json, plot_path, shifts):
     """Run a forecaster against an environment and report regret against Theorem 1."""
     from xnas.pea import simulate
     from xnas.pea.simulate import load_rewards
@@ -112,6 +114,7 @@ def regret(n_experts, T, env, forecaster, eta, L, zeta, seeds, seed, rewards_pat
             env_params=_parse_params(env_params, "--env-param"),
             forecaster_params=_parse_params(fc_params, "--forecaster-param"),
             init_weights=_parse_weights(init_weights),
+            shifts=shifts,
         )
     except SIMULATION_ERRORS as exc:
         raise InputError(str(exc)) from None

@@ -1,27 +1,73 @@
-"""numba kernels of the simulator.
+"""numba kernels of the simulator: one run, many runs, the forecasters' mixtures and the wipeout.
 
 Kernels take arrays and scalars only; the public API in :mod:`xnas.pea.simulate`
 validates input and calls them.  Leaf kernels are compiled with ``cache=True``.
+The kernels live in modules by concern:
 
-Everything is computed in log-weights.  The mixture of one round is
-``u_i = exp(a_i - m) / sum_j exp(a_j - m)`` with ``m`` the largest alive
-log-weight, evaluated with a branch-free exponential (:func:`_exp_weights`)
-that LLVM vectorises; it agrees with ``numpy.exp`` to a few ulp.
+* :mod:`xnas.pea.rng`: the splitmix64 stream of each run;
+* :mod:`xnas.pea.env_kernels`: the synthetic environments;
+* :mod:`xnas.pea.eg_kernels`: the exponentiated step of ``xnas`` and ``eg``;
+* :mod:`xnas.pea.expert_kernels`: AdaHedge, Squint, BOA, ML-Poly, Fixed-share, anytime Hedge;
+* :mod:`xnas.pea.shifting`: the shifting-regret dynamic programme;
+* this module: the run loop (:func:`_run_one`, :func:`_run_many`), the
+  mixtures of the other forecasters and the wipeout.
 
-The XNAS update below is the rule of :mod:`xnas.pea.rule` (clip, exponentiated
-step, wipeout threshold, wipeout factor); tests hold the kernel to it round by
-round.
+Everything is computed in log-weights.  The XNAS update below is the rule of
+:mod:`xnas.pea.rule` (clip, exponentiated step, wipeout threshold, wipeout
+factor); tests hold the kernel to it round by round.
+
+numba's cache keys a compiled kernel on its own source file only, while a
+kernel carries the compiled code of the kernels it calls from other modules.
+:func:`_refresh_cache_stamps` therefore gives a caller's file the time stamp
+of its newest callee module, so that editing, say, ``expert_kernels.py``
+recompiles :func:`_run_one` instead of loading a stale copy.
 """
 
 from __future__ import annotations
 
 import math
-
+import os
 import sys
 import types
 
 import numpy as np
 from numba import njit, prange
+
+from xnas.pea.eg_kernels import (_eg_segment, _eg_segment_pm, _eg_step, _logsumexp, _max,  # noqa: F401
+                                 _weights_from_logits, exp_small)
+from xnas.pea.env_kernels import (BLOCK, ENV_ADVERSARIAL, ENV_CONVEX, ENV_LATE_BLOOMER,  # noqa: F401
+                                  ENV_REPLAY, ENV_STOCHASTIC, ENV_SWITCHING, _adversarial_block,
+                                  _env_rewards, _env_setup)
+from xnas.pea.expert_kernels import (FC_ADAHEDGE, FC_BOA, FC_FIXED_SHARE, FC_HEDGE_ANYTIME,  # noqa: F401
+                                     FC_MLPOLY, FC_SQUINT, SC_SIZE, ST_ROWS, _expert_init, _expert_step)
+from xnas.pea.rng import _seed_state
+from xnas.pea.shifting import _shift_best, _shift_block, _shift_init, _shift_round
+
+# Which kernel module calls kernels of which others (callers after their callees).
+_CALLEES = (
+    ("env_kernels.py", ("rng.py",)),
+    ("kernels.py", ("rng.py", "env_kernels.py", "eg_kernels.py", "expert_kernels.py", "shifting.py")),
+)
+
+
+def _refresh_cache_stamps() -> None:
+    """Give each caller module at least the time stamp of its newest callee module.
+
+    Best effort: a read-only installation keeps its stamps (there, all files
+    are installed together and no callee is newer).
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    for caller, callees in _CALLEES:
+        try:
+            path = os.path.join(here, caller)
+            newest = max(os.path.getmtime(os.path.join(here, c)) for c in callees)
+            if newest > os.path.getmtime(path):
+                os.utime(path, (newest, newest))
+        except OSError:
+            pass
+
+
+_refresh_cache_stamps()
 
 
 def _boot_numba_without_blas_probe() -> None:
@@ -57,14 +103,6 @@ FC_SGD = 4
 FC_FTL = 5
 FC_UNIFORM = 6
 
-# Environment ids (see xnas.pea.environments for the registry).
-ENV_ADVERSARIAL = 0
-ENV_STOCHASTIC = 1
-ENV_LATE_BLOOMER = 2
-ENV_SWITCHING = 3
-ENV_CONVEX = 4
-ENV_REPLAY = 5
-
 # Layout of the forecaster parameter vector.
 FP_ETA = 0
 FP_L = 1
@@ -75,324 +113,21 @@ FP_BETA2 = 5
 FP_EPS = 6
 FP_WD = 7
 FP_MOMENTUM = 8
-FP_SIZE = 9
+FP_ALPHA = 9
+FP_SHIFTS = 10  # switches of the shifting-regret comparator; -1: not computed
+FP_SIZE = 11
 
 # Layout of the per-run scalar outputs.
 OUT_FC_REWARD = 0  # sum_t u_{t-1} . R_t (raw rewards)
 OUT_FC_LOSS = 1  # forecaster's cumulative true loss (convex) or linear loss
 OUT_LOG_GAMMA = 2  # ln gamma_T
 OUT_ALIVE = 3  # alive experts at the end
-OUT_SIZE = 4
+OUT_SHIFT = 4  # best reward of a sequence with at most FP_SHIFTS switches
+OUT_SIZE = 5
 
 # Rounds between re-derivations of the cached linear weights from the
 # log-weights (bounds the drift of repeated multiplication and rescales).
 SYNC_EVERY = 1024
-# Rounds of rewards an environment generates per call.
-BLOCK = 256
-
-_SM_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_SM_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_SM_M2 = np.uint64(0x94D049BB133111EB)
-_U30 = np.uint64(30)
-_U27 = np.uint64(27)
-_U31 = np.uint64(31)
-_U11 = np.uint64(11)
-_U1 = np.uint64(1)
-_INV53 = 1.0 / 9007199254740992.0
-
-
-# --------------------------------------------------------------------- RNG
-@njit(cache=True)
-def _mix64(z):
-    z = (z ^ (z >> _U30)) * _SM_M1
-    z = (z ^ (z >> _U27)) * _SM_M2
-    return z ^ (z >> _U31)
-
-
-@njit(cache=True)
-def _seed_state(seed, state):
-    # Hash the seed so that neighbouring seeds start far apart in the stream.
-    state[0] = _mix64(np.uint64(seed) + _SM_GAMMA)
-
-
-@njit(cache=True)
-def _next_u64(state):
-    """splitmix64: a counter and a mixer; one call per 64 random bits."""
-    s = state[0] + _SM_GAMMA
-    state[0] = s
-    return _mix64(s)
-
-
-@njit(cache=True)
-def _uniform(state):
-    return np.float64(_next_u64(state) >> _U11) * _INV53
-
-
-@njit(cache=True)
-def _gauss(state):
-    # Box-Muller; 1 - U avoids log(0).
-    u1 = 1.0 - _uniform(state)
-    u2 = _uniform(state)
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
-
-
-@njit(cache=True)
-def _randint(state, n):
-    return np.int64(_uniform(state) * n)
-
-
-# --------------------------------------------------------------- exponentials
-@njit(cache=True, fastmath={"contract"}, inline="always")
-def _exp_small(x):
-    """``exp(x)`` for ``|x| <= 0.35``: Taylor series to degree 13 (error < 1e-17).
-
-    A branch-free polynomial that LLVM vectorises; the XNAS step multiplies the
-    cached linear weights by ``exp(eta R)`` with ``|eta R| <= eta L`` small.
-    """
-    q = 1.0 / 6227020800.0
-    q = q * x + 1.0 / 479001600.0
-    q = q * x + 1.0 / 39916800.0
-    q = q * x + 1.0 / 3628800.0
-    q = q * x + 1.0 / 362880.0
-    q = q * x + 1.0 / 40320.0
-    q = q * x + 1.0 / 5040.0
-    q = q * x + 1.0 / 720.0
-    q = q * x + 1.0 / 120.0
-    q = q * x + 1.0 / 24.0
-    q = q * x + 1.0 / 6.0
-    q = q * x + 0.5
-    q = q * x + 1.0
-    q = q * x + 1.0
-    return q
-
-
-@njit(cache=True)
-def exp_small(x):
-    """Array version of :func:`_exp_small` for tests."""
-    out = np.empty_like(x)
-    for i in range(x.shape[0]):
-        out[i] = _exp_small(x[i])
-    return out
-
-
-@njit(cache=True)
-def _max(a):
-    m = -np.inf
-    for i in range(a.shape[0]):
-        if a[i] > m:
-            m = a[i]
-    return m
-
-
-@njit(cache=True)
-def _weights_from_logits(a, w):
-    """``w_i = exp(a_i - max a)``; wiped experts (``-inf``) get 0."""
-    m = _max(a)
-    for i in range(a.shape[0]):
-        w[i] = math.exp(a[i] - m)
-
-
-@njit(cache=True)
-def _logsumexp(a):
-    m = _max(a)
-    if m == -np.inf:
-        return -np.inf
-    s = 0.0
-    for i in range(a.shape[0]):
-        s += math.exp(a[i] - m)
-    return m + math.log(s)
-
-
-# --------------------------------------------------------- environments
-@njit(cache=True)
-def _env_setup(env_id, ep, n, state, env_vec, env_int, env_mat, target):
-    """Draw the per-run constants of an environment (means, leaders, centres)."""
-    L = ep[0]
-    if env_id == ENV_STOCHASTIC:
-        best = _randint(state, n) if ep[3] < 0 else np.int64(ep[3])
-        env_int[0] = best
-        for i in range(n):
-            env_vec[i] = -0.5 * ep[1] * L
-        env_vec[best] = 0.5 * ep[1] * L
-    elif env_id == ENV_LATE_BLOOMER:
-        best = _randint(state, n) if ep[5] < 0 else np.int64(ep[5])
-        env_int[0] = best
-        j = 0
-        for i in range(n):
-            if i == best:
-                env_vec[i] = 0.0
-                continue
-            # the others spread evenly over [-0.2 L, 0.2 L]
-            env_vec[i] = (-0.2 + 0.4 * j / max(n - 2, 1)) * L
-            j += 1
-    elif env_id == ENV_SWITCHING:
-        k = np.int64(ep[1])
-        prev = -1
-        for s in range(k + 1):
-            lead = _randint(state, n)
-            while lead == prev:
-                lead = _randint(state, n)
-            env_int[s] = lead
-            prev = lead
-    elif env_id == ENV_CONVEX:
-        for i in range(n):
-            _unit_ball_point(state, env_mat[i], 0.9)
-        _unit_ball_point(state, target, 0.9)
-
-
-@njit(cache=True)
-def _unit_ball_point(state, out, radius):
-    d = out.shape[0]
-    norm = 0.0
-    for j in range(d):
-        out[j] = _gauss(state)
-        norm += out[j] * out[j]
-    norm = math.sqrt(norm)
-    scale = radius * (_uniform(state) ** (1.0 / d)) / max(norm, 1e-300)
-    for j in range(d):
-        out[j] *= scale
-
-
-@njit(cache=True)
-def _project_unit(v):
-    norm = 0.0
-    for j in range(v.shape[0]):
-        norm += v[j] * v[j]
-    if norm > 1.0:
-        s = 1.0 / math.sqrt(norm)
-        for j in range(v.shape[0]):
-            v[j] *= s
-
-
-@njit(cache=True)
-def _clip(x, lo, hi):
-    if x < lo:
-        return lo
-    if x > hi:
-        return hi
-    return x
-
-
-@njit(cache=True)
-def _env_rewards(env_id, ep, t, T, state, env_vec, env_int, env_mat, target, u, r, fvec, yvec, pvec, losses):
-    """Fill ``r`` with the rewards of round ``t`` (1-based).
-
-    ``u`` is the forecaster's normalised mixture of this round: the convex
-    environment needs the prediction ``p = sum u_i f_i`` to reveal its
-    gradient.  For the convex environment ``losses[:n]`` receives the experts'
-    true losses and ``losses[n]`` the forecaster's; other environments leave
-    ``losses`` alone.
-    """
-    n = r.shape[0]
-    L = ep[0]
-    # adversarial and replay rewards come in blocks (see _run_one)
-    if env_id == ENV_STOCHASTIC:
-        noise = ep[2] * L
-        for i in range(n):
-            r[i] = _clip(env_vec[i] + noise * _gauss(state), -L, L)
-    elif env_id == ENV_LATE_BLOOMER:
-        warm = t <= ep[1] * T
-        best = env_int[0]
-        noise = ep[4] * L
-        for i in range(n):
-            if i == best:
-                mean = ep[2] * L if warm else ep[3] * L
-            else:
-                mean = env_vec[i]
-            r[i] = _clip(mean + noise * _gauss(state), -L, L)
-    elif env_id == ENV_SWITCHING:
-        k = np.int64(ep[1])
-        seg = min(np.int64((t - 1) * (k + 1) // T), k)
-        lead = env_int[seg]
-        gap = ep[2] * L
-        noise = ep[3] * L
-        for i in range(n):
-            mean = 0.5 * gap if i == lead else -0.5 * gap
-            r[i] = _clip(mean + noise * _gauss(state), -L, L)
-    elif env_id == ENV_CONVEX:
-        d = target.shape[0]
-        noise = ep[2]
-        for j in range(d):
-            yvec[j] = target[j] + noise * _gauss(state)
-        _project_unit(yvec)
-        for i in range(n):
-            for j in range(d):
-                fvec[i, j] = env_mat[i, j] + noise * _gauss(state)
-            _project_unit(fvec[i])
-        # loss(p) = (L/4) |p - y|^2 has gradient (L/2)(p - y); with |f|, |y| <= 1
-        # every reward R_i = -grad . f_i lies in [-L, L].
-        lp = 0.0
-        for j in range(d):
-            p = 0.0
-            for i in range(n):
-                p += u[i] * fvec[i, j]
-            pvec[j] = p
-            lp += (p - yvec[j]) * (p - yvec[j])
-        losses[n] = 0.25 * L * lp
-        for i in range(n):
-            acc = 0.0
-            li = 0.0
-            for j in range(d):
-                acc += 0.5 * L * (pvec[j] - yvec[j]) * fvec[i, j]
-                li += (fvec[i, j] - yvec[j]) * (fvec[i, j] - yvec[j])
-            r[i] = -acc
-            losses[i] = 0.25 * L * li
-
-
-
-
-# ------------------------------------------------------------ one run
-@njit(cache=True)
-def _adversarial_block(state, buf, nb, L):
-    """``nb`` rounds of i.i.d. +-L rewards: one random bit per expert."""
-    n = buf.shape[1]
-    for j in range(nb):
-        i0 = 0
-        while i0 < n:
-            bits = _next_u64(state)
-            m = min(64, n - i0)
-            # branch-free: bit b gives (2 b - 1) L
-            for i in range(m):
-                b = np.float64((bits >> np.uint64(i)) & _U1)
-                buf[j, i0 + i] = (2.0 * b - 1.0) * L
-            i0 += m
-
-
-@njit(cache=True, fastmath={"contract"}, inline="always")
-def _eg_step(r, a, w, eta, L, poly, do_clip):
-    """The exponentiated step of rule.py (steps 1-2) on log-weights ``a``,
-    mirrored on the cached linear weights ``w``."""
-    n = a.shape[0]
-    if poly:
-        for i in range(n):
-            x = eta * min(max(r[i], -L), L)
-            a[i] += x
-            w[i] *= _exp_small(x)
-    else:
-        for i in range(n):
-            x = eta * (min(max(r[i], -L), L) if do_clip else r[i])
-            a[i] += x
-        _weights_from_logits(a, w)
-
-
-@njit(cache=True, fastmath={"contract"})
-def _eg_segment(block, j0, j1, a, w, S, eta, L, poly, do_clip):
-    """Rounds ``j0 .. j1-1`` of ``block`` for xnas/eg with no event inside:
-    predict with ``w``, account, step.  Returns the forecaster's reward."""
-    n = a.shape[0]
-    fc = 0.0
-    for j in range(j0, j1):
-        r = block[j]
-        s = 0.0
-        acc = 0.0
-        for i in range(n):
-            s += w[i]
-            acc += w[i] * r[i]
-        fc += acc / s
-        for i in range(n):
-            S[i] += r[i]
-        _eg_step(r, a, w, eta, L, poly, do_clip)
-    return fc
 
 
 @njit(cache=True)
@@ -462,6 +197,12 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     wipeout, a sample of the trajectory, a re-derivation) to the next.
     ``trace`` (shape ``(T, N)`` or ``(0, N)``) receives ``a`` after every
     round when it is large enough; tests compare it with :mod:`xnas.pea.rule`.
+
+    The function is long because it is the hot loop: the rounds, the
+    environment's blocks and the events between segments share the run's
+    state in local variables, and splitting the loop would pass a dozen
+    arrays through every call (the leaf work is already in the modules
+    listed at the top).
     """
     n = logw0.shape[0]
     state = np.empty(1, np.uint64)
@@ -475,12 +216,15 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     eps = fp[FP_EPS]
     wd = fp[FP_WD]
     mom = fp[FP_MOMENTUM]
+    alpha = fp[FP_ALPHA]
     record = trace.shape[0] >= T
     is_eg = fc_id == FC_XNAS or fc_id == FC_EG
     is_xnas = fc_id == FC_XNAS
     # The polynomial is exact to 1e-17 while |eta R| <= 0.35.
     poly = do_clip and eta * L <= 0.35
     convex = env_id == ENV_CONVEX
+    # adversarial rewards are exactly +-L: two step values, two exponentials
+    pm = poly and env_id == ENV_ADVERSARIAL
 
     a = logw0.copy()
     w = np.empty(n)
@@ -501,6 +245,12 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     yvec = np.zeros(dd)
     pvec = np.zeros(dd)
     buf = np.zeros((BLOCK, n))
+    st = np.zeros((ST_ROWS, n))
+    sc = np.zeros(SC_SIZE)
+    _expert_init(fc_id, st, sc)
+    shifts = np.int64(fp[FP_SHIFTS])
+    dp = np.empty((max(shifts, 0) + 1, n))
+    _shift_init(dp)
     _env_setup(env_id, ep, n, state, env_vec, env_int, env_mat, target)
 
     for i in range(n):
@@ -538,6 +288,8 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
             for j in range(nb):
                 _env_rewards(env_id, ep, t + j + 1, T, state, env_vec, env_int, env_mat, target,
                              u, buf[j], fvec, yvec, pvec, losses)
+        if shifts >= 0 and not convex:
+            _shift_block(block, nb, dp)
         j = 0
         while j < nb:
             if is_eg and not convex:
@@ -549,7 +301,10 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                 stop = min(stop, SYNC_EVERY - t % SYNC_EVERY)
                 if record:
                     stop = 1
-                fc_reward += _eg_segment(block, j, j + stop, a, w, S, eta, L, poly, do_clip)
+                if pm:
+                    fc_reward += _eg_segment_pm(block, j, j + stop, a, w, S, eta, L)
+                else:
+                    fc_reward += _eg_segment(block, j, j + stop, a, w, S, eta, L, poly, do_clip)
                 j += stop
                 t += stop
             else:
@@ -570,6 +325,8 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                     _env_rewards(env_id, ep, t, T, state, env_vec, env_int, env_mat, target,
                                  u, r, fvec, yvec, pvec, losses)
                     fc_loss += losses[n]
+                    if shifts >= 0:
+                        _shift_round(dp, r)
                     for i in range(n):
                         Ltrue[i] += losses[i]
                 rbar = 0.0
@@ -601,6 +358,8 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                         c2 = 1.0 - b2t
                         for i in range(n):
                             a[i] -= eta * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + eps)
+                elif fc_id >= FC_ADAHEDGE:
+                    _expert_step(fc_id, eta, L, alpha, t, r, rbar, u, S, a, logw0, st, sc)
 
             # ---- events after round t
             if is_eg and t % SYNC_EVERY == 0:
@@ -638,6 +397,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     scal[OUT_FC_LOSS] = fc_loss if convex else -fc_reward
     scal[OUT_LOG_GAMMA] = lgam
     scal[OUT_ALIVE] = alive_n
+    scal[OUT_SHIFT] = _shift_best(dp) if shifts >= 0 else 0.0
 
 
 @njit(cache=True, parallel=True)

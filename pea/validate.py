@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xnas.pea.guarantees import check_guarantees
 from xnas.pea.rule import eta_star
 from xnas.pea.simulate import simulate
 
@@ -223,12 +224,14 @@ def run_battery(quick: bool = False, seed: int = 0, progress: bool = False, zeta
         bar.advance()
     findings = _findings(quick, seed, bar) if envs is None else []
     bar.close()
+    guarantees = check_guarantees(quick=quick, seed=seed)  # the other forecasters' closed-form bounds
     return {
         "zeta": zeta,
         "notes": [LEMMA1_NOTE, "Lemma 2 is checked as 1 <= gamma_T < N and as gamma_T <= N / |I_T| "
                   "(|I_T| experts alive after round T)."],
         "runs": total,
-        "violations": violations,
+        "violations": violations + guarantees["violations"],
+        "guarantees": guarantees,
         "worst_ratio": worst,
         "worst_case": worst_case,
         "groups": list(groups.values()),

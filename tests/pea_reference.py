@@ -23,15 +23,27 @@ def logsumexp(a):
     return m + math.log(np.exp(a - m).sum())
 
 
+EXPERT_NAMES = ("adahedge", "squint", "boa", "mlpoly", "fixed-share", "hedge-anytime")
+
+
 def run_reference(name, R, eta=0.1, L=1.0, zeta=1.0, clip=True, log_u0=None,
-                  beta1=0.5, beta2=0.999, eps=1e-8, weight_decay=0.0, momentum=0.9):
+                  beta1=0.5, beta2=0.999, eps=1e-8, weight_decay=0.0, momentum=0.9, alpha=1e-4):
     """Play forecaster ``name`` over the reward array ``R`` (T, N).
 
     Returns a dict with the per-round logits ``trace``, the forecaster's
     cumulative reward ``fc``, per-round regret ``regret``, the ``wipe`` round
     of each expert (0 = survived), ``log_gamma`` and the final mixture ``u``.
+    The literature's forecasters are played by :mod:`pea_reference_experts`
+    (they never wipe out; ``trace`` holds their log-mixtures).
     """
     T, N = R.shape
+    if name in EXPERT_NAMES:
+        from pea_reference_experts import run_expert_reference
+
+        out = run_expert_reference(name, R, L=L, eta=eta, alpha=alpha, log_u0=log_u0)
+        with np.errstate(divide="ignore"):
+            out["trace"] = np.log(out["u_trace"])
+        return {**out, "wipe": np.zeros(N, int), "log_gamma": 0.0}
     a = np.full(N, -math.log(N)) if log_u0 is None else np.array(log_u0, float)
     S = np.zeros(N)
     fc = 0.0

@@ -33,6 +33,7 @@ EXPECTED = [
     "wipeout-dynamics",
     "adam-trap",
     "learning-rates",
+    "expert-algorithms",
 ]
 
 

@@ -137,3 +137,65 @@ def test_huge_learning_rate_long_horizon_stays_finite():
     assert np.isfinite(res.final_weights).all() and np.isfinite(res.regret).all()
     res = simulate("gd-softmax", "adversarial", n_experts=4, T=200_000, eta=50.0, n_samples=10)
     assert np.isfinite(res.final_weights).all()
+
+
+@pytest.mark.parametrize("n,j0,j1", [(8, 0, 256), (8, 3, 200), (5, 0, 7), (70, 1, 2), (3, 10, 10)])
+def test_plus_minus_segment_is_bit_identical_to_the_general_one(n, j0, j1):
+    # the adversarial fast path (two precomputed exponentials, rounds in pairs)
+    # must give exactly the general segment's numbers
+    rng = np.random.default_rng(n + j0)
+    L, eta = 0.7, 0.03
+    block = rng.choice([-L, L], size=(256, n))
+    a0 = rng.normal(size=n)
+    w0 = np.exp(a0 - a0.max())
+    S0 = rng.normal(size=n)
+    a1, w1, S1 = a0.copy(), w0.copy(), S0.copy()
+    a2, w2, S2 = a0.copy(), w0.copy(), S0.copy()
+    a3, w3, S3 = a0.copy(), w0.copy(), S0.copy()
+    # one round per call: the plain loop, no pairing
+    fc1 = 0.0
+    for j in range(j0, j1):
+        fc1 += K._eg_segment(block, j, j + 1, a1, w1, S1, eta, L, True, True)
+    fc2 = K._eg_segment_pm(block, j0, j1, a2, w2, S2, eta, L)
+    fc3 = K._eg_segment(block, j0, j1, a3, w3, S3, eta, L, True, True)
+    assert fc1 == fc2 == fc3
+    for x, y, z in ((a1, a2, a3), (w1, w2, w3), (S1, S2, S3)):
+        np.testing.assert_array_equal(x, y)
+        np.testing.assert_array_equal(x, z)
+
+
+@pytest.mark.parametrize("n,j0,j1", [(8, 0, 256), (6, 1, 100), (33, 0, 5)])
+def test_paired_general_segment_is_bit_identical_to_single_rounds(n, j0, j1):
+    rng = np.random.default_rng(n)
+    L, eta = 1.0, 0.05
+    block = rng.uniform(-1.5 * L, 1.5 * L, size=(256, n))  # clipping exercised too
+    a1 = rng.normal(size=n)
+    w1 = np.exp(a1 - a1.max())
+    S1 = np.zeros(n)
+    a2, w2, S2 = a1.copy(), w1.copy(), S1.copy()
+    fc1 = 0.0
+    for j in range(j0, j1):
+        fc1 += K._eg_segment(block, j, j + 1, a1, w1, S1, eta, L, True, True)
+    fc2 = K._eg_segment(block, j0, j1, a2, w2, S2, eta, L, True, True)
+    assert fc1 == fc2
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(w1, w2)
+    np.testing.assert_array_equal(S1, S2)
+
+
+def test_a_newer_callee_module_gives_the_caller_its_stamp():
+    # numba keys a cached kernel on its own file only: a caller must look at
+    # least as new as the kernels it calls, or an edit would load stale code
+    import os
+
+    here = os.path.dirname(K.__file__)
+    path = os.path.join(here, "kernels.py")
+    orig = os.path.getmtime(path)
+    newest = max(os.path.getmtime(os.path.join(here, f)) for f in
+                 ("rng.py", "env_kernels.py", "eg_kernels.py", "expert_kernels.py", "shifting.py"))
+    try:
+        os.utime(path, (newest - 10, newest - 10))
+        K._refresh_cache_stamps()
+        assert os.path.getmtime(path) == newest
+    finally:
+        os.utime(path, (orig, orig))

@@ -1,0 +1,148 @@
+"""The literature's forecasters (AdaHedge, Squint, BOA, ML-Poly, Fixed-share, anytime Hedge)
+and shifting regret, against the NumPy references of tests/pea_reference_experts.py."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from pea_reference_experts import best_switching_reward as best_switching_reward_ref
+from pea_reference_experts import run_expert_reference, squint_log_evidence_quad
+from xnas.pea import simulate
+from xnas.pea.expert_kernels import squint_log_evidence
+from xnas.pea.shifting import best_switching_reward
+
+NEW = ("adahedge", "squint", "boa", "mlpoly", "fixed-share", "hedge-anytime")
+
+
+def _replay(seed, T=300, N=5, scale=1.0):
+    return np.random.default_rng(seed).uniform(-scale, scale, size=(T, N))
+
+
+@pytest.mark.parametrize("name", NEW)
+@pytest.mark.parametrize("L", [1.0, 2.5])
+def test_every_round_matches_the_reference(name, L):
+    R = _replay(4, scale=L)
+    T, N = R.shape
+    w0 = np.random.default_rng(9).uniform(0.3, 1.0, N)
+    res = simulate(name, "replay", rewards=R, eta=0.07, L=L, init_weights=w0, n_samples=T,
+                   forecaster_params={"alpha": 0.02} if name == "fixed-share" else None)
+    ref = run_expert_reference(name, R, L=L, eta=0.07, alpha=0.02, log_u0=res.log_u0)
+    np.testing.assert_allclose(res.weights[0, :-1], ref["u_trace"][1:], rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(res.final_weights[0], ref["u"], rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(res.regret[0], ref["regret"], rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_leader_changes_and_ties(name):
+    # identical experts for a while (ties, FTL phase of AdaHedge), then a switch
+    T, N = 200, 4
+    R = np.zeros((T, N))
+    R[:50] = 0.3
+    R[50:120, 1] = 1.0
+    R[120:, 3] = 0.8
+    R[120:, 1] = -0.5
+    res = simulate(name, "replay", rewards=R, eta=0.2, n_samples=T)
+    ref = run_expert_reference(name, R, eta=0.2, alpha=1e-4)
+    np.testing.assert_allclose(res.weights[0, :-1], ref["u_trace"][1:], rtol=1e-9, atol=1e-13)
+
+
+@pytest.mark.parametrize("R,V", [(0.0, 0.0), (0.3, 0.005), (-2.0, 0.009), (5.0, 0.02), (0.1, 0.5),
+                                 (-3.0, 1.0), (4.0, 2.0), (40.0, 30.0), (-40.0, 30.0), (400.0, 150.0),
+                                 (-400.0, 150.0), (10.0, 50.0), (1e4, 5e3), (-1e4, 5e3), (3e3, 9e3)])
+def test_squint_closed_form_matches_quadrature(R, V):
+    assert squint_log_evidence(R, V) == pytest.approx(squint_log_evidence_quad(R, V), rel=1e-11, abs=1e-11)
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_synthetic_runs_are_finite_and_learn(name):
+    res = simulate(name, "stochastic", n_experts=8, T=20_000, seeds=3, env_params={"gap": 0.3})
+    assert np.isfinite(res.regret).all() and np.isfinite(res.final_weights).all()
+    assert res.correct_selection.all()
+    assert (res.final_regret < 0.1 * 20_000).all()
+
+
+@pytest.mark.parametrize("m", [0, 1, 2, 5, 40])
+def test_best_switching_reward_matches_the_reference(m):
+    R = _replay(5, T=120, N=4)
+    assert best_switching_reward(R, m) == pytest.approx(best_switching_reward_ref(R, m), rel=1e-12)
+    if m == 0:
+        assert best_switching_reward(R, m) == pytest.approx(R.sum(axis=0).max(), rel=1e-12)
+
+
+def test_best_switching_reward_brute_force_on_a_tiny_stream():
+    R = _replay(8, T=7, N=3)
+    for m in range(0, 7):
+        best = max(R[np.arange(7), list(seq)].sum() for seq in itertools.product(range(3), repeat=7)
+                   if sum(a != b for a, b in zip(seq, seq[1:])) <= m)
+        assert best_switching_reward(R, m) == pytest.approx(best, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["xnas", "fixed-share", "adam-softmax"])
+def test_simulated_shifting_regret_matches_the_reference_on_replay(name):
+    R = _replay(2, T=3000, N=6)
+    for m in (0, 3, 50):
+        res = simulate(name, "replay", rewards=R, shifts=m, n_samples=4)
+        np.testing.assert_allclose(res.shifting_regret[0], best_switching_reward_ref(R, m) - res.forecaster_reward[0],
+                                   rtol=1e-10)
+        assert res.summary()["shifts"] == m
+
+
+@pytest.mark.parametrize("env", ["adversarial", "stochastic", "switching", "convex"])
+def test_simulated_shifting_regret_on_synthetic_streams(env):
+    # the rewards are drawn inside the kernel: m = 0 is the usual regret, and the
+    # comparator grows with m; shifting changes nothing else in the run
+    plain = simulate("eg", env, n_experts=5, T=4000, seeds=3)
+    prev = None
+    for m in (0, 2, 8):
+        res = simulate("eg", env, n_experts=5, T=4000, seeds=3, shifts=m)
+        np.testing.assert_array_equal(res.regret, plain.regret)
+        if m == 0:
+            np.testing.assert_allclose(res.shifting_regret, plain.final_regret, rtol=1e-12, atol=1e-9)
+        else:
+            assert (res.shifting_regret >= prev - 1e-9).all()
+        prev = res.shifting_regret
+
+
+def test_shifts_are_checked():
+    with pytest.raises(ValueError, match="shifts"):
+        simulate("eg", "adversarial", T=100, shifts=-1)
+    with pytest.raises(ValueError, match="shifts"):
+        simulate("eg", "adversarial", T=100, shifts=1.5)
+    assert simulate("eg", "adversarial", T=100, shifts=10**9).shifts == 99
+
+
+def test_guarantees_hold_and_a_broken_bound_is_caught():
+    from xnas.pea import guarantees as G
+
+    ok = G.check_guarantees(quick=True)
+    assert ok["violations"] == 0 and ok["runs"] > 300
+    assert all(0 < row["worst_ratio"] < 1 for row in ok["forecasters"])
+    broken = G.check_guarantees(quick=True, bounds={"adahedge": lambda T, n, L, **_: 0.3 * G.adahedge_bound(T, n, L)})
+    assert broken["violations"] > 0
+
+
+def test_fixed_share_bound_is_the_shifting_one():
+    from xnas.pea.guarantees import fixed_share_bound
+
+    # m = 0, alpha = 0 is Hedge's bound ln N / eta + eta T L^2 / 2
+    assert fixed_share_bound(100, 4, 1.0, eta=0.1, alpha=0.0, m=0) == pytest.approx(math.log(4) / 0.1 + 0.1 * 100 / 2)
+    assert fixed_share_bound(100, 4, 1.0, eta=0.1, alpha=0.01, m=3) > fixed_share_bound(100, 4, 1.0, eta=0.1,
+                                                                                       alpha=0.01, m=0)
+
+
+def test_validate_exits_1_when_a_guarantee_is_violated(monkeypatch):
+    from click.testing import CliRunner
+
+    from xnas.cli.sim import main
+    from xnas.pea import guarantees as G
+    from xnas.pea import validate as V
+
+    monkeypatch.setattr(V, "_cases", lambda quick: iter([("adversarial", 2, 1000, 1.0, 1)]))
+    monkeypatch.setattr(V, "_findings", lambda quick, seed, bar: [])
+    res = CliRunner().invoke(main, ["validate", "--quick", "--json"])
+    assert res.exit_code == 0, res.output
+    monkeypatch.setattr(G, "BOUNDS", {"hedge-anytime": lambda T, n, L, **_: 0.0})
+    res = CliRunner().invoke(main, ["validate", "--quick", "--json"])
+    assert res.exit_code == 1
