@@ -98,6 +98,7 @@ def build(opt: BuildOptions) -> FigureData:
         # eg is xnas without wipeout at the same eta: their gap is what the wipeout itself costs
         "wipeout_cost_on_switching": paired["eg"],
         "claim_holds": bool(holds),
+        "kind": "measured",
     }
 
     def draw(path: str) -> None:
