@@ -38,7 +38,7 @@ def _methods(text: Optional[str]) -> Optional[tuple[str, ...]]:
 
 @click.command("study")
 @click.argument("dataset")
-@click.option("--space", default="darts", show_default=True, help="Search space (darts; nb201 once wired).")
+@click.option("--space", default="darts", show_default=True, help="Search space: darts or nb201 (see docs/study.md).")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Study folder, shared by every shard [default: runs/study-DATASET-SPACE].")
 @click.option("--methods", default=None,
@@ -53,9 +53,9 @@ def _methods(text: Optional[str]) -> Optional[tuple[str, ...]]:
 @click.option("--search-epochs", type=int, default=None, help="Search epochs, every searching method [6].")
 @click.option("--search-batch", type=int, default=None, help="Search batch size [64].")
 @click.option("--search-limit", type=int, default=None, help="Training images a search uses, before the split [all].")
-@click.option("--channels", "-C", type=int, default=None, help="Supernet initial channels [4].")
-@click.option("--layers", type=int, default=None, help="Supernet cells [5].")
-@click.option("--recipe", default=None, help="Training recipe shared by every cell [digits].")
+@click.option("--channels", "-C", type=int, default=None, help="Supernet initial channels [the space's search preset for DATASET].")
+@click.option("--layers", type=int, default=None, help="Supernet cells [the space's search preset for DATASET].")
+@click.option("--recipe", default=None, help="Training recipe shared by every cell [the space's recipe for DATASET].")
 @click.option("--train-epochs", type=int, default=None, help="Training epochs [10].")
 @click.option("--train-batch", type=int, default=None, help="Training batch size [the recipe's].")
 @click.option("--train-limit", type=int, default=None, help="Training (and test) images per training [all].")
