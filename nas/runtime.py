@@ -38,6 +38,7 @@ __all__ = [
     "apply_threads",
     "atomic_write",
     "default_threads",
+    "device_memory",
     "flat_all_reduce_",
     "nonfinite_tensors",
     "prepare_out_dir",
@@ -94,6 +95,20 @@ def resolve_device(name: str) -> torch.device:
     if dev.index is None:
         dev = torch.device("cuda", dist.local_rank() if dist.env_world_size() > 1 else 0)
     return dev
+
+
+def device_memory(name: str) -> Optional[int]:
+    """Bytes of memory of the CUDA device ``name`` resolves to; None for the CPU (the host's memory applies).
+
+    A device that cannot be resolved also gives None: the run reports it when it resolves its device.
+    """
+    try:
+        dev = resolve_device(name)
+    except SetupError:
+        return None
+    if dev.type != "cuda":
+        return None
+    return int(torch.cuda.get_device_properties(dev).total_memory)
 
 
 def default_threads(dataset: str) -> Optional[int]:
