@@ -55,7 +55,7 @@ def _saved_config(out: str) -> Optional[dict]:
         return None
     try:
         with open(path, encoding="utf-8") as fh:
-            data = json_loads_limited(fh.read(), what=path)
+            data = json_loads_limited(fh.read(), what="the file")
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read {path} ({exc})") from None
     if not isinstance(data, dict):
