@@ -92,24 +92,13 @@ def nas_points(opt: BuildOptions) -> dict:
         ``{"darts": {"weight_decays", "entropy": [per wd [per seed]]},
         "xnas": {"weight_decay": 0, "entropy": [per seed]}, "setup": ...}``.
     """
-    import torch
-
     quick = opt.quick
     epochs, seeds, limit = (1, 1, 256) if quick else (3, 2, None)
     cells = {"layers": 3, "nodes": 3 if not quick else 2, "channels": 4}
     wds = NAS_WEIGHT_DECAYS_QUICK if quick else NAS_WEIGHT_DECAYS
-    # One intra-op thread: the supernet is tiny (C = 4, 8x8 images), and after the
-    # simulator's numba thread pool has run in this process, torch's own pool
-    # oversubscribes the cores (measured: one epoch 109 s with 2 threads against
-    # 13 s with 1 on a 2-core VM).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     _BEFORE.clear()
-    try:
-        darts = [_search_entropies(opt, "darts", wd, epochs, seeds, limit, cells) for wd in wds]
-        xnas = _search_entropies(opt, "xnas", None, epochs, seeds, limit, cells)
-    finally:
-        torch.set_num_threads(threads)
+    darts = [_search_entropies(opt, "darts", wd, epochs, seeds, limit, cells) for wd in wds]
+    xnas = _search_entropies(opt, "xnas", None, epochs, seeds, limit, cells)
     return {
         "darts": {"weight_decays": list(wds), "entropy": darts,
                   "entropy_before_end": {lab: [_BEFORE[("darts", wd)][lab] for wd in wds] for lab in BEFORE_END}},
@@ -157,10 +146,14 @@ def _search_entropies(opt: BuildOptions, name: str, wd, epochs: int, seeds: int,
     for s in range(seeds):
         what = name if wd is None else f"{name} wd={wd:g}"
         opt.say(f"entropy-vs-weight-decay: supernet search on digits, {what}, seed {s + 1}/{seeds}")
+        # One intra-op thread, set by the runtime: the supernet is tiny (C = 4, 8x8 images), and
+        # after the simulator's numba thread pool has run in this process, torch's own pool
+        # oversubscribes the cores (measured: one epoch 109 s with 2 threads against 13 s with 1
+        # on a 2-core VM).
         with tempfile.TemporaryDirectory(prefix="xnas-fig-") as d:
             cfg = SearchConfig(dataset="digits", out_dir=d, arch_optimizer=name, arch_weight_decay=wd, epochs=epochs,
                                batch_size=64, limit=limit, augment=False, seed=opt.seed + s, progress=False,
-                               plots=False, **cells)
+                               plots=False, threads=1, **cells)
             res = run_search(cfg)
             ents.append(float(mean_normalized_entropy(res.probabilities)))
             for label, v in _history_entropies(d).items():

@@ -123,8 +123,8 @@ def label(ax: Any, xlabel: str, ylabel: str, title: str = "", legend: bool = Tru
 def save(fig: Any, path: str, caption: str) -> None:
     """Write the caption under the plot, save as PNG to ``path`` and close.
 
-    The caller passes a temporary path; :mod:`xnas.analysis.registry` moves it
-    into place atomically.
+    ``path`` is the binary file :mod:`xnas.analysis.registry` opened for an atomic
+    write (the runtime's :func:`~xnas.nas.runtime_io.atomic_write`), or a path.
     """
     import matplotlib.pyplot as plt
 

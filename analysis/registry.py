@@ -5,9 +5,9 @@ Its ``build`` takes :class:`BuildOptions` and returns :class:`FigureData`: the
 rows of its data table, a summary of headline numbers (with the setup as a
 ``caption`` and, where the figure illustrates a claim, ``claim`` and
 ``claim_holds``) and a ``draw`` function that renders the PNG.
-:func:`run_figure` writes the three files, each atomically (a temporary file in
-the same folder, then ``os.replace``), so an interrupted run never leaves a
-half-written file behind.
+:func:`run_figure` writes the three files, each atomically with the runtime's
+writers (:mod:`xnas.nas.runtime_io`: a temporary file in the same folder, then
+``os.replace``), so an interrupted run never leaves a half-written file behind.
 
 Importing this module imports neither matplotlib nor torch: the figure modules
 import them inside their build functions.
@@ -20,13 +20,14 @@ import io
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+
+from xnas.nas.runtime_io import atomic_write, write_bytes_atomic  # torch-free: the runtime's atomic writers
 
 __all__ = [
     "BuildOptions",
@@ -88,7 +89,8 @@ class FigureData:
     summary : dict
         Headline numbers; JSON-ready (numpy scalars are converted).
     draw : callable
-        ``draw(path)`` renders the PNG to ``path``.
+        ``draw(target)`` renders the PNG into ``target``: the binary file the runner
+        opened for an atomic write (or a path; ``savefig`` takes both).
     """
 
     header: tuple
@@ -127,30 +129,9 @@ class Figure:
 
 
 # ------------------------------------------------------------------ writing
-def _atomic_write(path: str, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then move it in place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _write_text(path: str, text: str) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-
-    _atomic_write(path, write)
+    # bytes, not text mode: the CSV's "\n" line ends land as they are on every platform
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def _jsonable(obj: Any) -> Any:
@@ -216,7 +197,7 @@ def run_figure(name: str, out_dir: str, options: BuildOptions | None = None) -> 
         raise RuntimeError(f"figure {name!r}: rows do not match the header")
     paths = {ext: os.path.join(out_dir, f"{fig.name}.{ext}") for ext in ("png", "csv", "json")}
     _write_text(paths["csv"], _csv_text(data.header, data.rows))
-    _atomic_write(paths["png"], data.draw)
+    atomic_write(paths["png"], data.draw)
     summary = {
         "figure": fig.name,
         "title": fig.title,

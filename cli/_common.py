@@ -64,6 +64,20 @@ def add_commands(group: click.Group, *modules: Any) -> None:
             group.add_command(command)
 
 
+def check_seed_option(seed: int, option: str = "--seed") -> int:
+    """The one seed rule of ``xnas-sim`` and ``xnas-nas`` (:func:`xnas.nas.limits.check_seed`), as an :class:`InputError`."""
+    from xnas.nas.limits import check_seed  # no torch
+
+    try:
+        return check_seed(seed, option)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+DOWNLOAD_HELP = ("Download the dataset if it is missing: into --data-dir, or without it into the default data folder "
+                 "($XNAS_DATA, else ~/.cache/xnas/data), where missing data is fetched anyway.")
+
+
 def emit_json(obj: Any) -> None:
     """Print one JSON object on stdout (results go to stdout, progress to stderr)."""
     click.echo(json.dumps(obj, sort_keys=True, allow_nan=False, default=_json_default))

@@ -13,7 +13,7 @@ from typing import Optional
 
 import click
 
-from xnas.cli._common import InputError, emit_json
+from xnas.cli._common import DOWNLOAD_HELP, InputError, check_seed_option, emit_json
 
 SPACE_OPTION = click.option(
     "--space", default="darts", show_default=True,
@@ -62,7 +62,7 @@ def _default_out(dataset: str, arch_optimizer: str, space: str = "darts") -> str
 @click.argument("dataset")
 @SPACE_OPTION
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Dataset root folder.")
-@click.option("--download", is_flag=True, help="Let torchvision download the dataset into --data-dir.")
+@click.option("--download", is_flag=True, help=DOWNLOAD_HELP)
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Output folder [default: runs/search-DATASET-OPTIMIZER; nb201: runs/search-DATASET-nb201-OPTIMIZER].")
 @click.option("--resume", is_flag=True, help="Continue the search in --out from its checkpoint.")
@@ -124,7 +124,7 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
     """
     from xnas.nas.checkpoint import CheckpointError
     from xnas.nas.data import DataError
-    from xnas.nas.genotypes import GenotypeError
+    from xnas.nas.genotypes import GenotypeError, parse_ops
     from xnas.nas.runtime import RunError, default_threads
     from xnas.nas.search import CHECKPOINT, SearchConfig, run_search
 
@@ -136,9 +136,13 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
 
     if _rate(eta_reduce, "--eta-reduce") is not None and "reduce" not in space_entry.cell_types:
         raise InputError(f"--eta-reduce does not apply: the {space} space has no reduction cell")
+    check_seed_option(seed)
     primitives = space_entry.primitives
     if ops is not None:
-        primitives = tuple(p.strip() for p in ops.split(",") if p.strip())
+        try:
+            primitives = parse_ops(ops, "--ops", choices=space_entry.primitives)
+        except GenotypeError as exc:
+            raise InputError(str(exc)) from None
     if arch_weight_decay is not None and not (math.isfinite(arch_weight_decay) and arch_weight_decay >= 0):
         raise InputError(f"--arch-weight-decay must be a non-negative finite number, got {arch_weight_decay!r}")
     out = out or _default_out(dataset, arch_optimizer, space)

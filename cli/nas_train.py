@@ -11,7 +11,7 @@ from typing import Optional
 
 import click
 
-from xnas.cli._common import InputError, emit_json
+from xnas.cli._common import DOWNLOAD_HELP, InputError, check_seed_option, emit_json
 
 
 class RunFailed(click.ClickException):
@@ -46,15 +46,16 @@ def _default_out(dataset: str, genotype: Optional[str], space: Optional[str] = N
 
 def _saved_config(out: str) -> Optional[dict]:
     """The ``config.json`` of an earlier run in ``out`` (None when there is none)."""
-    import json
     import os
+
+    from xnas.nas.genotypes import json_loads_limited
 
     path = os.path.join(out, "config.json")
     if not os.path.isfile(path):
         return None
     try:
         with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+            data = json_loads_limited(fh.read(), what="the file")
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read {path} ({exc})") from None
     if not isinstance(data, dict):
@@ -111,6 +112,7 @@ def _train_config(opts: dict):
     from xnas.nas.train import TrainConfig
 
     dataset = opts["dataset"]
+    check_seed_option(opts["seed"])
     space = _space(opts["space"])
     recipe = opts.get("base") or get_recipe(opts["recipe_name"] or space.train_recipe(dataset))
     if recipe.space != space.name and opts["space"] is not None:
@@ -182,14 +184,15 @@ _THREADS_HELP = "CPU threads of torch [torch's default; digits 1], as on search.
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Override any recipe field, e.g. --set cutout=0 --set nesterov=false (repeatable).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Dataset root folder.")
-@click.option("--download", is_flag=True, help="Let torchvision download the dataset into --data-dir.")
+@click.option("--download", is_flag=True, help=DOWNLOAD_HELP)
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Output folder [default: runs/train-DATASET-GENOTYPE].")
 @click.option("--resume", is_flag=True,
               help="Continue the run in --out from its checkpoint, with its saved configuration.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", type=int, default=None, help=_THREADS_HELP)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seeds the weights, the batch order, the augmentations and drop-path.")
 @click.option("--limit", type=int, default=None, help="Use only this many training and test images (quick runs).")
 @click.option("--max-steps", type=int, default=None, help="At most this many optimizer steps per epoch.")
 @click.option("--workers", type=int, default=None,
@@ -235,7 +238,7 @@ def train(**opts) -> None:
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Dataset root folder.")
 @click.option("--dataset", default=None, help="Evaluate on another dataset with the same classes [default: the training one].")
-@click.option("--download", is_flag=True, help="Let torchvision download the dataset into --data-dir.")
+@click.option("--download", is_flag=True, help=DOWNLOAD_HELP)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", type=int, default=None, help=_THREADS_HELP)
 @click.option("--batch-size", type=int, default=256, show_default=True)
@@ -322,6 +325,15 @@ def params(
                              ("--in-channels", in_channels, 1), ("--image-size", image_size, 1)):
         if value < low:
             raise InputError(f"{name} must be at least {low}, got {value}")
+    from xnas.nas.limits import check_network_size
+
+    normal = getattr(geno, "normal", None)  # a darts cell keeps 2 edges per node
+    try:  # before anything is built: -C 100000 or 100000 cells would exhaust the memory or run for minutes
+        check_network_size(channels, layers, len(normal) // 2 if normal else entry.default_nodes, 1, image_size,
+                           in_channels, search=False, forward_only=True, stem_stride=8 if imagenet else 1,
+                           cells=entry.cell_model)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     import torch
 
     from xnas.nas.network import count_macs_M, count_parameters_M

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from xnas.cli._common import InputError, OneLineGroup, add_commands, emit_json
+from xnas.cli._common import InputError, OneLineGroup, add_commands, check_seed_option, emit_json
 from xnas.pea.rule import check_reward_bound
 
 
@@ -148,15 +148,6 @@ def _check_common(n_experts, T, L, zeta, seeds, seed, from_file):
     if seeds < 1:
         raise InputError(f"--seeds must be at least 1, got {seeds}")
     check_seed_option(seed)
-
-
-def check_seed_option(seed: int) -> None:
-    from xnas.nas.limits import check_seed  # no torch: the seed rule xnas-nas shares
-
-    try:
-        check_seed(seed)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
 
 
 def _check_replay_options(ctx: click.Context) -> None:

@@ -6,25 +6,11 @@ nor torch is imported at module level, so ``xnas-sim`` starts fast.
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
 import click
 
 from xnas.cli._common import InputError, emit_json
-
-
-def _check_out_dir(out: str) -> None:
-    """One-line errors for an output folder that cannot be used."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise InputError(f"--out {out} exists and is not a folder")
-    probe = os.path.abspath(out)
-    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
-        probe = os.path.dirname(probe)
-    if os.path.isfile(probe):
-        raise InputError(f"--out {out}: {probe} is a file, not a folder")
-    if not os.access(probe, os.W_OK):
-        raise InputError(f"--out {out}: folder {probe} is not writable")
 
 
 @click.command("figure")
@@ -70,34 +56,29 @@ def figure(name, out_dir, list_only, quick, seeds, seed, nas, as_json):
             reason = check() if check is not None else None
             if reason:
                 raise InputError(f"figure {n}: {reason}")
-    _check_out_dir(out_dir)
+    # torch-free: the runtime's output-folder check and progress display
+    from xnas.nas.runtime_io import Progress, SetupError, prepare_out_dir, removed_if_left_empty
 
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    console = Console(stderr=True)
     summaries = {}
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=True,
-                  disable=not console.is_terminal) as progress:
-        task = progress.add_task("figures", total=len(names))
-
-        def say(text: str) -> None:
-            progress.update(task, description=text)
-
-        opts = BuildOptions(quick=quick, seeds=seeds, nas=nas, seed=seed, progress=say)
+    with removed_if_left_empty(out_dir), Progress(True, len(names)) as progress:
+        try:
+            prepare_out_dir(out_dir)  # writable, before any figure is built
+        except SetupError as exc:
+            raise InputError(f"--out: {exc}") from None
+        progress.describe("figures")
+        opts = BuildOptions(quick=quick, seeds=seeds, nas=nas, seed=seed, progress=progress.describe)
         for n in names:
-            say(n)
+            progress.describe(n)
             try:
                 # with `all --nas`, figures without a NAS variant are built as usual
                 summaries[n] = run_figure(n, out_dir, replace(opts, nas=nas and FIGURES[n].needs_nas))
             except (*SIMULATION_ERRORS, RuntimeError, OSError) as exc:
                 raise InputError(f"figure {n}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-            progress.advance(task)
+            progress.advance()
             s = summaries[n]
             claim = s.get("claim_holds")
             mark = "" if claim is None else ("  claim holds" if claim else "  CLAIM DOES NOT HOLD")
-            console.print(f"{n}: {s['files']['png']} ({s['seconds']:.1f} s){mark}", soft_wrap=True)
+            progress.line(f"{n}: {s['files']['png']} ({s['seconds']:.1f} s){mark}")
     if as_json:
         emit_json({"out": out_dir, "quick": quick, "figures": summaries})
     else:

@@ -24,10 +24,11 @@ MAX_JSON_DEPTH = 32
 """Deepest nesting of arrays and objects accepted in JSON we read (a genotype needs 3)."""
 
 
-def parse_ops(text: str | None, option: str = "--ops") -> tuple[str, ...]:
+def parse_ops(text: str | None, option: str = "--ops", choices: tuple[str, ...] | None = None) -> tuple[str, ...]:
     """Parse a comma-separated operation set; ``None`` gives the 8 DARTS operations.
 
-    Every name must be a registered operation, given once; an empty name
+    Every name must be one of ``choices`` (default: the registered DARTS
+    operations; a space passes its own), given once; an empty name
     (``sep_conv_3x3,,skip_connect``) is an error, not silently dropped.
 
     Raises
@@ -37,12 +38,13 @@ def parse_ops(text: str | None, option: str = "--ops") -> tuple[str, ...]:
     """
     if text is None:
         return PRIMITIVES
+    known = tuple(OPERATIONS) if choices is None else tuple(choices)
     names = [p.strip() for p in text.split(",")]
     if any(not n for n in names):
         raise GenotypeError(f"{option} has an empty operation name in {text!r}")
-    unknown = [n for n in names if n not in OPERATIONS]
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise GenotypeError(f"{option}: unknown operation {unknown[0]!r}; choose from {', '.join(OPERATIONS)}")
+        raise GenotypeError(f"{option}: unknown operation {unknown[0]!r}; choose from {', '.join(known)}")
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise GenotypeError(f"{option} names {repeated[0]!r} more than once")

@@ -25,6 +25,9 @@ __all__ = [
     "MAX_NODES",
     "HYPERPARAMETER_RANGES",
     "NetworkEstimate",
+    "CellModel",
+    "DARTS_CELLS",
+    "NB201_CELLS",
     "available_memory",
     "MAX_SEED",
     "check_float32",
@@ -138,22 +141,58 @@ class NetworkEstimate:
         return self.param_bytes + self.activation_bytes
 
 
-def _edges(nodes: int, search: bool) -> int:
-    # a supernet cell connects node i to every earlier state (2 + i of them); a trained cell keeps 2 per node
-    return nodes * (nodes + 3) // 2 if search else 2 * nodes
+@dataclass(frozen=True)
+class CellModel:
+    """How the cells of one search space grow, for :func:`estimate_network`.
+
+    Attributes
+    ----------
+    inputs : int
+        States every cell starts from: 2 in darts (the two previous cells), 1 in
+        nb201; node ``i`` of a supernet cell has an edge from each of the
+        ``inputs + i`` earlier states.
+    concat : bool
+        The cell's output concatenates all its nodes (darts: ``nodes x c``
+        channels, and the next cell preprocesses them with 1x1 convolutions);
+        False when it is the last node alone (nb201).
+    keeps_all_edges : bool
+        A trained cell keeps every edge (nb201) rather than 2 per node (darts).
+    search_weights : float
+        ``c^2`` weights of one supernet operation, averaged over the space's operations.
+    train_weights : float
+        ``c^2`` weights of one kept operation: darts the average, nb201 its largest
+        (``nor_conv_3x3``, 9), so that the estimate errs on the large side.
+    """
+
+    inputs: int
+    concat: bool
+    keeps_all_edges: bool
+    search_weights: float
+    train_weights: float
+
+    def edges(self, nodes: int, search: bool) -> int:
+        """Edges of a cell of ``nodes`` nodes (supernet or trained)."""
+        every = nodes * (2 * self.inputs + nodes - 1) // 2
+        return every if search or self.keeps_all_edges else 2 * nodes
+
+
+DARTS_CELLS = CellModel(inputs=2, concat=True, keeps_all_edges=False, search_weights=0.75, train_weights=0.75)
+"""darts: the separable and dilated convolutions' 1x1 parts, 6 c^2 over 8 operations."""
+NB201_CELLS = CellModel(inputs=1, concat=False, keeps_all_edges=True, search_weights=2.0, train_weights=9.0)
+"""nb201: 3x3 and 1x1 convolutions, 10 c^2 over 5 operations; 6 edges of 3 nodes."""
 
 
 def estimate_network(C: int, layers: int, nodes: int = 4, batch_size: int = 96, image_size: int = 32,
                      in_channels: int = 3, search: bool = True, n_ops: int = 8,
-                     stem_stride: int = 1) -> NetworkEstimate:
-    """Estimate the parameters and the training memory of a DARTS-space network.
+                     stem_stride: int = 1, cells: CellModel = DARTS_CELLS) -> NetworkEstimate:
+    """Estimate the parameters and the training memory of a network of a space's cells.
 
-    Per edge of width ``c`` a supernet holds about ``0.75 n_ops c^2`` weights
-    (the separable and dilated convolutions' 1x1 parts) and keeps about
-    ``4 n_ops`` feature maps of ``batch x c x s x s`` floats for backward; a trained
-    cell has two operations per node.  Reduction cells (at ``layers // 3`` and
-    ``2 layers // 3``) double ``c`` and halve ``s``.  Parameters count four
-    times (weight, gradient, momentum, a spare copy), four bytes each.
+    Per edge of width ``c`` a supernet holds about ``cells.search_weights x n_ops x c^2``
+    weights and keeps about ``4 n_ops`` feature maps of ``batch x c x s x s`` floats
+    for backward; a trained cell has one operation per kept edge.  Reduction
+    cells (darts) or stage changes (nb201), at ``layers // 3`` and ``2 layers // 3``,
+    double ``c`` and halve ``s``.  Parameters count four times (weight, gradient,
+    momentum, a spare copy), four bytes each.
     ``stem_stride`` is 8 for the ImageNet network, whose stem takes 224 to 28 pixels.
     """
     reductions = set(reduction_layers(layers))
@@ -163,11 +202,12 @@ def estimate_network(C: int, layers: int, nodes: int = 4, batch_size: int = 96, 
     maps = batch_size * 3 * c * s * s  # the stem
     per_op_maps = 4 if search else 5
     ops = n_ops if search else 1
+    weights = cells.search_weights if search else cells.train_weights
+    edges = cells.edges(nodes, search)
     for i in range(layers):
         if i in reductions:
             c, s = 2 * c, max(1, math.ceil(s / 2))
-        edges = _edges(nodes, search)
-        params += edges * ops * (0.75 * c * c + 40 * c) + 2 * c_prev * c
+        params += edges * ops * (weights * c * c + 40 * c) + (2 * c_prev * c if cells.concat else 0)
         maps += batch_size * c * s * s * (edges * ops * per_op_maps + nodes + 2)
         c_prev = nodes * c
     params = int(params)
@@ -213,13 +253,14 @@ def check_memory(nbytes: float, what: str, available: Optional[int] = None, hint
 def check_network_size(C: int, layers: int, nodes: int = 4, batch_size: int = 96, image_size: int = 32,
                        in_channels: int = 3, search: bool = True, n_ops: int = 8,
                        available: Optional[int] = None, forward_only: bool = False,
-                       stem_stride: int = 1) -> NetworkEstimate:
+                       stem_stride: int = 1, cells: CellModel = DARTS_CELLS) -> NetworkEstimate:
     """Check the upper bounds on ``C``, ``layers`` and ``nodes``, then the estimated memory.
 
     Call it before building a network: ``search`` for a supernet, ``search=False``
     for a trained (or counted) network; ``forward_only`` counts the parameters
     only, as ``xnas-nas params`` does (its single-image forward is small);
-    ``stem_stride=8`` for the ImageNet network.
+    ``stem_stride=8`` for the ImageNet network; ``cells`` the space's
+    :class:`CellModel` (a space's ``cell_model``).
 
     Returns
     -------
@@ -234,7 +275,7 @@ def check_network_size(C: int, layers: int, nodes: int = 4, batch_size: int = 96
                               ("nodes", nodes, MAX_NODES)):
         if int(value) > high:
             raise LimitError(f"{name} must be at most {high}, got {value}")
-    est = estimate_network(C, layers, nodes, batch_size, image_size, in_channels, search, n_ops, stem_stride)
+    est = estimate_network(C, layers, nodes, batch_size, image_size, in_channels, search, n_ops, stem_stride, cells)
     kind = "the supernet" if search else "the network"
     need = est.param_bytes / 4 if forward_only else est.total_bytes
     check_memory(need, f"{kind} (C={C}, {layers} cells, {nodes} nodes, batch {batch_size}, {image_size}px, "

@@ -43,6 +43,8 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from xnas.nas.limits import LimitError, check_hyperparameters
+
 __all__ = [
     "Recipe",
     "RECIPES",
@@ -159,6 +161,12 @@ class Recipe:
         for ok, message in checks:
             if not ok:
                 raise RecipeError(f"recipe {self.name}: {message}")
+        try:  # finite is not enough: torch's optimizers hold these as float32
+            check_hyperparameters(lr=self.lr, min_lr=self.min_lr, momentum=self.momentum, weight_decay=self.weight_decay,
+                                  grad_clip=self.grad_clip, drop_path=self.drop_path,
+                                  label_smoothing=self.label_smoothing, auxiliary_weight=self.auxiliary_weight)
+        except LimitError as exc:
+            raise RecipeError(f"recipe {self.name}: {exc}") from None
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -303,7 +303,7 @@ def run_search(
     SearchError, RunError
         A NaN loss or a failed checkpoint write; the last good checkpoint stays in place.
     """
-    cfg.validate()
+    cfg.validate(info=datasets[2] if datasets is not None else None)
     search = _Search(cfg, resume)
     try:
         with removed_if_left_empty(cfg.out_dir):

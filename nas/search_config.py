@@ -9,9 +9,11 @@ from typing import Any, Optional
 import torch
 
 from xnas.nas.arch_optimizers import ARCH_OPTIMIZERS, check_arch_weight_decay
+from xnas.nas.limits import check_hyperparameters, check_network_size, check_seed
 from xnas.nas.ops import check_primitives
-from xnas.nas.runtime import RunError
+from xnas.nas.runtime import RunError, device_memory
 from xnas.nas.spaces import SPACES, get_space
+from xnas.pea.rule import check_reward_bound
 
 __all__ = ["CHECKPOINT", "RESUME_KEYS", "SearchConfig", "SearchError", "SearchResult", "mean_normalized_entropy"]
 
@@ -81,8 +83,35 @@ class SearchConfig:
             if self.nodes is None:
                 self.nodes = space.default_nodes
 
-    def validate(self) -> "SearchConfig":
-        """Check every field; raises ``ValueError`` with one line naming the problem."""
+    def validate(self, info: Any = None) -> "SearchConfig":
+        """Check every field, then the supernet's size; raises ``ValueError`` with one line naming the problem.
+
+        ``info`` (a :class:`~xnas.nas.data.DatasetInfo`) gives the image shape for
+        the size check; by default the dataset's own (read without loading the data).
+        """
+        self._check_fields()
+        self.check_size(info)
+        return self
+
+    def check_size(self, info: Any = None) -> None:
+        """Refuse a supernet too large for the memory of the device (or the host), before any data is loaded.
+
+        Raises
+        ------
+        LimitError
+            (a ``ValueError``) One line naming the option to lower.
+        DataError
+            An unknown dataset or an unusable image folder (when ``info`` is None).
+        """
+        if info is None:
+            from xnas.nas.data import dataset_info
+
+            info = dataset_info(self.dataset, self.data_dir)
+        check_network_size(self.channels, self.layers, self.nodes, self.batch_size, info.image_size, info.channels,
+                           search=True, n_ops=len(self.primitives), available=device_memory(self.device),
+                           cells=get_space(self.space).cell_model)
+
+    def _check_fields(self) -> None:
         space = get_space(self.space)
 
         def positive(name: str, value: Any, integer: bool = False) -> None:
@@ -129,7 +158,12 @@ class SearchConfig:
         check_primitives(self.primitives, space.primitives)
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
-        return self
+        # after the checks above, whose messages are more specific: these bound what float32 and the RNGs hold
+        check_reward_bound(self.L)
+        check_hyperparameters(lr=self.lr, lr_min=self.lr_min, weight_decay=self.weight_decay, momentum=self.momentum,
+                              grad_clip=self.grad_clip, arch_lr=self.arch_lr, arch_weight_decay=self.arch_weight_decay,
+                              eta_normal=self.eta_normal, eta_reduce=self.eta_reduce)
+        check_seed(self.seed, "seed")
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""

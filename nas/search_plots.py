@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from xnas.nas.genotypes import Genotype
-from xnas.nas.runtime import atomic_write
+from xnas.nas.runtime_io import save_figure
 from xnas.nas.supernet import CELL_TYPES, edge_endpoints
 
 __all__ = ["plot_arch_weights", "plot_cells", "plot_nb201_cell"]
@@ -24,7 +24,7 @@ def _pyplot():
 
 
 def _save(fig, path: str) -> None:
-    atomic_write(path, lambda fh: fig.savefig(fh, dpi=110, format="png"))
+    save_figure(fig, path, dpi=110)
 
 
 _OP_COLORS = {

@@ -33,8 +33,8 @@ def build_loaders(s, datasets=None):
         transform = None
         if not cfg.augment:
             transform = default_transform(dataset_info(cfg.dataset, cfg.data_dir), train=True, augment=False)
-        # with --download under torchrun, rank 0 fetches while the others wait
-        fetch_first = s.distributed and cfg.download
+        # under torchrun rank 0 fetches (with --download, or into the default data folder) while the others wait
+        fetch_first = s.distributed and (cfg.download or cfg.data_dir is None)
         if fetch_first and not s.main:
             dist.barrier()
         try:

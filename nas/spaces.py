@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from xnas.nas.genotypes import Genotype, resolve_genotype
+from xnas.nas.limits import DARTS_CELLS, NB201_CELLS, CellModel
 from xnas.nas.nb201.genotype import NB201_PRIMITIVES, NB201Genotype, parse_nb201_genotype, sample_nb201_genotype
 from xnas.nas.nb201.ops import get_nb201_operation
 from xnas.nas.ops import PRIMITIVES, get_operation
@@ -79,6 +80,9 @@ class SearchSpace:
     check_shape : callable
         ``check_shape(layers, nodes)``: raises ``ValueError`` (one line) unless a
         supernet of ``layers`` cells of ``nodes`` nodes exists in this space.
+    cell_model : CellModel
+        How the space's cells grow, for the memory estimate checked before a
+        network is built (:func:`xnas.nas.limits.check_network_size`).
     """
 
     name: str
@@ -100,6 +104,7 @@ class SearchSpace:
     train_recipe: Callable[[str], str]
     check_shape: Callable[[int, int], None]
     one_hot: Callable[[Any, tuple[str, ...]], dict[str, np.ndarray]]
+    cell_model: CellModel
 
 
 def sample_darts_genotype(rng: np.random.Generator, steps: int = 4) -> Genotype:
@@ -258,6 +263,7 @@ SPACES: dict[str, SearchSpace] = {
         train_recipe=lambda dataset: "digits" if dataset == "digits" else "xnas",
         check_shape=_darts_check_shape,
         one_hot=_darts_one_hot,
+        cell_model=DARTS_CELLS,
     ),
     "nb201": SearchSpace(
         name="nb201",
@@ -279,6 +285,7 @@ SPACES: dict[str, SearchSpace] = {
         train_recipe=_nb201_train_recipe,
         check_shape=_nb201_check_shape,
         one_hot=_nb201_one_hot,
+        cell_model=NB201_CELLS,
     ),
 }
 

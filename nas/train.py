@@ -57,11 +57,11 @@ from xnas.nas.evaluation import (CHECKPOINT_FORMAT, evaluate, evaluate_checkpoin
 from xnas.nas.network import count_parameters_M
 from xnas.nas.recipes import Recipe, drop_path_prob, learning_rate
 from xnas.nas.spaces import get_space
-from xnas.nas.runtime import (Progress, RunError, apply_threads, default_threads, prepare_out_dir,
+from xnas.nas.runtime import (Progress, RunError, apply_threads, default_threads, device_memory, prepare_out_dir,
                               removed_if_left_empty, resolve_device, seed_everything, write_json_atomic,
                               write_text_atomic)
 from xnas.nas.train_config import TrainConfig, TrainingError, TrainSetupError
-from xnas.nas.train_setup import build_loaders, build_network_and_optimizer, check_settings
+from xnas.nas.train_setup import build_loaders, build_network_and_optimizer, check_network_fits, check_settings
 
 __all__ = [
     "TrainConfig",
@@ -151,13 +151,14 @@ def _setup(config: TrainConfig, resume: bool) -> _Run:
     world = dist.world_size()
     if recipe.batch_size // world < 1:
         raise TrainSetupError(f"batch size {recipe.batch_size} is smaller than the {world} processes")
+    info = dataset_info(config.dataset, config.data_dir)
+    check_network_fits(config, recipe, info, world, device_memory(str(device)))
     if dist.is_main():
         prepare_out_dir(config.out)  # before any data is loaded
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     apply_threads(config.threads if config.threads is not None else default_threads(config.dataset), device)
     seed_everything(config.seed)
-    info = dataset_info(config.dataset, config.data_dir)
     train_loader, test_loader = build_loaders(config, recipe, info, distributed, device.type == "cuda")
     arch, core, optimizer = build_network_and_optimizer(config, recipe, info, device)
     run = _Run(

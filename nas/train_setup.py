@@ -11,16 +11,21 @@ from xnas.nas import distributed as dist
 from xnas.nas.data import default_transform, load_dataset, make_loader
 from xnas.nas.evaluation import TEST_SUBSET_SEED, seeded_subset
 from xnas.nas.genotypes import GenotypeError
+from xnas.nas.limits import LimitError, check_network_size, check_seed
 from xnas.nas.network import network_arch
 from xnas.nas.recipes import Recipe
 from xnas.nas.spaces import get_space
 from xnas.nas.train_config import TrainConfig, TrainSetupError
 
-__all__ = ["build_loaders", "build_network_and_optimizer", "check_settings"]
+__all__ = ["build_loaders", "build_network_and_optimizer", "check_network_fits", "check_settings"]
 
 
 def check_settings(config: TrainConfig, resume: bool) -> Recipe:
     recipe = config.recipe.validate()
+    try:
+        check_seed(config.seed, "seed")
+    except LimitError as exc:
+        raise TrainSetupError(str(exc)) from None
     space = get_space(recipe.space)
     try:
         space.genotype_from_dict(config.genotype.to_dict())
@@ -46,21 +51,44 @@ def check_settings(config: TrainConfig, resume: bool) -> Recipe:
     return recipe
 
 
+def check_network_fits(config: TrainConfig, recipe: Recipe, info, world: int, available=None) -> None:
+    """Refuse a network too large for the device's memory (``available`` bytes; None: the host's).
+
+    Called once the dataset's shape is known, before any data is loaded or the network is built.
+
+    Raises
+    ------
+    TrainSetupError
+        One line naming the option to lower.
+    """
+    space = get_space(recipe.space)
+    normal = getattr(config.genotype, "normal", None)  # a darts cell keeps 2 edges per node
+    nodes = len(normal) // 2 if normal else space.default_nodes
+    try:
+        check_network_size(recipe.channels, recipe.layers, nodes, max(1, recipe.batch_size // world), info.image_size,
+                           info.channels, search=False, available=available, stem_stride=8 if recipe.imagenet else 1,
+                           cells=space.cell_model)
+    except LimitError as exc:
+        raise TrainSetupError(str(exc)) from None
+
+
 def build_loaders(config: TrainConfig, recipe: Recipe, info, distributed: bool, use_cuda: bool):
     world, rank, main = dist.world_size(), dist.rank(), dist.is_main()
     per_rank_batch = recipe.batch_size // world
     train_tf = default_transform(info, train=True, cutout=recipe.cutout, autoaugment=recipe.autoaugment)
     test_tf = default_transform(info, train=False)
-    download = config.download
-    if download and distributed:
-        # One process downloads; the others wait, then read the files it wrote.
-        if main:
-            load_dataset(config.dataset, config.data_dir, True, train_tf, True)
-            load_dataset(config.dataset, config.data_dir, False, test_tf, True)
+    # One process downloads (with --download, or into the default data folder); the others
+    # wait, then read the files it wrote.
+    fetch_first = distributed and (config.download or config.data_dir is None)
+    if fetch_first and not main:
         dist.barrier()
-        download = False
-    train_set = load_dataset(config.dataset, config.data_dir, True, train_tf, download)
-    test_set = load_dataset(config.dataset, config.data_dir, False, test_tf, download)
+    try:
+        download = config.download and main
+        train_set = load_dataset(config.dataset, config.data_dir, True, train_tf, download)
+        test_set = load_dataset(config.dataset, config.data_dir, False, test_tf, download)
+    finally:
+        if fetch_first and main:
+            dist.barrier()  # release the others even if the download failed
     train_set = seeded_subset(train_set, config.limit, config.seed)
     test_set = seeded_subset(test_set, config.limit, TEST_SUBSET_SEED)
     workers = config.num_workers

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import numpy as np
+
+from xnas.nas.runtime_io import save_figure  # torch-free: the runtime's atomic writer
 
 
 def plot_regret(res, path: str) -> None:
     """Regret (mean and 95% band over seeds) with the Theorem 1 bound, and alive experts, against t.
 
-    The file is written atomically.
+    The file is written atomically, with the mode a plain ``open`` gives.
     """
     import matplotlib
 
@@ -36,13 +35,4 @@ def plot_regret(res, path: str) -> None:
     ax2.set_ylim(0, res.n_experts + 0.5)
     ax2.legend(fontsize=8)
     fig.tight_layout()
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=folder)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    save_figure(fig, path, dpi=100, close=True)

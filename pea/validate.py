@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xnas.nas.runtime_io import Progress  # torch-free: the runtime's progress display
 from xnas.pea.guarantees import check_guarantees
 from xnas.pea.rule import eta_star
 from xnas.pea.simulate import simulate
@@ -202,28 +203,28 @@ def run_battery(quick: bool = False, seed: int = 0, progress: bool = False, zeta
     total = violations = 0
     worst = -math.inf
     worst_case = None
-    bar = _progress(progress, len(cases) + 4, "validate")
-    for env, n, T, mult, seeds in cases:
-        eta = mult * eta_star(n, T, 1.0)
-        g = groups.setdefault(env, {"group": env, "runs": 0, "lemma1_violations": 0, "lemma2_violations": 0,
-                                    "lemma2_alive_violations": 0, "theorem1_violations": 0,
-                                    "worst_ratio": -math.inf})
-        for res in _run_case(env, n, T, eta, seeds, seed, zeta=zeta):
-            for c in check_runs(res):
-                total += 1
-                g["runs"] += 1
-                g["lemma1_violations"] += not c.lemma1
-                g["lemma2_violations"] += not c.lemma2
-                g["lemma2_alive_violations"] += not c.lemma2_alive
-                g["theorem1_violations"] += not c.theorem1
-                violations += (not c.lemma1) + (not c.lemma2) + (not c.lemma2_alive) + (not c.theorem1)
-                g["worst_ratio"] = max(g["worst_ratio"], c.ratio)
-                if c.ratio > worst:
-                    worst = c.ratio
-                    worst_case = {"env": env, "experts": n, "T": T, "eta": eta, "eta_over_eta_star": mult}
-        bar.advance()
-    findings = _findings(quick, seed, bar) if envs is None else []
-    bar.close()
+    with Progress(progress, len(cases) + 4) as bar:
+        bar.describe("validate")
+        for env, n, T, mult, seeds in cases:
+            eta = mult * eta_star(n, T, 1.0)
+            g = groups.setdefault(env, {"group": env, "runs": 0, "lemma1_violations": 0, "lemma2_violations": 0,
+                                        "lemma2_alive_violations": 0, "theorem1_violations": 0,
+                                        "worst_ratio": -math.inf})
+            for res in _run_case(env, n, T, eta, seeds, seed, zeta=zeta):
+                for c in check_runs(res):
+                    total += 1
+                    g["runs"] += 1
+                    g["lemma1_violations"] += not c.lemma1
+                    g["lemma2_violations"] += not c.lemma2
+                    g["lemma2_alive_violations"] += not c.lemma2_alive
+                    g["theorem1_violations"] += not c.theorem1
+                    violations += (not c.lemma1) + (not c.lemma2) + (not c.lemma2_alive) + (not c.theorem1)
+                    g["worst_ratio"] = max(g["worst_ratio"], c.ratio)
+                    if c.ratio > worst:
+                        worst = c.ratio
+                        worst_case = {"env": env, "experts": n, "T": T, "eta": eta, "eta_over_eta_star": mult}
+            bar.advance()
+        findings = _findings(quick, seed, bar) if envs is None else []
     guarantees = check_guarantees(quick=quick, seed=seed)  # the other forecasters' closed-form bounds
     return {
         "zeta": zeta,
@@ -282,36 +283,3 @@ def _findings(quick: bool, seed: int, bar) -> list[dict]:
                     "bound_exceeded": exceeded})
         bar.advance()
     return out
-
-
-class _NoBar:
-    def advance(self):
-        pass
-
-    def close(self):
-        pass
-
-
-class _RichBar:
-    def __init__(self, total, label):
-        from rich.progress import Progress
-
-        self._p = Progress(transient=True, console=_stderr_console())
-        self._p.start()
-        self._task = self._p.add_task(label, total=total)
-
-    def advance(self):
-        self._p.advance(self._task)
-
-    def close(self):
-        self._p.stop()
-
-
-def _stderr_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-def _progress(enabled: bool, total: int, label: str):
-    return _RichBar(total, label) if enabled else _NoBar()

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from xnas.analysis.registry import FIGURES, BuildOptions, Figure, _atomic_write, get_figure, run_figure
+from xnas.analysis.registry import FIGURES, BuildOptions, Figure, get_figure, run_figure
 from xnas.cli.sim_figure import figure as figure_cmd
 
 EXPECTED = [
@@ -86,15 +86,16 @@ def test_imports_stay_light():
 
 
 def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
+    from xnas.nas.runtime_io import atomic_write  # the writer run_figure uses for the PNG
+
     target = tmp_path / "x.png"
 
-    def boom(path):
-        with open(path, "w") as fh:
-            fh.write("half")
+    def boom(fh):
+        fh.write(b"half")
         raise RuntimeError("draw failed")
 
     with pytest.raises(RuntimeError):
-        _atomic_write(str(target), boom)
+        atomic_write(str(target), boom)
     assert list(tmp_path.iterdir()) == []
 
 

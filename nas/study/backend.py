@@ -11,7 +11,7 @@ refactor and the wiring of other spaces, only this module needs to change:
 - :func:`weight_settings` (the supernet's network-weight SGD, shared with the search),
 - :func:`genotype_weights` (a cell as one-hot mixing weights of the supernet),
 - :func:`loaders` and :func:`set_epoch` (the supernet's epoch-seeded batches),
-- :func:`write_text_atomic` and :func:`save_figure` (the runtime's atomic writers),
+- :func:`write_text_atomic` and :func:`save_figure` (the runtime's atomic writers, re-exported),
 - :func:`resolve_device`,
 - :data:`_WIRED` (the spaces wired so far).
 """
@@ -23,6 +23,7 @@ import shutil
 import time
 from typing import Any
 
+from xnas.nas.runtime_io import save_figure, write_text_atomic  # torch-free: the runtime's own writers
 from xnas.nas.study.config import StudyConfig, StudyError
 
 __all__ = [
@@ -154,17 +155,3 @@ def set_epoch(loader: Any, epoch: int) -> None:
     from xnas.nas.data import set_loader_epoch
 
     set_loader_epoch(loader, epoch)
-
-
-def write_text_atomic(path: str, text: str) -> None:
-    """The project's atomic text writer (temporary file, fsync, rename)."""
-    from xnas.nas.checkpoint import write_text_atomic as _write
-
-    _write(path, text)
-
-
-def save_figure(fig: Any, path: str) -> None:
-    """Save a matplotlib figure as PNG atomically, with the search figures' writer."""
-    from xnas.nas.search_plots import _save
-
-    _save(fig, path)

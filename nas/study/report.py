@@ -10,17 +10,12 @@ __all__ = ["progress_bar", "render_table", "plot_study"]
 
 @contextlib.contextmanager
 def progress_bar(enabled: bool, total: int, title: str) -> Iterator[Callable[[], None]]:
-    """A rich progress bar on stderr over ``total`` units; yields the function that advances it."""
-    if not enabled or total == 0:
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """The runtime's progress bar on stderr over ``total`` units; yields the function that advances it."""
+    from xnas.nas.runtime_io import Progress
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True)) as bar:
-        task = bar.add_task(f"{title}: units", total=total)
-        yield lambda: bar.advance(task)
+    with Progress(enabled and total > 0, total) as bar:
+        bar.describe(f"{title}: units")
+        yield bar.advance
 
 
 def _num(value: Optional[float], fmt: str = "{:.2f}") -> str:

@@ -30,7 +30,9 @@ class UnitFailed(RuntimeError):
 def _set_threads() -> None:
     import torch
 
-    torch.set_num_threads(1)
+    from xnas.nas.runtime import apply_threads
+
+    apply_threads(1, torch.device("cpu"))
 
 
 def run_unit(unit: Unit, cfg: StudyConfig, out: str) -> dict:
