@@ -41,6 +41,7 @@ __all__ = [
     "MixedEdge",
     "SearchCell",
     "SearchNetwork",
+    "WipeoutCells",
     "discretize",
     "edge_endpoints",
     "num_edges",
@@ -166,7 +167,41 @@ class SearchCell(nn.Module):
         return torch.cat(states[2:], dim=1)
 
 
-class SearchNetwork(nn.Module):
+class WipeoutCells:
+    """``alive`` and ``wipe`` over the cells that share one set of architecture weights.
+
+    Both supernets (DARTS and NAS-Bench-201) mix in this class; they provide
+    ``_cells_of(kind)`` (the cells of a cell type, ``ValueError`` for an unknown
+    type) and ``arch_shape()``.
+    """
+
+    def alive(self, kind: str) -> torch.Tensor:
+        """Bool mask ``(edges, N)`` of the experts still in the network."""
+        cell = self._cells_of(kind)[0]
+        mask = torch.zeros(self.arch_shape(), dtype=torch.bool)
+        for row, edge in enumerate(cell.edges):
+            mask[row, edge.alive] = True
+        return mask
+
+    def wipe(self, kind: str, alive: torch.Tensor) -> bool:
+        """Delete, in every cell of ``kind``, the experts that ``alive`` marks False.
+
+        Returns whether any module was removed.  Wiping is permanent: an
+        expert marked alive that is no longer in the network stays out.
+        """
+        cells = self._cells_of(kind)
+        alive = torch.as_tensor(alive).to("cpu", torch.bool)
+        if tuple(alive.shape) != self.arch_shape():
+            raise ValueError(f"alive mask shape {tuple(alive.shape)} != {self.arch_shape()}")
+        changed = False
+        for cell in cells:
+            for row, edge in enumerate(cell.edges):
+                dead = [i for i in edge.alive if not bool(alive[row, i])]
+                changed |= edge.wipe(dead)
+        return changed
+
+
+class SearchNetwork(WipeoutCells, nn.Module):
     """The DARTS supernet.
 
     Parameters
@@ -249,31 +284,6 @@ class SearchNetwork(nn.Module):
         if kind not in CELL_TYPES:
             raise ValueError(f"unknown cell type {kind!r}; choose from {', '.join(CELL_TYPES)}")
         return [c for c in self.cells if c.reduction == (kind == "reduce")]
-
-    # -- wipeout -------------------------------------------------------
-    def alive(self, kind: str) -> torch.Tensor:
-        """Bool mask ``(edges, N)`` of the experts still in the network."""
-        cell = self._cells_of(kind)[0]
-        mask = torch.zeros(self.arch_shape(), dtype=torch.bool)
-        for row, edge in enumerate(cell.edges):
-            mask[row, edge.alive] = True
-        return mask
-
-    def wipe(self, kind: str, alive: torch.Tensor) -> bool:
-        """Delete, in every cell of ``kind``, the experts that ``alive`` marks False.
-
-        Returns whether any module was removed.  Wiping is permanent: an
-        expert marked alive that is no longer in the network stays out.
-        """
-        alive = torch.as_tensor(alive).to("cpu", torch.bool)
-        if tuple(alive.shape) != self.arch_shape():
-            raise ValueError(f"alive mask shape {tuple(alive.shape)} != {self.arch_shape()}")
-        changed = False
-        for cell in self._cells_of(kind):
-            for row, edge in enumerate(cell.edges):
-                dead = [i for i in edge.alive if not bool(alive[row, i])]
-                changed |= edge.wipe(dead)
-        return changed
 
     # -- forward -------------------------------------------------------
     def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -31,7 +31,7 @@ from xnas.nas.nb201.genotype import EDGES, NB201_PRIMITIVES, NODES, NB201Genotyp
 from xnas.nas.nb201.ops import NB201_OPERATIONS, get_nb201_operation
 from xnas.nas.network import count_macs_M, count_parameters_M, drop_path
 from xnas.nas.ops import Identity, ReLUConvBN, Zero, check_primitives
-from xnas.nas.supernet import MixedEdge
+from xnas.nas.supernet import MixedEdge, WipeoutCells
 
 __all__ = [
     "CELL_TYPES",
@@ -147,7 +147,7 @@ class NB201SearchCell(nn.Module):
         return nodes[-1]
 
 
-class NB201SearchNetwork(_Skeleton):
+class NB201SearchNetwork(WipeoutCells, _Skeleton):
     """The NAS-Bench-201 supernet, with the interface of :class:`xnas.nas.supernet.SearchNetwork`.
 
     Parameters
@@ -193,29 +193,10 @@ class NB201SearchNetwork(_Skeleton):
         """``(6, N)``: the shape of the architecture weights."""
         return self.num_edges, len(self.primitives)
 
-    def _check_kind(self, kind: str) -> None:
+    def _cells_of(self, kind: str) -> list[nn.Module]:
         if kind not in CELL_TYPES:
             raise ValueError(f"unknown cell type {kind!r}; the nb201 space has only {', '.join(CELL_TYPES)}")
-
-    def alive(self, kind: str) -> torch.Tensor:
-        """Bool mask ``(6, N)`` of the experts still in the network."""
-        self._check_kind(kind)
-        mask = torch.zeros(self.arch_shape(), dtype=torch.bool)
-        for row, edge in enumerate(self.cells[0].edges):
-            mask[row, edge.alive] = True
-        return mask
-
-    def wipe(self, kind: str, alive: torch.Tensor) -> bool:
-        """Delete, in every cell, the experts that ``alive`` marks False; returns whether anything changed."""
-        self._check_kind(kind)
-        alive = torch.as_tensor(alive).to("cpu", torch.bool)
-        if tuple(alive.shape) != self.arch_shape():
-            raise ValueError(f"alive mask shape {tuple(alive.shape)} != {self.arch_shape()}")
-        changed = False
-        for cell in self.cells:
-            for row, edge in enumerate(cell.edges):
-                changed |= edge.wipe([i for i in edge.alive if not bool(alive[row, i])])
-        return changed
+        return self.cells
 
     def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor]) -> torch.Tensor:
         """Logits for images ``x``, every cell mixing with ``weights["normal"]``."""
