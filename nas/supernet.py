@@ -46,6 +46,7 @@ __all__ = [
     "edge_endpoints",
     "num_edges",
     "prune_optimizer",
+    "weights_array",
 ]
 
 CELL_TYPES: tuple[str, str] = ("normal", "reduce")
@@ -317,6 +318,14 @@ def prune_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module) -> int:
     return removed
 
 
+def weights_array(value, shape: tuple[int, int], what: str) -> np.ndarray:
+    """``value`` (array or tensor, any device) as a float64 NumPy array of ``shape``; ``ValueError`` otherwise."""
+    a = np.asarray(torch.as_tensor(value).detach().cpu().double().numpy())
+    if a.shape != shape:
+        raise ValueError(f"{what} have shape {a.shape}, expected {shape}")
+    return a
+
+
 def discretize(
     weights: dict[str, "np.ndarray | torch.Tensor"],
     primitives: Sequence[str],
@@ -363,14 +372,9 @@ def discretize(
     cols = [i for i, p in enumerate(primitives) if p != "none"]
     cells = {}
     for kind in CELL_TYPES:
-        w = np.asarray(torch.as_tensor(weights[kind]).detach().cpu().double().numpy())
-        if w.shape != (num_edges(steps), len(primitives)):
-            raise ValueError(f"{kind} weights have shape {w.shape}, expected {(num_edges(steps), len(primitives))}")
-        lw = np.zeros_like(w)
-        if log_weights is not None:
-            lw = np.asarray(torch.as_tensor(log_weights[kind]).detach().cpu().double().numpy())
-            if lw.shape != w.shape:
-                raise ValueError(f"{kind} log-weights have shape {lw.shape}, expected {w.shape}")
+        shape = (num_edges(steps), len(primitives))
+        w = weights_array(weights[kind], shape, f"{kind} weights")
+        lw = np.zeros_like(w) if log_weights is None else weights_array(log_weights[kind], shape, f"{kind} log-weights")
         gene: list[tuple[str, int]] = []
         start = 0
         for k in range(steps):

@@ -31,7 +31,7 @@ from xnas.nas.nb201.genotype import EDGES, NB201_PRIMITIVES, NODES, NB201Genotyp
 from xnas.nas.nb201.ops import NB201_OPERATIONS, get_nb201_operation
 from xnas.nas.network import count_macs_M, count_parameters_M, drop_path
 from xnas.nas.ops import Identity, ReLUConvBN, Zero, check_primitives
-from xnas.nas.supernet import MixedEdge, WipeoutCells
+from xnas.nas.supernet import MixedEdge, WipeoutCells, weights_array
 
 __all__ = [
     "CELL_TYPES",
@@ -298,14 +298,10 @@ def discretize_nb201(
         one-hot), before the earlier column wins.
     """
     primitives = tuple(primitives)
+    shape = (len(EDGES), len(primitives))
 
     def as_array(value, what: str) -> np.ndarray:
-        if isinstance(value, dict):
-            value = value["normal"]
-        a = np.asarray(torch.as_tensor(value).detach().cpu().double().numpy())
-        if a.shape != (len(EDGES), len(primitives)):
-            raise ValueError(f"{what} have shape {a.shape}, expected {(len(EDGES), len(primitives))}")
-        return a
+        return weights_array(value["normal"] if isinstance(value, dict) else value, shape, what)
 
     w = as_array(weights, "weights")
     lw = np.zeros_like(w) if log_weights is None else as_array(log_weights, "log-weights")
