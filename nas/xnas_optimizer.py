@@ -182,27 +182,27 @@ class XNASOptimizer(torch.optim.Optimizer):
         return loss
 
     # -- inspection ----------------------------------------------------
-    def alive_masks(self) -> dict[str, torch.Tensor]:
-        """Bool masks of the alive experts, keyed by group name (or index)."""
+    def _by_group(self, value: Callable[[torch.Tensor], torch.Tensor]) -> dict:
+        """``value(p)`` for every parameter, keyed by group name (or index); a list for multi-parameter groups."""
         out = {}
         for i, group in enumerate(self.param_groups):
-            name = group.get("name", str(i))
-            masks = [torch.isfinite(p.detach()) for p in group["params"]]
-            out[name] = masks[0] if len(masks) == 1 else masks
+            vals = [value(p) for p in group["params"]]
+            out[group.get("name", str(i))] = vals[0] if len(vals) == 1 else vals
         return out
+
+    def alive_masks(self) -> dict[str, torch.Tensor]:
+        """Bool masks of the alive experts, keyed by group name (or index)."""
+        return self._by_group(lambda p: torch.isfinite(p.detach()))
 
     def log_gamma(self) -> dict[str, torch.Tensor]:
         """``ln gamma`` per forecaster so far (zeros before the first step)."""
-        out = {}
-        for i, group in enumerate(self.param_groups):
-            name = group.get("name", str(i))
-            vals = [
-                self.state[p]["log_gamma"].clone() if p in self.state and self.state[p]
-                else torch.zeros(p.shape[:-1], dtype=torch.float64)
-                for p in group["params"]
-            ]
-            out[name] = vals[0] if len(vals) == 1 else vals
-        return out
+
+        def value(p):
+            if p in self.state and self.state[p]:
+                return self.state[p]["log_gamma"].clone()
+            return torch.zeros(p.shape[:-1], dtype=torch.float64)
+
+        return self._by_group(value)
 
     def final_log_weights(self) -> dict[str, torch.Tensor]:
         """Log-weights with every wiped expert at its value when it was wiped.
@@ -215,17 +215,13 @@ class XNASOptimizer(torch.optim.Optimizer):
         the parameter itself.  Discretization ranks by these (see
         :func:`xnas.nas.supernet.discretize`).
         """
-        out = {}
-        for i, group in enumerate(self.param_groups):
-            name = group.get("name", str(i))
-            vals = []
-            for p in group["params"]:
-                cur = p.detach().to(torch.float64)
-                st = self.state[p] if p in self.state else {}
-                wiped = st.get("wiped_log")
-                vals.append(cur.clone() if wiped is None else torch.where(torch.isfinite(cur), cur, wiped.to(cur.device)))
-            out[name] = vals[0] if len(vals) == 1 else vals
-        return out
+
+        def value(p):
+            cur = p.detach().to(torch.float64)
+            wiped = self.state[p].get("wiped_log") if p in self.state else None
+            return cur.clone() if wiped is None else torch.where(torch.isfinite(cur), cur, wiped.to(cur.device))
+
+        return self._by_group(value)
 
     @staticmethod
     def mixture(logw: torch.Tensor) -> torch.Tensor:
