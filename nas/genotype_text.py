@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from xnas.nas.ops import OPERATIONS, PRIMITIVES
+from xnas.nas.ops import OPERATIONS, PRIMITIVES, check_primitives
 
 __all__ = ["GenotypeError", "MAX_JSON_DEPTH", "json_loads_limited", "parse_darts_fields", "parse_ops"]
 
@@ -42,15 +42,10 @@ def parse_ops(text: str | None, option: str = "--ops", choices: tuple[str, ...] 
     names = [p.strip() for p in text.split(",")]
     if any(not n for n in names):
         raise GenotypeError(f"{option} has an empty operation name in {text!r}")
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise GenotypeError(f"{option}: unknown operation {unknown[0]!r}; choose from {', '.join(known)}")
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise GenotypeError(f"{option} names {repeated[0]!r} more than once")
-    if len(names) < 2:
-        raise GenotypeError(f"{option} needs at least 2 operations, got {len(names)}")
-    return tuple(names)
+    try:
+        return check_primitives(names, known, option)
+    except ValueError as exc:
+        raise GenotypeError(str(exc)) from None
 
 
 def json_loads_limited(text: str, max_depth: int = MAX_JSON_DEPTH, what: str = "JSON") -> Any:

@@ -266,8 +266,11 @@ def get_operation(name: str) -> Operation:
         ) from None
 
 
-def check_primitives(primitives, known) -> tuple[str, ...]:
+def check_primitives(primitives, known, what: str = "the operation set") -> tuple[str, ...]:
     """The operation set of an edge, checked against a space's operations.
+
+    The one check of an operation set: supernets, search settings and the
+    ``--ops`` parser (:func:`xnas.nas.genotypes.parse_ops`) all use it.
 
     Parameters
     ----------
@@ -275,6 +278,8 @@ def check_primitives(primitives, known) -> tuple[str, ...]:
         The operations, in column order of the architecture weights.
     known : iterable of str
         The operations the space defines.
+    what : str
+        How the messages name the set (``--ops`` for the CLI option).
 
     Returns
     -------
@@ -283,15 +288,18 @@ def check_primitives(primitives, known) -> tuple[str, ...]:
     Raises
     ------
     ValueError
-        Fewer than 2 operations, a repeated one, or one the space lacks (one line).
+        An operation the space lacks, a repeated one, or fewer than 2 (one line).
     """
     prims = tuple(primitives)
-    if len(prims) < 2 or len(set(prims)) != len(prims):
-        raise ValueError(f"need at least 2 distinct operations, got {list(prims)}")
     known = tuple(known)
-    for name in prims:
-        if name not in known:
-            raise ValueError(f"unknown operation {name!r}; choose from {', '.join(known)}")
+    unknown = [p for p in prims if p not in known]
+    if unknown:
+        raise ValueError(f"{what}: unknown operation {unknown[0]!r}; choose from {', '.join(known)}")
+    repeated = sorted({p for p in prims if prims.count(p) > 1})
+    if repeated:
+        raise ValueError(f"{what} names {repeated[0]!r} more than once")
+    if len(prims) < 2:
+        raise ValueError(f"{what} needs at least 2 operations, got {len(prims)}")
     return prims
 
 
