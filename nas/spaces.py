@@ -70,7 +70,8 @@ class SearchSpace:
         ``discretize(weights, primitives, nodes=None, log_weights=None) -> genotype`` from
         the per-cell-type mixing weights (and, to break ties, log-weights).
     genotype_from_dict : callable
-        Inverse of the genotype's ``to_dict`` (checkpoints, ``config.json``).
+        Inverse of the genotype's ``to_dict`` (checkpoints, ``config.json``); the
+        genotype is checked, ``GenotypeError`` (one line) otherwise.
     search_presets : callable
         ``search_presets(dataset) -> dict`` of search settings (channels, layers,
         nodes, and for CPU-sized datasets epochs, batch size, threads) that
@@ -177,6 +178,11 @@ def _darts_discretize(weights, primitives, nodes=None, log_weights=None):
     return discretize(weights, primitives, 4 if nodes is None else nodes, log_weights=log_weights)
 
 
+def _darts_from_dict(data) -> Genotype:
+    # Checked like the nb201 entry's: a genotype read from a checkpoint or a config is untrusted.
+    return Genotype.from_dict(data).validate(steps=None)
+
+
 def _darts_check_shape(layers: int, nodes: int) -> None:
     if layers < 3:
         raise ValueError(f"a search needs at least 3 cells (normal and reduction), got {layers}")
@@ -258,7 +264,7 @@ SPACES: dict[str, SearchSpace] = {
         build_supernet=_darts_supernet,
         build_network=_darts_network,
         discretize=_darts_discretize,
-        genotype_from_dict=Genotype.from_dict,
+        genotype_from_dict=_darts_from_dict,
         search_presets=_darts_search_presets,
         train_recipe=lambda dataset: "digits" if dataset == "digits" else "xnas",
         check_shape=_darts_check_shape,
