@@ -14,18 +14,10 @@ pytest.importorskip("sklearn")
 
 from xnas.nas.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
 from xnas.nas.genotypes import Genotype, parse_darts  # noqa: E402
-from xnas.nas.search import SearchConfig, SearchError, mean_normalized_entropy, run_search  # noqa: E402
+from search_helpers import tiny  # noqa: E402
+from xnas.nas.search import SearchError, mean_normalized_entropy, run_search  # noqa: E402
 
 torch.set_num_threads(1)
-
-
-def tiny(out_dir, **kw) -> SearchConfig:
-    base = dict(
-        dataset="digits", out_dir=str(out_dir), epochs=2, batch_size=16, limit=96, channels=2, layers=3, nodes=2,
-        progress=False, plots=False, zeta=0.05, eta_normal=2e-2, eta_reduce=2e-2,
-    )
-    base.update(kw)
-    return SearchConfig(**base)
 
 
 def _final_state(out_dir):

@@ -18,19 +18,11 @@ from xnas.nas import checkpoint as checkpoint_module  # noqa: E402
 from xnas.nas.checkpoint import load_checkpoint  # noqa: E402
 from xnas.nas.runtime import (Progress, RunError, SetupError, nonfinite_tensors, resolve_device,  # noqa: E402
                               write_text_atomic)
-from xnas.nas.search import SearchConfig, SearchError, _Search, run_search  # noqa: E402
+from search_helpers import tiny  # noqa: E402
+from xnas.nas.search import SearchError, _Search, run_search  # noqa: E402
 from xnas.nas.search_outputs import epoch_text  # noqa: E402
 
 torch.set_num_threads(1)
-
-
-def tiny(out_dir, **kw) -> SearchConfig:
-    base = dict(
-        dataset="digits", out_dir=str(out_dir), epochs=2, batch_size=16, limit=96, channels=2, layers=3, nodes=2,
-        progress=False, plots=False, zeta=0.05, eta_normal=2e-2, eta_reduce=2e-2,
-    )
-    base.update(kw)
-    return SearchConfig(**base)
 
 
 @pytest.mark.parametrize("method, first", [("xnas", "train"), ("darts", "valid"), ("gd", "valid")])
