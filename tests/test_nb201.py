@@ -125,6 +125,35 @@ def _copy_supernet_into(net: NB201SearchNetwork, model: NB201Network) -> None:
     model.load_state_dict({**model.state_dict(), **shared})
 
 
+def test_both_cells_wire_the_edges_in_the_benchmarks_order():
+    # reference.md: edges 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2; node j sums its edges, node 3 is
+    # the output. Edge e scales by c[e], so the output is a polynomial that names each edge.
+    from torch import nn
+
+    from xnas.nas.nb201.networks import NB201Cell, NB201SearchCell
+
+    class Scale(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.c = c
+
+        def forward(self, h, *_):
+            return self.c * h
+
+    c = [2.0, 3.0, 5.0, 7.0, 11.0, 13.0]
+    n1 = c[0]
+    n2 = c[1] + c[2] * n1
+    n3 = c[3] + c[4] * n1 + c[5] * n2
+    x = torch.ones(1, 1, 1, 1)
+    g = parse_arch_str("|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|")
+    discrete = NB201Cell(g, 1)
+    discrete.ops = nn.ModuleList(Scale(k) for k in c)
+    search = NB201SearchCell(1, NB201_PRIMITIVES)
+    search.edges = nn.ModuleList(Scale(k) for k in c)
+    assert float(discrete(x)) == n3
+    assert float(search(x, torch.zeros(6, len(NB201_PRIMITIVES)))) == n3
+
+
 UNIFORM_CELLS = ["|{0}~0|+|{0}~0|{0}~1|+|{0}~0|{0}~1|{0}~2|".format(op) for op in NB201_PRIMITIVES]
 
 

@@ -111,6 +111,20 @@ class _Skeleton(nn.Module):
         return self.classifier(self.global_pooling(self.lastact(x)).flatten(1))
 
 
+def _cell_output(x: torch.Tensor, edge) -> torch.Tensor:
+    """The cell's DAG on input ``x``: node ``j`` sums ``edge(row, node i)`` over ``i < j``, rows in
+    :data:`EDGES` order; node 3 is the output.  Shared by the supernet cell and the discrete cell."""
+    nodes, row = [x], 0
+    for j in range(1, NODES + 1):
+        total = None
+        for i in range(j):
+            y = edge(row, nodes[i])
+            total = y if total is None else total + y
+            row += 1
+        nodes.append(total)
+    return nodes[-1]
+
+
 # ---------------------------------------------------------------------------------
 # supernet
 # ---------------------------------------------------------------------------------
@@ -136,15 +150,7 @@ class NB201SearchCell(nn.Module):
         self.edges = nn.ModuleList(NB201MixedEdge(C, primitives) for _ in EDGES)
 
     def forward(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        nodes, row = [x], 0
-        for j in range(1, NODES + 1):
-            total = None
-            for i in range(j):
-                y = self.edges[row](nodes[i], u[row])
-                total = y if total is None else total + y
-                row += 1
-            nodes.append(total)
-        return nodes[-1]
+        return _cell_output(x, lambda row, h: self.edges[row](h, u[row]))
 
 
 class NB201SearchNetwork(WipeoutCells, _Skeleton):
@@ -220,17 +226,13 @@ class NB201Cell(nn.Module):
         self.droppable = [not isinstance(op, (Identity, Zero)) for op in self.ops]
 
     def forward(self, x: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
-        nodes, row = [x], 0
-        for j in range(1, NODES + 1):
-            total = None
-            for i in range(j):
-                h = self.ops[row](nodes[i])
-                if self.training and drop_prob > 0.0 and self.droppable[row]:
-                    h = drop_path(h, drop_prob)
-                total = h if total is None else total + h
-                row += 1
-            nodes.append(total)
-        return nodes[-1]
+        drop = self.training and drop_prob > 0.0
+
+        def edge(row: int, h: torch.Tensor) -> torch.Tensor:
+            h = self.ops[row](h)
+            return drop_path(h, drop_prob) if drop and self.droppable[row] else h
+
+        return _cell_output(x, edge)
 
 
 class NB201Network(_Skeleton):
