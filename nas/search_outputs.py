@@ -134,7 +134,7 @@ def _assemble_rewards(s) -> None:
     files = sorted(f for f in os.listdir(parts_dir) if f.endswith(".npy")) if os.path.isdir(parts_dir) else []
     if not files:
         return
-    stream = np.concatenate([np.load(os.path.join(parts_dir, f)) for f in files])  # (T, 2, E, N)
+    stream = np.concatenate([np.load(os.path.join(parts_dir, f)) for f in files])  # (T, cell types, E, N)
     rounds = s.resolved["rounds_per_step"]
     for ci, kind in enumerate(s.space.cell_types):
         per_round = stream[:, ci] / rounds[kind]  # mean reward per elementary round
