@@ -10,8 +10,6 @@ import os
 
 import numpy as np
 
-from xnas.nas.genotypes import Genotype
-from xnas.nas.nb201.genotype import EDGES as NB201_EDGES
 from xnas.nas.runtime import atomic_write, save_npy_atomic, write_text_atomic
 from xnas.nas.search_config import mean_normalized_entropy
 
@@ -110,22 +108,15 @@ def write_outputs(s, genotype) -> None:
     if s.cfg.record_rewards:
         _assemble_rewards(s)
     if s.cfg.plots:
-        from xnas.nas.search_plots import plot_arch_weights, plot_cells, plot_nb201_cell
+        from xnas.nas.search_plots import plot_arch_weights
 
         plot_arch_weights(
             np.asarray(s.history_steps), np.stack(s.history), s.cfg.primitives, s.cfg.nodes,
             os.path.join(out, "arch_weights.png"), steps_per_epoch=s.steps_per_epoch,
             final_wipeout=s.steps_per_epoch * s.cfg.epochs if s.arch.wipes else None,
-            cell_types=s.space.cell_types, edge_labels=_edge_labels(genotype),
+            cell_types=s.space.cell_types, edge_labels=s.space.edge_labels,
         )
-        draw = plot_cells if isinstance(genotype, Genotype) else plot_nb201_cell
-        draw(genotype, os.path.join(out, "cells.png"))
-
-
-def _edge_labels(genotype):
-    if isinstance(genotype, Genotype):
-        return None  # the plot's own DARTS labels
-    return [f"{i} -> {j}" for i, j in NB201_EDGES]
+        s.space.plot_cells(genotype, os.path.join(out, "cells.png"))
 
 
 def _assemble_rewards(s) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from xnas.nas.genotypes import Genotype, resolve_genotype
 from xnas.nas.limits import DARTS_CELLS, NB201_CELLS, CellModel
+from xnas.nas.nb201.genotype import EDGES as NB201_EDGES
 from xnas.nas.nb201.genotype import NB201_PRIMITIVES, NB201Genotype, parse_nb201_genotype, sample_nb201_genotype
 from xnas.nas.nb201.ops import get_nb201_operation
 from xnas.nas.ops import PRIMITIVES, get_operation
@@ -84,6 +85,11 @@ class SearchSpace:
     cell_model : CellModel
         How the space's cells grow, for the memory estimate checked before a
         network is built (:func:`xnas.nas.limits.check_network_size`).
+    plot_cells : callable
+        ``plot_cells(genotype, path)``: the diagram of the space's cell(s) (PNG).
+    edge_labels : tuple of str or None
+        Titles of the edges in the architecture-weight plot, in row order;
+        ``None`` lets the plot name them (darts: by node, for any node count).
     """
 
     name: str
@@ -106,6 +112,8 @@ class SearchSpace:
     check_shape: Callable[[int, int], None]
     one_hot: Callable[[Any, tuple[str, ...]], dict[str, np.ndarray]]
     cell_model: CellModel
+    plot_cells: Callable[[Any, str], None]
+    edge_labels: tuple[str, ...] | None
 
 
 def sample_darts_genotype(rng: np.random.Generator, steps: int = 4) -> Genotype:
@@ -183,6 +191,12 @@ def _darts_from_dict(data) -> Genotype:
     return Genotype.from_dict(data).validate(steps=None)
 
 
+def _darts_plot_cells(genotype: Genotype, path: str) -> None:
+    from xnas.nas.search_plots import plot_cells
+
+    plot_cells(genotype, path)
+
+
 def _darts_check_shape(layers: int, nodes: int) -> None:
     if layers < 3:
         raise ValueError(f"a search needs at least 3 cells (normal and reduction), got {layers}")
@@ -244,6 +258,12 @@ def _nb201_search_presets(dataset: str) -> dict:
     return {"channels": 16, "layers": 15, "nodes": 3}
 
 
+def _nb201_plot_cells(genotype: NB201Genotype, path: str) -> None:
+    from xnas.nas.search_plots import plot_nb201_cell
+
+    plot_nb201_cell(genotype, path)
+
+
 def _nb201_train_recipe(dataset: str) -> str:
     return {"digits": "nb201-digits", "fashion-mnist": "nb201-fashion"}.get(dataset, "nb201")
 
@@ -270,6 +290,8 @@ SPACES: dict[str, SearchSpace] = {
         check_shape=_darts_check_shape,
         one_hot=_darts_one_hot,
         cell_model=DARTS_CELLS,
+        plot_cells=_darts_plot_cells,
+        edge_labels=None,
     ),
     "nb201": SearchSpace(
         name="nb201",
@@ -292,6 +314,8 @@ SPACES: dict[str, SearchSpace] = {
         check_shape=_nb201_check_shape,
         one_hot=_nb201_one_hot,
         cell_model=NB201_CELLS,
+        plot_cells=_nb201_plot_cells,
+        edge_labels=tuple(f"{i} -> {j}" for i, j in NB201_EDGES),
     ),
 }
 
