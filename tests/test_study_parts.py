@@ -161,3 +161,14 @@ def test_sampled_forward_equals_one_hot_forward():
         # the one-hot rows are exactly the cell's 8 edges
         assert all(int(v.sum()) == 8 and v.max() == 1 for v in w.values())
     assert "forward" not in vars(net.cells[0].edges[0])  # the patch is gone after the block
+
+
+def test_pending_units_go_cell_by_cell_across_methods(tmp_path):
+    """A study stopped part-way has every method's first cells, not one method's all."""
+    from xnas.nas.study.runner import pending_units
+
+    cfg = make_config("digits", "darts", ("xnas", "random"), seeds=3, trainings=2, random_cells=4)
+    order = [(u.method, u.cell, u.train_seed) for u in pending_units(cfg, str(tmp_path))]
+    assert order[:6] == [("xnas", 0, None), ("xnas", 0, 0), ("xnas", 0, 1),
+                         ("random", 0, None), ("random", 0, 0), ("random", 0, 1)]
+    assert len(order) == len(set(order)) == 3 * 3 + 4 * 3

@@ -101,8 +101,15 @@ def _worker(unit: Unit, cfg_dict: dict, out: str) -> str:
 
 
 def pending_units(cfg: StudyConfig, out: str, shard: tuple[int, int] = (0, 1)) -> list[Unit]:
-    """This shard's units that are not done yet, in plan order."""
-    return [u for u in shard_units(plan_units(cfg), *shard) if read_unit(out, u) is None]
+    """This shard's units that are not done yet, cell by cell across the methods.
+
+    Every method's first cells come before any method's later ones (a search before its
+    trainings), so a study stopped part-way still compares the methods on equal terms
+    and ``--report`` has something to say about each.
+    """
+    rank = {name: i for i, name in enumerate(cfg.methods)}
+    todo = [u for u in shard_units(plan_units(cfg), *shard) if read_unit(out, u) is None]
+    return sorted(todo, key=lambda u: (u.cell, rank[u.method], -1 if u.train_seed is None else u.train_seed))
 
 
 def _prepare(cfg: StudyConfig, out: str, resume: bool) -> None:
