@@ -69,7 +69,7 @@ def run_unit(unit: Unit, cfg: StudyConfig, out: str) -> dict:
             seconds = 0.0
         record.update(genotype=space.format_genotype(genotype), seconds=seconds)
     else:
-        search = read_unit(out, unit.search_unit())
+        search = read_unit(out, unit.search_unit(), space)
         if search is None:
             raise StudyError(f"unit {unit.id} needs {unit.search_unit().id}, which is not done")
         genotype = space.parse_genotype(search["genotype"])
@@ -102,7 +102,12 @@ def _worker(unit: Unit, cfg_dict: dict, out: str) -> str:
 
 def pending_units(cfg: StudyConfig, out: str, shard: tuple[int, int] = (0, 1)) -> list[Unit]:
     """This shard's units that are not done yet, in plan order."""
-    return [u for u in shard_units(plan_units(cfg), *shard) if read_unit(out, u) is None]
+    from xnas.nas.spaces import get_space
+
+    space = get_space(cfg.space)
+    todo = [u for u in shard_units(plan_units(cfg), *shard) if read_unit(out, u, space) is None]
+    redo = {u.group for u in todo if u.kind == "search"}  # a cell searched again is trained again
+    return [u for u in shard_units(plan_units(cfg), *shard) if u in todo or u.group in redo]
 
 
 def _prepare(cfg: StudyConfig, out: str, resume: bool) -> None:
@@ -180,9 +185,11 @@ def run_study(cfg: StudyConfig, out: str, resume: bool = False, jobs: int = 1, s
     if not (isinstance(jobs, int) and jobs >= 1):
         raise StudyError(f"--jobs must be a positive integer, got {jobs!r}")
     from xnas.nas.spaces import get_space
-    from xnas.nas.study.backend import check_wired
+    from xnas.nas.study.backend import preflight
 
-    check_wired(get_space(cfg.space))
+    kinds = [get_method(m) for m in cfg.methods]
+    preflight(get_space(cfg.space), cfg, tuple(m.arch_optimizer for m in kinds if m.kind == "search"),
+              supernet=any(m.kind == "random-ws" for m in kinds))
     _prepare(cfg, out, resume)
     todo = pending_units(cfg, out, shard)
     from xnas.nas.study.report import progress_bar
@@ -215,10 +222,13 @@ def write_report(cfg: StudyConfig, out: str, figure: bool = True) -> dict:
     from xnas.nas.study.summary import build_summary
 
     summary = build_summary(cfg, out)
-    write_text_atomic(os.path.join(out, "summary.json"),
-                      json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n")
-    if figure:
-        from xnas.nas.study.report import plot_study
+    try:
+        write_text_atomic(os.path.join(out, "summary.json"),
+                          json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n")
+        if figure:
+            from xnas.nas.study.report import plot_study
 
-        plot_study(summary, os.path.join(out, "study.png"))
+            plot_study(summary, os.path.join(out, "study.png"))
+    except OSError as exc:
+        raise StudyError(f"cannot write the report in {out!r} ({exc.strerror or exc}: {exc.filename2 or exc.filename})") from None
     return summary
