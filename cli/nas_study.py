@@ -90,6 +90,8 @@ def study(dataset, space, out, methods, quick, preset, seeds, trainings, random_
 
     if quick and preset not in (None, "quick"):
         raise InputError(f"--quick and --preset {preset} contradict each other")
+    if out is not None and not out.strip():
+        raise InputError("--out is empty; name a folder or leave --out out for the default")
     out = out or _default_out(dataset, space)
     try:
         if report:
@@ -121,6 +123,10 @@ def study(dataset, space, out, methods, quick, preset, seeds, trainings, random_
         raise InputError(str(exc)) from None
     except UnitFailed as exc:
         raise StudyFailed(str(exc)) from None
+    invalid = summary.get("units_invalid") or []
+    if invalid:
+        click.echo(f"warning: {len(invalid)} unit file(s) are not valid and count as not done (first: "
+                   f"{invalid[0]['unit']} {invalid[0]['problem']}); --resume reruns them", err=True)
     if as_json:
         emit_json(summary)
     else:

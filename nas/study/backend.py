@@ -28,6 +28,7 @@ from xnas.nas.study.config import StudyConfig, StudyError
 
 __all__ = [
     "check_wired",
+    "preflight",
     "search_cell",
     "train_cell",
     "search_data",
@@ -53,6 +54,61 @@ def check_wired(space: Any) -> None:
                          f"(the study backend runs {', '.join(_WIRED)})")
 
 
+def _search_config(space: Any, cfg: StudyConfig, arch_optimizer: str, seed: int, out_dir: str):
+    from xnas.nas.search import SearchConfig
+
+    nodes = {} if cfg.search_nodes is None else {"nodes": cfg.search_nodes}  # None: the space's cell size
+    return SearchConfig(
+        dataset=cfg.dataset, out_dir=out_dir, data_dir=cfg.data_dir, arch_optimizer=arch_optimizer,
+        epochs=cfg.search_epochs, batch_size=cfg.search_batch, split=cfg.split, limit=cfg.search_limit,
+        channels=cfg.search_channels, layers=cfg.search_layers, primitives=tuple(space.primitives), seed=seed,
+        device=cfg.device, threads=1, plots=False, progress=False, space=space.name, **nodes,
+    )
+
+
+def _recipe(cfg: StudyConfig):
+    from xnas.nas.recipes import get_recipe, override
+
+    changes = {k: v for k, v in (("epochs", cfg.train_epochs), ("batch_size", cfg.train_batch),
+                                 ("channels", cfg.train_channels), ("layers", cfg.train_layers)) if v is not None}
+    return override(get_recipe(cfg.recipe), **changes)
+
+
+def preflight(space: Any, cfg: StudyConfig, searchers: tuple[str, ...], supernet: bool) -> None:
+    """Check what the units will build, before any unit runs: one :class:`StudyError` line, not a failed unit.
+
+    The device, every search (``searchers``: architecture optimizers) and the supernet
+    of ``random-ws`` (``supernet``) as the search checks them (shape, bounds, memory,
+    the batch against the split halves), and the recipe's trained network.
+    """
+    check_wired(space)
+    from xnas.nas.data import DataError, dataset_info
+    from xnas.nas.limits import check_network_size
+    from xnas.nas.runtime import device_memory
+
+    try:
+        resolve_device(cfg.device)
+        info = dataset_info(cfg.dataset, cfg.data_dir)
+        for name in searchers + (("xnas",) if supernet and not searchers else ()):
+            _search_config(space, cfg, name, 0, "").validate(info)
+        if (searchers or supernet) and info.train_size:
+            n = min(cfg.search_limit or info.train_size, info.train_size)
+            cut = min(max(int(n * cfg.split), 1), n - 1)
+            if cfg.search_batch > min(cut, n - cut):
+                raise StudyError(f"search batch {cfg.search_batch} exceeds the split halves ({cut} / {n - cut} "
+                                 "images); lower --search-batch or raise --search-limit")
+        recipe = _recipe(cfg).validate()
+        if recipe.space != space.name:
+            raise StudyError(f"recipe {cfg.recipe!r} trains {recipe.space} cells, not {space.name} cells")
+        check_network_size(recipe.channels, recipe.layers, space.default_nodes, recipe.batch_size, info.image_size,
+                           info.channels, search=False, available=device_memory(cfg.device),
+                           stem_stride=8 if recipe.imagenet else 1, cells=space.cell_model)
+    except (ValueError, DataError) as exc:  # LimitError, SetupError and RecipeError are ValueErrors
+        if isinstance(exc, StudyError):
+            raise
+        raise StudyError((str(exc).strip().splitlines() or [type(exc).__name__])[0]) from None
+
+
 def resolve_device(name: str):
     """``auto``/``cpu``/``cuda[:N]`` as a torch device (the training loop's rule)."""
     from xnas.nas.train import resolve_device as _resolve
@@ -74,15 +130,9 @@ def search_cell(space: Any, cfg: StudyConfig, arch_optimizer: str, seed: int, wo
     own settings are its defaults (the theory's etas for xnas, DARTS's Adam for darts).
     """
     check_wired(space)
-    from xnas.nas.search import SearchConfig, run_search
+    from xnas.nas.search import run_search
 
-    nodes = {} if cfg.search_nodes is None else {"nodes": cfg.search_nodes}  # None: the space's cell size
-    search_cfg = SearchConfig(
-        dataset=cfg.dataset, out_dir=_fresh(workdir), data_dir=cfg.data_dir, arch_optimizer=arch_optimizer,
-        epochs=cfg.search_epochs, batch_size=cfg.search_batch, split=cfg.split, limit=cfg.search_limit,
-        channels=cfg.search_channels, layers=cfg.search_layers, primitives=tuple(space.primitives), seed=seed,
-        device=cfg.device, threads=1, plots=False, progress=False, space=space.name, **nodes,
-    )
+    search_cfg = _search_config(space, cfg, arch_optimizer, seed, _fresh(workdir))
     start = time.perf_counter()
     result = run_search(search_cfg)
     return result.genotype, time.perf_counter() - start
@@ -91,12 +141,9 @@ def search_cell(space: Any, cfg: StudyConfig, arch_optimizer: str, seed: int, wo
 def train_cell(space: Any, genotype: Any, cfg: StudyConfig, seed: int, workdir: str) -> dict[str, float]:
     """Train ``genotype`` once with the study's recipe; returns test error (%), params (M) and seconds."""
     check_wired(space)
-    from xnas.nas.recipes import get_recipe, override
     from xnas.nas.train import TrainConfig, train
 
-    changes = {k: v for k, v in (("epochs", cfg.train_epochs), ("batch_size", cfg.train_batch),
-                                 ("channels", cfg.train_channels), ("layers", cfg.train_layers)) if v is not None}
-    recipe = override(get_recipe(cfg.recipe), **changes)
+    recipe = _recipe(cfg)
     start = time.perf_counter()
     if recipe.space != space.name:
         raise StudyError(f"recipe {cfg.recipe!r} trains {recipe.space} cells, not {space.name} cells")

@@ -24,6 +24,14 @@ RUNTIME_FIELDS = ("data_dir", "device")
 """Fields that may change between the parts of one study (machines differ)."""
 
 
+MAX_UNITS = 100_000
+"""At most this many units (files) in one study."""
+MAX_SEED_COUNT = 9_999
+"""Unit names keep 2-digit cell and seed numbers up to 99 and stay sortable up to this count."""
+MAX_WS_SAMPLES = 100_000
+"""random-ws evaluates each sampled cell on the whole validation half."""
+
+
 class StudyError(ValueError):
     """Bad study input or a folder that does not fit (one-line message)."""
 
@@ -85,6 +93,11 @@ class StudyConfig:
         """Check every field; raises :class:`StudyError` with one line."""
         from xnas.nas.spaces import get_space
 
+        for name in ("dataset", "space", "recipe"):
+            if not isinstance(getattr(self, name), (str, type(None))):
+                raise StudyError(f"{name} must be text, got {getattr(self, name)!r}")
+        if not isinstance(self.methods, tuple) or not all(isinstance(m, str) for m in self.methods):
+            raise StudyError(f"methods must be a list of names, got {self.methods!r}")
         try:
             space = get_space(self.space)
             for name in self.methods:
@@ -119,9 +132,23 @@ class StudyConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < floor):
                 raise StudyError(f"{name} must be at least {floor} images, got {value!r}")
-        if not 0.0 < self.split < 1.0:
-            raise StudyError(f"split must lie strictly between 0 and 1, got {self.split}")
+        if isinstance(self.split, bool) or not isinstance(self.split, float) or not 0.0 < self.split < 1.0:
+            raise StudyError(f"split must lie strictly between 0 and 1, got {self.split!r}")
+        if not isinstance(self.data_dir, (str, type(None))) or not isinstance(self.device, str):
+            raise StudyError("data_dir and device must be text")
+        self._check_counts()
         return self
+
+    def _check_counts(self) -> None:
+        # plan_units lists every unit and each is a file: bound them before anything is planned
+        n = sum((1 + self.trainings) * get_method(m).n_cells(self.seeds, self.random_cells) for m in self.methods)
+        if n > MAX_UNITS:
+            raise StudyError(f"the study plans {n} units, over the {MAX_UNITS} one folder may hold; "
+                             "lower --seeds, --trainings or --random-cells")
+        if self.seeds > MAX_SEED_COUNT or self.random_cells > MAX_SEED_COUNT or self.trainings > MAX_SEED_COUNT:
+            raise StudyError(f"--seeds, --trainings and --random-cells must be at most {MAX_SEED_COUNT}")
+        if self.ws_samples > MAX_WS_SAMPLES:
+            raise StudyError(f"ws_samples must be at most {MAX_WS_SAMPLES}, got {self.ws_samples}")
 
     def identity(self) -> dict[str, Any]:
         """The fields that define the study (everything but :data:`RUNTIME_FIELDS`)."""
@@ -140,8 +167,11 @@ class StudyConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise StudyError(f"study config has unknown fields: {', '.join(unknown)}")
+        methods = data.get("methods", ())
+        if not isinstance(methods, (list, tuple)):
+            raise StudyError(f"study config's methods must be a list, got {methods!r}")
         try:
-            return cls(**{**data, "methods": tuple(data.get("methods", ()))})
+            return cls(**{**data, "methods": tuple(methods)})
         except TypeError as exc:
             raise StudyError(f"study config is incomplete ({exc})") from None
 
@@ -192,9 +222,9 @@ def _space_defaults(cfg: StudyConfig) -> StudyConfig:
     space = get_space(cfg.space)
     search = space.search_presets(cfg.dataset)
     filled = {
-        "recipe": cfg.recipe or space.train_recipe(cfg.dataset),
-        "search_channels": cfg.search_channels or search["channels"],
-        "search_layers": cfg.search_layers or search["layers"],
+        "recipe": space.train_recipe(cfg.dataset) if cfg.recipe is None else cfg.recipe,
+        "search_channels": search["channels"] if cfg.search_channels is None else cfg.search_channels,
+        "search_layers": search["layers"] if cfg.search_layers is None else cfg.search_layers,
     }
     return replace(cfg, **filled)
 
@@ -211,10 +241,8 @@ def check_same_study(cfg: StudyConfig, out: str) -> bool:
     if not os.path.isfile(path):
         return False
     try:
-        with open(path, encoding="utf-8") as fh:
-            saved = json.load(fh)
-        saved_cfg = StudyConfig.from_dict(saved["config"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        saved_cfg = _read_config(path)
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise StudyError(f"{path} is not a readable study file ({exc})") from None
     mine, theirs = cfg.identity(), saved_cfg.identity()
     diffs = [k for k in mine if mine[k] != theirs.get(k)]
@@ -231,7 +259,20 @@ def load_study_config(out: str) -> StudyConfig:
     if not os.path.isfile(path):
         raise StudyError(f"{out} holds no study ({STUDY_FILE} is missing)")
     try:
-        with open(path, encoding="utf-8") as fh:
-            return StudyConfig.from_dict(json.load(fh)["config"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return _read_config(path).validate()
+    except StudyError as exc:
+        raise StudyError(f"{path} is not a valid study file ({exc})") from None
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise StudyError(f"{path} is not a readable study file ({exc})") from None
+
+
+def _read_config(path: str) -> StudyConfig:
+    from xnas.nas.genotype_text import json_loads_limited
+
+    if os.path.getsize(path) > 1 << 20:
+        raise StudyError("it is over 1 MiB, not a study file")
+    with open(path, encoding="utf-8") as fh:
+        saved = json_loads_limited(fh.read(), what="study file")
+    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+        raise StudyError("it holds no config object")
+    return StudyConfig.from_dict(saved["config"])

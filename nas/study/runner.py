@@ -69,7 +69,7 @@ def run_unit(unit: Unit, cfg: StudyConfig, out: str) -> dict:
             seconds = 0.0
         record.update(genotype=space.format_genotype(genotype), seconds=seconds)
     else:
-        search = read_unit(out, unit.search_unit())
+        search = read_unit(out, unit.search_unit(), space)
         if search is None:
             raise StudyError(f"unit {unit.id} needs {unit.search_unit().id}, which is not done")
         genotype = space.parse_genotype(search["genotype"])
@@ -105,11 +105,17 @@ def pending_units(cfg: StudyConfig, out: str, shard: tuple[int, int] = (0, 1)) -
 
     Every method's first cells come before any method's later ones (a search before its
     trainings), so a study stopped part-way still compares the methods on equal terms
-    and ``--report`` has something to say about each.
+    and ``--report`` has something to say about each. A cell searched again is trained again.
     """
+    from xnas.nas.spaces import get_space
+
+    space = get_space(cfg.space)
+    planned = shard_units(plan_units(cfg), *shard)
+    todo = [u for u in planned if read_unit(out, u, space) is None]
+    redo = {u.group for u in todo if u.kind == "search"}
     rank = {name: i for i, name in enumerate(cfg.methods)}
-    todo = [u for u in shard_units(plan_units(cfg), *shard) if read_unit(out, u) is None]
-    return sorted(todo, key=lambda u: (u.cell, rank[u.method], -1 if u.train_seed is None else u.train_seed))
+    pending = [u for u in planned if u in todo or u.group in redo]
+    return sorted(pending, key=lambda u: (u.cell, rank[u.method], -1 if u.train_seed is None else u.train_seed))
 
 
 def _prepare(cfg: StudyConfig, out: str, resume: bool) -> None:
@@ -187,9 +193,11 @@ def run_study(cfg: StudyConfig, out: str, resume: bool = False, jobs: int = 1, s
     if not (isinstance(jobs, int) and jobs >= 1):
         raise StudyError(f"--jobs must be a positive integer, got {jobs!r}")
     from xnas.nas.spaces import get_space
-    from xnas.nas.study.backend import check_wired
+    from xnas.nas.study.backend import preflight
 
-    check_wired(get_space(cfg.space))
+    kinds = [get_method(m) for m in cfg.methods]
+    preflight(get_space(cfg.space), cfg, tuple(m.arch_optimizer for m in kinds if m.kind == "search"),
+              supernet=any(m.kind == "random-ws" for m in kinds))
     _prepare(cfg, out, resume)
     todo = pending_units(cfg, out, shard)
     from xnas.nas.study.report import progress_bar
@@ -222,10 +230,13 @@ def write_report(cfg: StudyConfig, out: str, figure: bool = True) -> dict:
     from xnas.nas.study.summary import build_summary
 
     summary = build_summary(cfg, out)
-    write_text_atomic(os.path.join(out, "summary.json"),
-                      json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n")
-    if figure:
-        from xnas.nas.study.report import plot_study
+    try:
+        write_text_atomic(os.path.join(out, "summary.json"),
+                          json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n")
+        if figure:
+            from xnas.nas.study.report import plot_study
 
-        plot_study(summary, os.path.join(out, "study.png"))
+            plot_study(summary, os.path.join(out, "study.png"))
+    except OSError as exc:
+        raise StudyError(f"cannot write the report in {out!r} ({exc.strerror or exc}: {exc.filename2 or exc.filename})") from None
     return summary

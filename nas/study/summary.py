@@ -15,7 +15,7 @@ import numpy as np
 from xnas.nas.study.config import StudyConfig
 from xnas.nas.study.methods import get_method
 from xnas.nas.study.stats import ALPHA, one_way, paired_difference, t_interval
-from xnas.nas.study.units import Unit, plan_units, read_unit
+from xnas.nas.study.units import Unit, plan_units, read_unit, unit_problem
 
 __all__ = ["build_summary", "DISCRIMINATION_RULE", "COST_DEFINITION"]
 
@@ -28,10 +28,10 @@ COST_DEFINITION = "cost of a cell = its search seconds + the seconds of all its 
 
 
 def _cell_record(out: str, space: Any, method: str, cell: int, trainings: int) -> Optional[dict]:
-    search = read_unit(out, Unit(method, cell))
+    search = read_unit(out, Unit(method, cell), space)
     if search is None:
         return None
-    runs = [r for r in (read_unit(out, Unit(method, cell, t)) for t in range(trainings)) if r is not None]
+    runs = [r for r in (read_unit(out, Unit(method, cell, t), space) for t in range(trainings)) if r is not None]
     genotype = space.parse_genotype(search["genotype"])
     ops = space.cell_ops(genotype)
     normal = ops.get("normal", next(iter(ops.values())))
@@ -136,7 +136,9 @@ def build_summary(cfg: StudyConfig, out: str) -> dict:
 
     space = get_space(cfg.space)
     planned = plan_units(cfg)
-    done = sum(read_unit(out, u) is not None for u in planned)
+    checked = [(u, unit_problem(out, u, space)) for u in planned]
+    done = sum(record is not None for _, (record, _) in checked)
+    invalid = [{"unit": u.id, "problem": why} for u, (_, why) in checked if why is not None]
     methods = {}
     for name in cfg.methods:
         n = get_method(name).n_cells(cfg.seeds, cfg.random_cells)
@@ -158,6 +160,7 @@ def build_summary(cfg: StudyConfig, out: str) -> dict:
         "units_planned": len(planned),
         "units_done": done,
         "complete": done == len(planned),
+        "units_invalid": invalid,
         "methods": methods,
         "xnas_minus_darts": paired_difference(pairs["xnas"], pairs["darts"]),
         "cost_definition": COST_DEFINITION,

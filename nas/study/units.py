@@ -7,7 +7,7 @@ A study is a list of units, each written as its own JSON file under ``OUT/units/
 - ``R`` **training units** per cell (``train/METHOD/cNN-tMM.json``): the training seed,
   the test error, the parameters and the seconds.
 
-A unit is done iff its file exists and parses as a JSON object; files are written
+A unit is done iff its file exists and holds a valid record (:func:`check_record`); files are written
 atomically (:func:`xnas.nas.checkpoint.write_text_atomic`), so a killed unit leaves
 nothing marked done. A training unit depends on its cell's search unit; a cell's
 search and trainings form a *group*, and shards take whole groups, so a shard never
@@ -17,15 +17,19 @@ waits on another.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import stat
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
+from xnas.nas.genotype_text import json_loads_limited
 from xnas.nas.study.config import StudyConfig, StudyError
 from xnas.nas.study.methods import get_method
 
-__all__ = ["Unit", "plan_units", "shard_units", "parse_shard", "read_unit", "write_unit", "unit_path"]
+__all__ = ["Unit", "plan_units", "shard_units", "parse_shard", "read_unit", "write_unit", "unit_path",
+           "unit_problem", "check_record", "MAX_UNIT_BYTES"]
 
 UNITS_DIR = "units"
 
@@ -102,15 +106,80 @@ def unit_path(out: str, unit: Unit) -> str:
     return os.path.join(out, UNITS_DIR, unit.id + ".json")
 
 
-def read_unit(out: str, unit: Unit) -> Optional[dict[str, Any]]:
-    """The unit's record if it is done (its file exists and parses), else ``None``."""
+MAX_UNIT_BYTES = 1 << 20
+"""A unit file is a few hundred bytes; a larger one is not ours (and is never parsed)."""
+
+
+def _number(record: dict, key: str, low: float, high: float) -> Optional[str]:
+    value = record.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not low <= value <= high:
+        return f"{key} must be a finite number in [{low:g}, {high:g}], got {value!r}"
+    return None
+
+
+def check_record(unit: Unit, record: Any, space: Any = None) -> Optional[str]:
+    """Why ``record`` is not a valid file of ``unit`` (one line), or ``None`` if it is.
+
+    ``space`` (a :class:`~xnas.nas.spaces.SearchSpace`) also checks that a search
+    unit's genotype is the space's own canonical text (never a file name).
+    """
+    if not isinstance(record, dict):
+        return f"holds a JSON {type(record).__name__}, not an object"
+    if record.get("unit") != unit.id:
+        return f"names unit {record.get('unit')!r}, not {unit.id!r}"
+    if unit.kind == "search":
+        text = record.get("genotype")
+        if not isinstance(text, str) or not text or len(text) > 4096:
+            return "genotype must be a non-empty text of at most 4096 characters"
+        if space is not None:
+            if os.path.exists(text):
+                return "genotype names a file, not a cell"
+            try:
+                if space.format_genotype(space.parse_genotype(text)) != text:
+                    raise ValueError("not in the canonical form")
+            except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+                return f"genotype is not a {space.name} cell ({first})"
+        return _number(record, "seconds", 0.0, 1e12)
+    seed = record.get("seed")
+    if isinstance(seed, bool) or seed != unit.train_seed:
+        return f"seed must be {unit.train_seed}, got {seed!r}"
+    for key, high in (("test_err", 100.0), ("params_M", 1e9), ("seconds", 1e12)):
+        problem = _number(record, key, 0.0, high)
+        if problem:
+            return problem
+    return None
+
+
+def unit_problem(out: str, unit: Unit, space: Any = None) -> tuple[Optional[dict[str, Any]], Optional[str]]:
+    """``(record, None)`` if the unit is done and its file is valid, else ``(None, why)``.
+
+    ``why`` is ``None`` when the file does not exist (the unit is simply not done).
+    Only regular files of at most :data:`MAX_UNIT_BYTES` are read (never a FIFO or a
+    device), and nesting too deep for Python's decoder is refused.
+    """
     path = unit_path(out, unit)
     try:
+        st = os.stat(path)
+    except OSError:
+        return None, None
+    if not stat.S_ISREG(st.st_mode):
+        return None, "is not a regular file"
+    if st.st_size > MAX_UNIT_BYTES:
+        return None, f"is {st.st_size} bytes, over the {MAX_UNIT_BYTES} a unit file may have"
+    try:
         with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+            data = json_loads_limited(fh.read(), what="unit file")
+    except (OSError, ValueError, RecursionError) as exc:
+        return None, f"is not readable JSON ({(str(exc).splitlines() or [type(exc).__name__])[0][:120]})"
+    problem = check_record(unit, data, space)
+    return (None, problem) if problem else (data, None)
+
+
+def read_unit(out: str, unit: Unit, space: Any = None) -> Optional[dict[str, Any]]:
+    """The unit's record if it is done (its file exists and is valid, :func:`unit_problem`), else ``None``."""
+    return unit_problem(out, unit, space)[0]
 
 
 def write_unit(out: str, unit: Unit, record: dict[str, Any]) -> None:
