@@ -38,7 +38,8 @@ def _methods(text: Optional[str]) -> Optional[tuple[str, ...]]:
 
 @click.command("study")
 @click.argument("dataset")
-@click.option("--space", default="darts", show_default=True, help="Search space: darts or nb201 (see docs/study.md).")
+@click.option("--space", default=None,
+              help="Search space: darts or nb201 (see docs/study.md) [darts; with --report, the saved study's].")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Study folder, shared by every shard [default: runs/study-DATASET-SPACE].")
 @click.option("--methods", default=None,
@@ -92,13 +93,13 @@ def study(dataset, space, out, methods, quick, preset, seeds, trainings, random_
         raise InputError(f"--quick and --preset {preset} contradict each other")
     if out is not None and not out.strip():
         raise InputError("--out is empty; name a folder or leave --out out for the default")
-    out = out or _default_out(dataset, space)
+    out = out or _default_out(dataset, space or "darts")
     try:
         if report:
             cfg = load_study_config(out)
-            if (cfg.dataset, cfg.space) != (dataset, space):
+            if cfg.dataset != dataset or space not in (None, cfg.space):
                 raise StudyError(f"{out} holds a study of {cfg.dataset} in the {cfg.space} space, "
-                                 f"not {dataset} in {space}")
+                                 f"not {dataset}" + (f" in {space}" if space else ""))
             summary = write_report(cfg, out)
         else:
             from xnas.nas.data import DataError, dataset_info
@@ -108,7 +109,7 @@ def study(dataset, space, out, methods, quick, preset, seeds, trainings, random_
             except DataError as exc:
                 raise StudyError(str(exc).strip().splitlines()[0]) from None
             cfg = make_config(
-                dataset, space, _methods(methods), "quick" if quick else preset, seeds=seeds, trainings=trainings,
+                dataset, space or "darts", _methods(methods), "quick" if quick else preset, seeds=seeds, trainings=trainings,
                 random_cells=random_cells, ws_samples=ws_samples, search_epochs=search_epochs,
                 search_batch=search_batch, search_limit=search_limit, search_channels=channels,
                 search_layers=layers, recipe=recipe, train_epochs=train_epochs, train_batch=train_batch,

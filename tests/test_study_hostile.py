@@ -141,6 +141,17 @@ def test_deeply_nested_study_json_and_unwritable_report(done, tmp_path):
     _one_line_exit_2(res, "study.json")
 
 
+def test_report_reads_the_space_from_study_json(done, tmp_path):
+    cfg, out = _copy(done, tmp_path)
+    res = CliRunner().invoke(main, ["study", "digits", "--report", "--json", "--out", out])
+    assert res.exit_code == 0 and res.exception is None, res.output
+    assert json.loads(res.stdout)["space"] == "nb201"
+    res = CliRunner().invoke(main, ["study", "digits", "--space", "darts", "--report", "--out", out])
+    _one_line_exit_2(res, "nb201 space, not digits in darts")
+    res = CliRunner().invoke(main, ["study", "fashion-mnist", "--report", "--out", out])
+    _one_line_exit_2(res, "not fashion-mnist")
+
+
 def test_read_unit_accepts_a_good_unit(done):
     cfg, out = done
     assert read_unit(out, Unit("random", 0)) is not None and read_unit(out, Unit("random", 0, 1)) is not None
