@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -60,6 +61,10 @@ def test_summary_schema(study):
         assert row["n_trainings"] == row["n_cells"] * cfg.trainings
     assert s["methods"]["random"]["n_cells"] == 2 and s["methods"]["published-XNAS"]["n_cells"] == 1
     assert s["methods"]["random"]["cost_vs_random"] == pytest.approx(1.0)
+    assert s["methods"]["random"]["minus_random"] is None and s["methods"]["published-XNAS"]["minus_random"] is None
+    random_means = [c["mean_err"] for c in s["methods"]["random"]["cells"]]
+    xnas = s["methods"]["xnas"]
+    assert xnas["minus_random"]["mean"] == pytest.approx(xnas["mean_err"] - np.mean(random_means))
     d = s["discrimination"]
     assert "p < 0.05" in d["rule"] and d["verdict"]
     assert ("cannot" in d["verdict"]) != s["discriminates"]

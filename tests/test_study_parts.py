@@ -8,7 +8,7 @@ from scipy import stats
 
 from xnas.nas.study.config import StudyError, make_config
 from xnas.nas.study.methods import KINDS, METHODS, get_method
-from xnas.nas.study.stats import one_way, paired_difference, t_interval
+from xnas.nas.study.stats import one_way, paired_difference, t_interval, welch_difference
 from xnas.nas.study.units import Unit, parse_shard, plan_units, shard_units
 
 
@@ -72,6 +72,21 @@ def test_paired_difference_uses_common_seeds():
     assert d["n_pairs"] == 2 and d["mean"] == pytest.approx(0.0)
     lo, hi = stats.t.interval(0.95, 1, loc=0.0, scale=stats.sem([-1.0, 1.0]))
     assert d["ci95"] == pytest.approx([lo, hi])
+
+
+def test_welch_difference_matches_the_welch_satterthwaite_formula():
+    a, b = [12.3, 11.7, 13.0], [13.1, 12.9, 12.4, 11.6, 15.3, 14.6]
+    d = welch_difference(a, b)
+    va, vb = np.var(a, ddof=1) / 3, np.var(b, ddof=1) / 6
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 5)
+    diff = np.mean(a) - np.mean(b)
+    half = stats.t.ppf(0.975, df) * se
+    assert d["mean"] == pytest.approx(diff) and d["n"] == [3, 6]
+    assert d["ci95"] == pytest.approx([diff - half, diff + half])
+    assert d["p"] == pytest.approx(2 * stats.t.sf(abs(diff) / se, df))
+    assert welch_difference([1.0], b) is None and welch_difference(a, [2.0]) is None
+    assert welch_difference([1.0, 1.0], [2.0, 2.0]) == {"mean": -1.0, "ci95": [None, None], "p": None, "n": [2, 2]}
 
 
 def test_one_way_matches_f_oneway_and_the_icc_formula():

@@ -52,6 +52,11 @@ def render_table(summary: dict, console=None) -> None:
         low, high = diff["ci95"]
         ci = "-" if low is None else f"[{low:.2f}, {high:.2f}]"
         console.print(f"xnas - darts over {diff['n_pairs']} paired seeds: {diff['mean']:+.2f} points, 95% CI {ci}")
+    versus = [(name, row.get("minus_random")) for name, row in summary["methods"].items()]
+    versus = [f"{name} {d['mean']:+.2f} " + ("" if d["ci95"][0] is None else f"[{d['ci95'][0]:.2f}, {d['ci95'][1]:.2f}]")
+              for name, d in versus if d]
+    if versus:
+        console.print("minus random, over cell means (Welch 95% CI): " + "; ".join(versus))
     console.print(summary["cost_definition"])
     console.print(summary["discrimination"]["verdict"])
 

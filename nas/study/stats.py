@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["t_interval", "paired_difference", "one_way", "ALPHA"]
+__all__ = ["t_interval", "paired_difference", "welch_difference", "one_way", "ALPHA"]
 
 ALPHA = 0.05
 """Level of the discrimination F-test and of the 95% intervals."""
@@ -42,6 +42,25 @@ def paired_difference(a: dict[int, float], b: dict[int, float]) -> dict:
     diffs = [a[k] - b[k] for k in keys]
     mean, low, high = t_interval(diffs)
     return {"mean": None if not diffs else mean, "ci95": [low, high], "n_pairs": len(diffs)}
+
+
+def welch_difference(a: Sequence[float], b: Sequence[float]) -> Optional[dict]:
+    """``mean(a) - mean(b)`` for two independent samples, with Welch's 95% interval and p-value.
+
+    Used for a method's cells against the random cells (different seeds, so no pairing).
+    ``None`` when either sample has fewer than 2 values; the interval and p are ``None``
+    when both samples have no spread.
+    """
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.size < 2 or y.size < 2:
+        return None
+    out = {"mean": float(x.mean() - y.mean()), "ci95": [None, None], "p": None, "n": [int(x.size), int(y.size)]}
+    if x.var() == 0.0 and y.var() == 0.0:
+        return out
+    res = stats.ttest_ind(x, y, equal_var=False)
+    ci = res.confidence_interval(0.95)
+    out["ci95"], out["p"] = [float(ci.low), float(ci.high)], float(res.pvalue)
+    return out
 
 
 def one_way(groups: Sequence[Sequence[float]]) -> dict:

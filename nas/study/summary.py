@@ -14,7 +14,7 @@ import numpy as np
 
 from xnas.nas.study.config import StudyConfig
 from xnas.nas.study.methods import get_method
-from xnas.nas.study.stats import ALPHA, one_way, paired_difference, t_interval
+from xnas.nas.study.stats import ALPHA, one_way, paired_difference, t_interval, welch_difference
 from xnas.nas.study.units import Unit, plan_units, read_unit, unit_problem
 
 __all__ = ["build_summary", "DISCRIMINATION_RULE", "COST_DEFINITION"]
@@ -145,9 +145,12 @@ def build_summary(cfg: StudyConfig, out: str) -> dict:
         cells = [c for c in (_cell_record(out, space, name, i, cfg.trainings) for i in range(n)) if c is not None]
         methods[name] = _method_row(name, cells)
     random_cost = methods.get("random", {}).get("cost_seconds")
-    for row in methods.values():
+    random_means = [c["mean_err"] for c in methods.get("random", {}).get("cells", []) if c["errors"]]
+    for name, row in methods.items():
         ok = random_cost and row["cost_seconds"] is not None
         row["cost_vs_random"] = row["cost_seconds"] / random_cost if ok else None
+        means = [c["mean_err"] for c in row["cells"] if c["errors"]]
+        row["minus_random"] = None if name == "random" else welch_difference(means, random_means)
     pairs = {}
     for name in ("xnas", "darts"):
         cells = methods.get(name, {}).get("cells", [])
