@@ -189,12 +189,16 @@ def _print_regret_table(s: dict) -> None:
     ]
     if "true_regret" in s:
         rows.insert(2, ("regret on true losses", f"{s['true_regret']:.4g}"))
+    if "shifts" in s:  # only with --shifts: the table and the line are unchanged otherwise
+        rows.insert(4, (f"shifting regret, {s['shifts']} switches (mean)", f"{s['shifting_regret']:.4g}"))
     for k, v in rows:
         table.add_row(k, v)
     Console(stderr=True).print(table)
+    shifting = f" shifts={s['shifts']} shifting_regret={s['shifting_regret']:.6g}" if "shifts" in s else ""
     click.echo(
         f"regret={s['regret']:.6g} regret_std={s['regret_std']:.6g} bound={s['bound']:.6g} "
         f"gamma_T={s['gamma_T']:.6g} survivors={s['survivors']:.6g} best_survived={s['best_survived']:.6g}"
+        + shifting
     )
 
 
