@@ -189,12 +189,16 @@ def _print_regret_table(s: dict) -> None:
     ]
     if "true_regret" in s:
         rows.insert(2, ("regret on true losses", f"{s['true_regret']:.4g}"))
+    if "shifts" in s:  # only with --shifts: the table and the line are unchanged otherwise
+        rows.insert(4, (f"shifting regret, {s['shifts']} switches (mean)", f"{s['shifting_regret']:.4g}"))
     for k, v in rows:
         table.add_row(k, v)
     Console(stderr=True).print(table)
+    shifting = f" shifts={s['shifts']} shifting_regret={s['shifting_regret']:.6g}" if "shifts" in s else ""
     click.echo(
         f"regret={s['regret']:.6g} regret_std={s['regret_std']:.6g} bound={s['bound']:.6g} "
         f"gamma_T={s['gamma_T']:.6g} survivors={s['survivors']:.6g} best_survived={s['best_survived']:.6g}"
+        + shifting
     )
 
 
@@ -218,27 +222,44 @@ def validate(quick, seed, as_json):
 
 def _print_validate(report: dict) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     console = Console(stderr=True)
-    table = Table(title=f"Battery: {report['runs']} runs")
-    for col in ("group", "runs", "Lemma 1", "Lemma 2", "gamma_T <= N/|I_T|", "Theorem 1", "worst regret/bound"):
-        table.add_column(col, justify="right" if col != "group" else "left")
-    for g in report["groups"]:
-        table.add_row(g["group"], str(g["runs"]), str(g["lemma1_violations"]), str(g["lemma2_violations"]),
-                      str(g["lemma2_alive_violations"]), str(g["theorem1_violations"]), f"{g['worst_ratio']:.3f}")
-    console.print(table)
+    console.print(_table(
+        f"Battery: {report['runs']} runs",
+        ("group", "runs", "Lemma 1", "Lemma 2", "gamma_T <= N/|I_T|", "Theorem 1", "worst regret/bound"),
+        [(g["group"], str(g["runs"]), str(g["lemma1_violations"]), str(g["lemma2_violations"]),
+          str(g["lemma2_alive_violations"]), str(g["theorem1_violations"]), f"{g['worst_ratio']:.3f}")
+         for g in report["groups"]]))
     for note in report["notes"]:
         console.print(note)
-    ft = Table(title="Findings when a premise is broken (not failures)")
-    for col in ("premise broken", "runs", "best expert wiped", "rate", "regret > bound"):
-        ft.add_column(col)
-    for f in report["findings"]:
-        ft.add_row(f["case"], str(f["runs"]), str(f["best_wiped"]), f"{100 * f['best_wiped_rate']:.1f}%",
-                   str(f["bound_exceeded"]))
-    console.print(ft)
+    guarantees = report["guarantees"]
+    console.print(_table(
+        f"Guarantees of other forecasters: {guarantees['runs']} runs (s = 2L)",
+        ("forecaster", "runs", "violations", "worst regret/bound", "bound"),
+        [(g["forecaster"], str(g["runs"]), str(g["violations"]), f"{g['worst_ratio']:.3f}", g["bound"])
+         for g in guarantees["forecasters"]]))
+    console.print(_table(
+        "Findings when a premise is broken (not failures)",
+        ("premise broken", "runs", "best expert wiped", "rate", "regret > bound"),
+        [(f["case"], str(f["runs"]), str(f["best_wiped"]), f"{100 * f['best_wiped_rate']:.1f}%",
+          str(f["bound_exceeded"])) for f in report["findings"]]))
     verdict = "OK: no violation" if not report["violations"] else f"FAILED: {report['violations']} violations"
-    click.echo(f"{verdict} in {report['runs']} runs; worst regret/bound {report['worst_ratio']:.4f}")
+    click.echo(f"{verdict} in {report['runs']} runs and {guarantees['runs']} guarantee runs; "
+               f"worst regret/bound {report['worst_ratio']:.4f}")
+
+
+def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]):
+    """A rich table: the first column names the row, the counts and ratios are right-aligned."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column(columns[0])
+    for col in columns[1:]:
+        table.add_column(col, justify="left" if col == "bound" else "right")  # the bound is a formula
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))  # a formula's [...] is text, not rich markup
+    return table
 
 
 @main.command(name="list")

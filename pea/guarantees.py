@@ -58,6 +58,16 @@ BOUNDS: Mapping[str, Callable[..., float]] = {
     "fixed-share": fixed_share_bound,
 }
 
+SWITCHES = (0, 3, 12)  # the switches m of Fixed-share's comparators
+
+# The bounds as the report prints them (keyed by function: a bound passed in by hand is "custom").
+_FORMULAS: Mapping[Callable[..., float], str] = {
+    adahedge_bound: "s sqrt(T ln N) + s (4/3 ln N + 2)",
+    hedge_anytime_bound: "s (2 sqrt(T ln N / 2) + sqrt(ln N / 8))",
+    fixed_share_bound: "shifting, m in {" + ", ".join(map(str, SWITCHES)) + "}: "
+                       "[ln N + m ln(N/alpha) + (T-m-1) ln(1/(1-alpha))] / eta + eta T L^2 / 2",
+}
+
 STREAMS = ("adversarial", "stochastic", "late-bloomer", "switching", "replay-uniform", "replay-walk")
 
 
@@ -97,18 +107,20 @@ def check_guarantees(quick: bool = False, seed: int = 0, bounds: Mapping[str, Ca
     -------
     dict
         ``runs``, ``violations`` and one row per forecaster (``runs``,
-        ``violations``, ``worst_ratio`` of regret to bound).
+        ``violations``, ``worst_ratio`` of regret to bound, and ``bound``: its
+        formula, with ``s = 2 L``, or ``"custom"`` for a bound given by hand).
     """
     bounds = BOUNDS if bounds is None else bounds
     Ts = (1_000, 10_000) if quick else (1_000, 10_000, 100_000)
     seeds = 2 if quick else 4
     rows = []
     for name, bound_fn in bounds.items():
-        row = {"forecaster": name, "runs": 0, "violations": 0, "worst_ratio": -math.inf}
+        row = {"forecaster": name, "bound": _FORMULAS.get(bound_fn, "custom"), "runs": 0, "violations": 0,
+               "worst_ratio": -math.inf}
         for stream in STREAMS:
             for n in (2, 8, 64):
                 for T in Ts:
-                    for m in ((0, 3, 12) if name == "fixed-share" else (None,)):
+                    for m in (SWITCHES if name == "fixed-share" else (None,)):
                         results, bound_kw = _runs(name, stream, n, T, seeds, seed, m)
                         bound = bound_fn(T, n, 1.0, **bound_kw)
                         for res in results:

@@ -233,3 +233,44 @@ def test_ops_parsing_rejects_empty_names():
     with pytest.raises(GenotypeError, match="more than once"):
         parse_ops("skip_connect,skip_connect")
     assert parse_ops(" sep_conv_3x3 , skip_connect ") == ("sep_conv_3x3", "skip_connect")
+
+
+def _result_line(stdout):
+    """The ``key=value`` result line of ``regret`` as a dict of strings."""
+    (line,) = [ln for ln in stdout.splitlines() if ln.startswith("regret=")]
+    return dict(pair.split("=", 1) for pair in line.split())
+
+
+def test_regret_table_shows_the_shifting_regret_of_the_json():
+    import re
+
+    args = ("regret", "--env", "switching", "--forecaster", "fixed-share", "--T", "3000", "--seeds", "3")
+    js = json.loads(run(*args, "--shifts", "2", "--json").stdout)
+    r = run(*args, "--shifts", "2")
+    assert r.exit_code == 0, r.output
+    (row,) = re.findall(r"shifting regret, (\d+) switches \(mean\)\s*│\s*(\S+)\s*│", r.stderr)
+    assert int(row[0]) == js["shifts"] == 2
+    assert row[1] == f"{js['shifting_regret']:.4g}" and float(row[1]) > js["regret"]  # best sequence beats best expert
+    line = _result_line(r.stdout)
+    assert int(line["shifts"]) == 2
+    assert float(line["shifting_regret"]) == pytest.approx(js["shifting_regret"], rel=1e-5)
+
+
+def test_regret_human_output_without_shifts_is_unchanged():
+    args = ("regret", "--env", "switching", "--forecaster", "fixed-share", "--T", "3000", "--seeds", "3")
+    plain, shifted = run(*args), run(*args, "--shifts", "2")
+    assert plain.exit_code == 0 and "shifting" not in plain.output, plain.output
+    assert set(_result_line(plain.stdout)) == {"regret", "regret_std", "bound", "gamma_T", "survivors",
+                                               "best_survived"}
+    # --shifts only appends: the other numbers, table rows included, are the same run's
+    assert shifted.stdout.startswith(plain.stdout.rstrip("\n") + " shifts=2 ")
+    rows = {k: v for k, v in _table_rows(shifted.stderr) if not k.startswith("shifting regret")}
+    assert list(rows) == [k for k, _ in _table_rows(plain.stderr)]
+    rows.pop("seconds")
+    assert rows.items() <= dict(_table_rows(plain.stderr)).items()
+
+
+def _table_rows(text):
+    """The ``(quantity, value)`` rows of a rich table."""
+    cells = [[c.strip() for c in ln.split("│")[1:-1]] for ln in text.splitlines() if ln.startswith("│")]
+    return [tuple(c) for c in cells]

@@ -2,6 +2,7 @@
 and shifting regret, against the NumPy references of tests/pea_reference_experts.py."""
 
 import itertools
+import json
 import math
 
 import numpy as np
@@ -146,3 +147,71 @@ def test_validate_exits_1_when_a_guarantee_is_violated(monkeypatch):
     monkeypatch.setattr(G, "BOUNDS", {"hedge-anytime": lambda T, n, L, **_: 0.0})
     res = CliRunner().invoke(main, ["validate", "--quick", "--json"])
     assert res.exit_code == 1
+
+
+def _guarantee_rows(stderr):
+    """``forecaster -> (runs, violations, worst ratio, bound)`` from the guarantee table."""
+    text = stderr[stderr.index("Guarantees of other forecasters"):]
+    text = text[:text.index("└")]
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if cells and cells[0]:
+            rows[cells[0]] = (int(cells[1]), int(cells[2]), cells[3], cells[4])
+    return rows
+
+
+@pytest.fixture
+def small_validate(monkeypatch):
+    """``xnas-sim validate --quick`` on one Theorem 1 case and two guarantee streams (seconds, not minutes)."""
+    from click.testing import CliRunner
+
+    from xnas.cli.sim import main
+    from xnas.pea import guarantees as G
+    from xnas.pea import validate as V
+
+    monkeypatch.setattr(V, "_cases", lambda quick: iter([("adversarial", 2, 1000, 1.0, 1)]))
+    monkeypatch.setattr(V, "_findings", lambda quick, seed, bar: [])
+    monkeypatch.setattr(G, "STREAMS", ("adversarial", "switching"))
+    monkeypatch.setenv("COLUMNS", "250")  # rich: one line per row, the bound's formula unwrapped
+
+    def invoke(*args):
+        return CliRunner().invoke(main, ["validate", "--quick", *args])
+
+    return invoke
+
+
+def _check_table_against_json(human, js):
+    rows = _guarantee_rows(human.stderr)
+    assert list(rows) == [g["forecaster"] for g in js["guarantees"]["forecasters"]]
+    for g in js["guarantees"]["forecasters"]:
+        runs, violations, ratio, bound = rows[g["forecaster"]]
+        assert (runs, violations, ratio) == (g["runs"], g["violations"], f"{g['worst_ratio']:.3f}")
+        assert bound == g["bound"]
+    assert f"{js['guarantees']['runs']} guarantee runs" in human.stdout
+    assert "Theorem 1" in human.stderr  # the battery's table is still there
+
+
+def test_validate_table_shows_the_guarantees_of_the_json(small_validate):
+    from xnas.pea.guarantees import BOUNDS
+
+    js, human = small_validate("--json"), small_validate()
+    assert js.exit_code == human.exit_code == 0, human.output
+    js = json.loads(js.stdout)
+    assert {g["forecaster"] for g in js["guarantees"]["forecasters"]} == set(BOUNDS)
+    assert all(g["bound"] != "custom" and g["runs"] > 0 for g in js["guarantees"]["forecasters"])
+    _check_table_against_json(human, js)
+    assert "[ln N + m ln(N/alpha)" in human.stderr  # printed as text: rich markup would eat the bracket
+
+
+def test_validate_table_shows_a_guarantee_violation_and_exits_1(small_validate, monkeypatch):
+    from xnas.pea import guarantees as G
+
+    monkeypatch.setattr(G, "BOUNDS", {"hedge-anytime": lambda T, n, L, **_: 0.2 * G.hedge_anytime_bound(T, n, L)})
+    js, human = small_validate("--json"), small_validate()
+    assert js.exit_code == human.exit_code == 1, human.output
+    js = json.loads(js.stdout)
+    (row,) = js["guarantees"]["forecasters"]
+    assert row["bound"] == "custom" and 0 < row["violations"] and row["worst_ratio"] > 1
+    _check_table_against_json(human, js)
+    assert human.stdout.startswith(f"FAILED: {js['violations']} violations")
