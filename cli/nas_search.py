@@ -219,7 +219,7 @@ def lr(dataset, space, size, split, valid_size, epochs, batch_size, layers, r_no
     With --space nb201 every cell shares one set of weights: r = the number of cells
     (3N) and N = 5 experts; there is no reduction cell.
     """
-    from xnas.nas.lr import cell_replications, learning_rates, rounds_per_epoch, validation_size
+    from xnas.nas.lr import learning_rates, rounds_per_epoch, validation_size
 
     try:
         train_half = None
@@ -242,17 +242,10 @@ def lr(dataset, space, size, split, valid_size, epochs, batch_size, layers, r_no
         layers = preset.get("layers", 8) if layers is None else layers
         experts = len(space_entry.primitives) if experts is None else experts
         examples = rounds_per_epoch(valid_size, batch_size, train_half)
-        if "reduce" in space_entry.cell_types:
-            if layers < 3 and (r_normal is None or r_reduce is None):
-                raise InputError(f"--layers must be at least 3, got {layers}")
-            default_n, default_r = cell_replications(layers)
-        else:
-            # one cell type: every cell shares the weights, so the replications are the cells
-            if r_reduce:
-                raise InputError(f"--replications-reduce does not apply: the {space} space has no reduction cell")
-            if r_normal is None:
-                space_entry.check_shape(layers, space_entry.default_nodes)
-            default_n, default_r = layers, 0
+        if r_reduce and "reduce" not in space_entry.cell_types:
+            raise InputError(f"--replications-reduce does not apply: the {space} space has no reduction cell")
+        needed = r_normal is None or (r_reduce is None and "reduce" in space_entry.cell_types)
+        default_n, default_r = space_entry.replications(layers) if needed else (0, 0)
         rates = learning_rates(
             examples, epochs,
             default_n if r_normal is None else r_normal,

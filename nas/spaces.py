@@ -82,6 +82,11 @@ class SearchSpace:
     check_shape : callable
         ``check_shape(layers, nodes)``: raises ``ValueError`` (one line) unless a
         supernet of ``layers`` cells of ``nodes`` nodes exists in this space.
+    replications : callable
+        ``replications(layers) -> (r_normal, r_reduce)``: how many cells of each type
+        share one set of architecture weights in a supernet of ``layers`` cells (the
+        ``r_c`` of the learning rates' horizons); checks the shape first
+        (``ValueError``, one line).
     cell_model : CellModel
         How the space's cells grow, for the memory estimate checked before a
         network is built (:func:`xnas.nas.limits.check_network_size`).
@@ -110,6 +115,7 @@ class SearchSpace:
     search_presets: Callable[[str], dict]
     train_recipe: Callable[[str], str]
     check_shape: Callable[[int, int], None]
+    replications: Callable[[int], tuple[int, int]]
     one_hot: Callable[[Any, tuple[str, ...]], dict[str, np.ndarray]]
     cell_model: CellModel
     plot_cells: Callable[[Any, str], None]
@@ -202,6 +208,14 @@ def _darts_check_shape(layers: int, nodes: int) -> None:
         raise ValueError(f"a search needs at least 3 cells (normal and reduction), got {layers}")
 
 
+def _darts_replications(layers: int) -> tuple[int, int]:
+    from xnas.nas.lr import cell_replications
+
+    if isinstance(layers, bool) or layers < 3:
+        raise ValueError(f"layers must be at least 3 (normal and reduction cells), got {layers}")
+    return cell_replications(layers)
+
+
 def _darts_search_presets(dataset: str) -> dict:
     # The digits quick start of ``xnas-nas search`` (a whole search in minutes on 2 cores).
     if dataset == "digits":
@@ -223,6 +237,12 @@ def _nb201_check_shape(layers: int, nodes: int) -> None:
     _nb201_nodes(nodes)
     if isinstance(layers, bool) or layers < 3 or layers % 3:
         raise ValueError(f"a NAS-Bench-201 network has 3 stages of N cells: layers must be 3N >= 3, got {layers}")
+
+
+def _nb201_replications(layers: int) -> tuple[int, int]:
+    # one cell type: every cell shares the weights, so the replications are the cells
+    _nb201_check_shape(layers, 3)
+    return layers, 0
 
 
 def _nb201_supernet(in_channels, num_classes, C, layers, primitives=None, nodes=None):
@@ -288,6 +308,7 @@ SPACES: dict[str, SearchSpace] = {
         search_presets=_darts_search_presets,
         train_recipe=lambda dataset: "digits" if dataset == "digits" else "xnas",
         check_shape=_darts_check_shape,
+        replications=_darts_replications,
         one_hot=_darts_one_hot,
         cell_model=DARTS_CELLS,
         plot_cells=_darts_plot_cells,
@@ -312,6 +333,7 @@ SPACES: dict[str, SearchSpace] = {
         search_presets=_nb201_search_presets,
         train_recipe=_nb201_train_recipe,
         check_shape=_nb201_check_shape,
+        replications=_nb201_replications,
         one_hot=_nb201_one_hot,
         cell_model=NB201_CELLS,
         plot_cells=_nb201_plot_cells,

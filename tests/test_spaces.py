@@ -100,3 +100,16 @@ def test_nb201_entry_defaults():
     assert space.train_recipe("cifar10") == "nb201"
     with pytest.raises(ValueError, match="3 nodes"):
         space.build_supernet(3, 10, 16, 15, nodes=4)
+
+
+@pytest.mark.parametrize("name, layers, expected", [
+    ("darts", 8, (6, 2)), ("darts", 20, (18, 2)), ("darts", 3, (1, 2)), ("nb201", 15, (15, 0)), ("nb201", 6, (6, 0)),
+])
+def test_replications_count_the_cells_sharing_weights(name, layers, expected):
+    assert get_space(name).replications(layers) == expected
+
+
+@pytest.mark.parametrize("name, layers", [("darts", 2), ("darts", 0), ("nb201", 4), ("nb201", 0), ("nb201", True)])
+def test_replications_refuse_impossible_shapes(name, layers):
+    with pytest.raises(ValueError, match="layers"):
+        get_space(name).replications(layers)
