@@ -122,11 +122,9 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
     The output folder gets genotype.json, genotype.txt, config.json, log.jsonl,
     arch_weights.png, cells.png and checkpoint.pt.
     """
-    from xnas.nas.checkpoint import CheckpointError
-    from xnas.nas.data import DataError
     from xnas.nas.genotypes import GenotypeError, parse_ops
-    from xnas.nas.runtime import RunError, default_threads
-    from xnas.nas.search import CHECKPOINT, SearchConfig, run_search
+    from xnas.nas.runtime import default_threads
+    from xnas.nas.search import SearchConfig
 
     space_entry = _space(space)
     preset = space_entry.search_presets(dataset)
@@ -158,36 +156,32 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
         micro_batches=micro_batches, record_rewards=record_rewards, plots=not no_plots,
         progress=not no_progress,
     )
+    result = _run(config, resume)
+    if as_json:
+        emit_json(result.summary(space))
+    else:
+        click.echo(space_entry.format_genotype(result.genotype))
+        click.echo(f"results in {result.out_dir}")
+
+
+def _run(config, resume: bool):
+    """Validate ``config`` and run the search; bad input becomes one line and exit 2, a failed run exit 1."""
+    from xnas.nas.checkpoint import CheckpointError
+    from xnas.nas.data import DataError
+    from xnas.nas.genotypes import GenotypeError
+    from xnas.nas.runtime import RunError
+    from xnas.nas.search import CHECKPOINT, run_search
+
+    out = config.out_dir
     try:
         config.validate()
         if not resume and os.path.isfile(os.path.join(out, CHECKPOINT)):
             raise InputError(f"{out} already holds a search; pass --resume to continue it or choose another --out")
-        result = run_search(config, resume=resume)
+        return run_search(config, resume=resume)
     except (ValueError, DataError, CheckpointError, GenotypeError) as exc:
         raise InputError(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None
     except RunError as exc:
         raise SearchFailed(str(exc)) from None
-    last = result.log[-1] if result.log else {}
-    text = space_entry.format_genotype(result.genotype)
-    if as_json:
-        emit_json(
-            {
-                "space": space,
-                "genotype": result.genotype.to_dict(),
-                "text": text,
-                "darts": text if space == "darts" else None,
-                "out_dir": result.out_dir,
-                "epochs": result.epochs_done,
-                "valid_acc": last.get("valid_acc"),
-                "valid_loss": last.get("valid_loss"),
-                "entropy": last.get("entropy"),
-                "alive": last.get("alive"),
-                "seconds": sum(e.get("seconds", 0.0) for e in result.log),
-            }
-        )
-    else:
-        click.echo(text)
-        click.echo(f"results in {result.out_dir}")
 
 
 @click.command("lr", short_help="Print the theory's XNAS learning rates for a dataset.")

@@ -192,6 +192,29 @@ class SearchResult:
     probabilities: dict = field(default_factory=dict)
     alive: dict = field(default_factory=dict)
 
+    def summary(self, space: str) -> dict:
+        """One JSON-ready object (``xnas-nas search --json``): the genotype and the last epoch's metrics.
+
+        ``space`` names the search space, which writes the genotype's ``text``
+        (``darts`` repeats it for the darts space, ``None`` otherwise);
+        ``seconds`` sums the logged epochs' times.
+        """
+        last = self.log[-1] if self.log else {}
+        text = get_space(space).format_genotype(self.genotype)
+        return {
+            "space": space,
+            "genotype": self.genotype.to_dict(),
+            "text": text,
+            "darts": text if space == "darts" else None,
+            "out_dir": self.out_dir,
+            "epochs": self.epochs_done,
+            "valid_acc": last.get("valid_acc"),
+            "valid_loss": last.get("valid_loss"),
+            "entropy": last.get("entropy"),
+            "alive": last.get("alive"),
+            "seconds": sum(e.get("seconds", 0.0) for e in self.log),
+        }
+
 
 def mean_normalized_entropy(probs: dict[str, torch.Tensor]) -> float:
     """Mean over all edges of ``H(u) / ln N`` (paper, section 8.5).
