@@ -262,27 +262,16 @@ def _simulator_claims(rho: dict, means: dict, xnas_ent: dict, before: dict, dart
     return claims
 
 
-def build(opt: BuildOptions) -> FigureData:
-    """Sweep adam-softmax's weight decay; compare with xnas."""
-    T = 4000 if opt.quick else 20000
-    S = opt.n_seeds(30, 12)
-    wds = WEIGHT_DECAYS if not opt.quick else (0.0, 1e-3, 1e-2, 1e-1)
-    rows, ent, xnas_ent, before = _simulator_sweep(opt, T, S, wds)
-    nas = nas_points(opt) if opt.nas else None
-    if nas is not None:
-        nas.update(_nas_summary(nas))
-        items = [("darts", 3e-4, wd, e) for wd, e in zip(nas["darts"]["weight_decays"], nas["darts"]["entropy"])]
-        items.append(("xnas", float("nan"), 0.0, nas["xnas"]["entropy"]))
-        for name, lr, wd, e in items:
-            e = np.array(e)
-            rows.append(("nas-digits", name, lr, wd, float(e.mean()),
-                         float(e.std(ddof=1)) if e.size > 1 else float("nan"), e.size))
-    wds_a = np.array(wds)
-    means = {env: np.array([h.mean() for h in ent[env]]) for env in ENVS}
-    rho = {env: _spearman(wds_a, means[env]) for env in ENVS}
-    darts_i = wds.index(DARTS_WD)
-    claims = _simulator_claims(rho, means, xnas_ent, before, darts_i)
-    holds_sim = bool(claims[0]["holds"] and claims[2]["holds"])
+def _nas_rows(nas: dict) -> list:
+    """CSV rows of the supernet sweep (env ``nas-digits``): darts at each weight decay, then xnas."""
+    items = [("darts", 3e-4, wd, np.array(e)) for wd, e in zip(nas["darts"]["weight_decays"], nas["darts"]["entropy"])]
+    items.append(("xnas", float("nan"), 0.0, np.array(nas["xnas"]["entropy"])))
+    return [("nas-digits", name, lr, wd, float(e.mean()), float(e.std(ddof=1)) if e.size > 1 else float("nan"), e.size)
+            for name, lr, wd, e in items]
+
+
+def _caption(T: int, S: int, before: dict, nas: dict | None) -> str:
+    """The setup under the plot, with the entropies before the final round (and the supernet panel's)."""
     caption = (f"Setup: N={N_EXPERTS}, T={T}, {S} seeds; envs stochastic (gap 0.1L, noise 0.5L) and convex (R^4, noise "
                f"0.3). adam-softmax: lr 3e-4, betas (0.5, 0.999), weight decay on the x-axis (red dot: DARTS, 1e-3). "
                f"xnas: eta*=sqrt(2 ln N/T), no weight decay (dashed, band). y: mean over seeds of H(u_T)/ln N. "
@@ -298,6 +287,26 @@ def build(opt: BuildOptions) -> FigureData:
                     f"architecture weight decay on the x-axis (red dot: 1e-3); xnas: no wd. Inset: 1 - H/ln N of "
                     f"darts. Claim on the supernet {'holds' if nas['claim_holds'] else 'does NOT hold'} "
                     f"(Spearman {nas['spearman_entropy_vs_weight_decay']:.2f}).")
+    return caption
+
+
+def build(opt: BuildOptions) -> FigureData:
+    """Sweep adam-softmax's weight decay; compare with xnas."""
+    T = 4000 if opt.quick else 20000
+    S = opt.n_seeds(30, 12)
+    wds = WEIGHT_DECAYS if not opt.quick else (0.0, 1e-3, 1e-2, 1e-1)
+    rows, ent, xnas_ent, before = _simulator_sweep(opt, T, S, wds)
+    nas = nas_points(opt) if opt.nas else None
+    if nas is not None:
+        nas.update(_nas_summary(nas))
+        rows += _nas_rows(nas)
+    wds_a = np.array(wds)
+    means = {env: np.array([h.mean() for h in ent[env]]) for env in ENVS}
+    rho = {env: _spearman(wds_a, means[env]) for env in ENVS}
+    darts_i = wds.index(DARTS_WD)
+    claims = _simulator_claims(rho, means, xnas_ent, before, darts_i)
+    holds_sim = bool(claims[0]["holds"] and claims[2]["holds"])
+    caption = _caption(T, S, before, nas)
     claim = ("adam-softmax's mean normalized entropy rises with weight decay (Spearman > 0.8, largest wd above "
              "wd=0) in both environments, and xnas is sparser than adam-softmax at DARTS's setting at t = T-1 and "
              "t = 0.9T (measured); at t = T xnas's entropy is 0 by construction (consistency check)")
@@ -324,51 +333,60 @@ def build(opt: BuildOptions) -> FigureData:
             fig, (ax,) = P.new_figure(1, "Mean normalized entropy vs weight decay")
         else:
             fig, (ax, ax2) = P.new_figure(2, "Mean normalized entropy vs weight decay", figsize=(8.0, 4.4))
-        styles = {"stochastic": "o-", "convex": "s-"}
-        for k, env in enumerate(ENVS):
-            col = P.color("adam-softmax") if k == 0 else P.color("", 0)
-            P.band(ax, wds_a, np.array(ent[env]).T, f"adam-softmax, {env}", col, style=styles[env])
-            ax.plot([DARTS_WD], [means[env][darts_i]], "o", color="red", markersize=7, zorder=5,
-                    label="DARTS setting (wd 1e-3)" if k == 0 else None)
-            m, half = P.mean_ci(xnas_ent[env])
-            ax.axhline(m, color=P.color("xnas"), linestyle="--" if k == 0 else ":", linewidth=1.2,
-                       label=f"xnas (no weight decay), {env}")
-            ax.axhspan(m - half, m + half, color=P.color("xnas"), alpha=0.15, linewidth=0)
-        ax.set_xscale("symlog", linthresh=1e-4)
-        ax.set_xlim(-0.00002, 0.15)
-        ax.set_ylim(-0.02, 1.02)
-        P.label(ax, "weight-decay coefficient of adam-softmax (symlog; 0 at the left)",
-                "mean normalized entropy H(u)/ln N", "simulator" if nas else "", loc="center left")
+        _draw_simulator(ax, wds_a, ent, means, xnas_ent, darts_i, "simulator" if nas else "")
         if nas is not None:
-            nwd = np.array(nas["darts"]["weight_decays"])
-            ne = np.array(nas["darts"]["entropy"]).T  # (seeds, weight decays)
-            P.band(ax2, nwd, ne, "darts (Adam 3e-4)", "red", style="o-")
-            di = list(nwd).index(DARTS_WD)
-            ax2.plot([DARTS_WD], [ne[:, di].mean()], "o", color="red", markersize=8, markerfacecolor="none", zorder=5,
-                     label="DARTS setting (wd 1e-3)")
-            m, half = P.mean_ci(np.array(nas["xnas"]["entropy"]))
-            ax2.axhline(m, color=P.color("xnas"), linestyle="--", linewidth=1.2, label="xnas (no weight decay)")
-            ax2.axhspan(m - half, m + half, color=P.color("xnas"), alpha=0.15, linewidth=0)
-            ax2.set_xscale("symlog", linthresh=1e-4)
-            ax2.set_xlim(-0.00002, 0.15)
-            ax2.set_ylim(-0.02, 1.02)
-            P.label(ax2, "architecture weight decay of darts (symlog; 0 at the left)",
-                    "mean normalized entropy H(u)/ln N",
-                    f"supernet on digits, {nas['setup']['epochs']} epoch(s)", loc="center left")
-            # darts stays within 1e-4 of uniform in a short search: the inset shows how far
-            ins = ax2.inset_axes([0.5, 0.1, 0.46, 0.27])
-            gap = 1.0 - ne
-            top = float(np.abs(gap).max())
-            exp = int(np.floor(np.log10(top))) if top > 0 else 0
-            P.band(ins, nwd, gap / 10.0**exp, "", "red", style="o-")
-            ins.set_xscale("symlog", linthresh=1e-4)
-            ins.set_xlim(-0.00002, 0.15)
-            ins.tick_params(labelsize=6)
-            ins.set_title(f"darts: (1 - H/ln N) / 1e{exp}", fontsize=6.5)
+            _draw_nas(ax2, nas)
         P.save(fig, path, caption)
 
     header = ("env", "forecaster", "eta", "weight_decay", "entropy_mean", "entropy_std", "seeds")
     return FigureData(header, rows, summary, draw)
+
+
+def _draw_simulator(ax, wds_a, ent: dict, means: dict, xnas_ent: dict, darts_i: int, title: str) -> None:
+    """Left panel: adam-softmax's entropy against weight decay per environment, xnas as horizontal bands."""
+    styles = {"stochastic": "o-", "convex": "s-"}
+    for k, env in enumerate(ENVS):
+        col = P.color("adam-softmax") if k == 0 else P.color("", 0)
+        P.band(ax, wds_a, np.array(ent[env]).T, f"adam-softmax, {env}", col, style=styles[env])
+        ax.plot([DARTS_WD], [means[env][darts_i]], "o", color="red", markersize=7, zorder=5,
+                label="DARTS setting (wd 1e-3)" if k == 0 else None)
+        m, half = P.mean_ci(xnas_ent[env])
+        ax.axhline(m, color=P.color("xnas"), linestyle="--" if k == 0 else ":", linewidth=1.2,
+                   label=f"xnas (no weight decay), {env}")
+        ax.axhspan(m - half, m + half, color=P.color("xnas"), alpha=0.15, linewidth=0)
+    ax.set_xscale("symlog", linthresh=1e-4)
+    ax.set_xlim(-0.00002, 0.15)
+    ax.set_ylim(-0.02, 1.02)
+    P.label(ax, "weight-decay coefficient of adam-softmax (symlog; 0 at the left)",
+            "mean normalized entropy H(u)/ln N", title, loc="center left")
+
+
+def _draw_nas(ax2, nas: dict) -> None:
+    """Right panel (--nas): darts' entropy against the architecture weight decay, xnas's band, an inset of 1 - H."""
+    nwd = np.array(nas["darts"]["weight_decays"])
+    ne = np.array(nas["darts"]["entropy"]).T  # (seeds, weight decays)
+    P.band(ax2, nwd, ne, "darts (Adam 3e-4)", "red", style="o-")
+    di = list(nwd).index(DARTS_WD)
+    ax2.plot([DARTS_WD], [ne[:, di].mean()], "o", color="red", markersize=8, markerfacecolor="none", zorder=5,
+             label="DARTS setting (wd 1e-3)")
+    m, half = P.mean_ci(np.array(nas["xnas"]["entropy"]))
+    ax2.axhline(m, color=P.color("xnas"), linestyle="--", linewidth=1.2, label="xnas (no weight decay)")
+    ax2.axhspan(m - half, m + half, color=P.color("xnas"), alpha=0.15, linewidth=0)
+    ax2.set_xscale("symlog", linthresh=1e-4)
+    ax2.set_xlim(-0.00002, 0.15)
+    ax2.set_ylim(-0.02, 1.02)
+    P.label(ax2, "architecture weight decay of darts (symlog; 0 at the left)", "mean normalized entropy H(u)/ln N",
+            f"supernet on digits, {nas['setup']['epochs']} epoch(s)", loc="center left")
+    # darts stays within 1e-4 of uniform in a short search: the inset shows how far
+    ins = ax2.inset_axes([0.5, 0.1, 0.46, 0.27])
+    gap = 1.0 - ne
+    top = float(np.abs(gap).max())
+    exp = int(np.floor(np.log10(top))) if top > 0 else 0
+    P.band(ins, nwd, gap / 10.0**exp, "", "red", style="o-")
+    ins.set_xscale("symlog", linthresh=1e-4)
+    ins.set_xlim(-0.00002, 0.15)
+    ins.tick_params(labelsize=6)
+    ins.set_title(f"darts: (1 - H/ln N) / 1e{exp}", fontsize=6.5)
 
 
 FIGURE = Figure(
