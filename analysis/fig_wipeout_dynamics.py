@@ -48,11 +48,8 @@ def round_to_one(res) -> np.ndarray:
     return np.where(one, last, res.T).astype(float)
 
 
-def build(opt: BuildOptions) -> FigureData:
-    """Trajectories for three zetas, then the zeta sweep on two environments."""
-    T = 4000 if opt.quick else 20000
-    S = opt.n_seeds(40, 12)
-    zetas = SWEEP_ZETAS if not opt.quick else (1.0, 0.5, 0.1, 0.01)
+def _trajectories(opt: BuildOptions, T: int, S: int) -> tuple:
+    """xnas on ``stochastic`` for each zeta of :data:`TRAJ_ZETAS`: CSV rows and ``{zeta: (rounds, alive, ln gamma)}``."""
     rows = []
     traj = {}
     for z in TRAJ_ZETAS:
@@ -64,6 +61,12 @@ def build(opt: BuildOptions) -> FigureData:
             rows.append(("trajectory", "stochastic", z, int(t), float(res.alive[:, k].mean()),
                          float(res.log_gamma[:, k].mean()), float("nan"), float("nan"), float("nan"),
                          float("nan"), S))
+    return rows, traj
+
+
+def _sweep(opt: BuildOptions, T: int, S: int, zetas: tuple) -> tuple:
+    """xnas at each zeta on each environment: CSV rows and ``{env: [per zeta: per-seed results]}``."""
+    rows = []
     sweep = {}
     for env, ep in ENVS.items():
         sweep[env] = []
@@ -79,11 +82,11 @@ def build(opt: BuildOptions) -> FigureData:
             rows.append(("sweep", env, z, T, float(res.survivors.mean()), float(res.log_gamma_T.mean()),
                          float(res.final_regret.mean()), item["correct"] / S, item["best_survived"] / S,
                          float(r1.mean()), S))
-    table = {env: [{"zeta": it["zeta"], "regret": float(it["regret"].mean()),
-                    "correct_selection": it["correct"] / S, "best_survived": it["best_survived"] / S,
-                    "mean_round_to_one": float(it["round_to_one"].mean()), "reached_one": it["reached_one"],
-                    "log_gamma_T": it["log_gamma_T"]}
-                   for it in sweep[env]] for env in ENVS}
+    return rows, sweep
+
+
+def _claims(table: dict) -> tuple:
+    """The claims (see the module docstring), and the sweep's rows at the smallest zeta and zeta = 1 on late-bloomer."""
     z1 = {env: next(r for r in table[env] if r["zeta"] == 1.0) for env in ENVS}
     z01 = next(r for r in table["stochastic"] if r["zeta"] == 0.1)
     zmin = min(table["late-bloomer"], key=lambda r: r["zeta"])
@@ -98,7 +101,23 @@ def build(opt: BuildOptions) -> FigureData:
         {"claim": f"on late-bloomer, zeta={zmin['zeta']:g} selects the best expert less often than zeta=1 and has a "
                   f"larger mean regret (the price of relaxing the threshold)", "kind": "measured", "holds": price},
     ]
-    holds = price
+    return claims, zmin, z1_lb
+
+
+def build(opt: BuildOptions) -> FigureData:
+    """Trajectories for three zetas, then the zeta sweep on two environments."""
+    T = 4000 if opt.quick else 20000
+    S = opt.n_seeds(40, 12)
+    zetas = SWEEP_ZETAS if not opt.quick else (1.0, 0.5, 0.1, 0.01)
+    rows, traj = _trajectories(opt, T, S)
+    sweep_rows, sweep = _sweep(opt, T, S, zetas)
+    rows += sweep_rows
+    table = {env: [{"zeta": it["zeta"], "regret": float(it["regret"].mean()),
+                    "correct_selection": it["correct"] / S, "best_survived": it["best_survived"] / S,
+                    "mean_round_to_one": float(it["round_to_one"].mean()), "reached_one": it["reached_one"],
+                    "log_gamma_T": it["log_gamma_T"]}
+                   for it in sweep[env]] for env in ENVS}
+    claims, zmin, z1_lb = _claims(table)
     caption = (f"Setup: xnas, N={N_EXPERTS}, T={T}, eta*=sqrt(2 ln N/T), {S} seeds. Top: stochastic env (gap 0.2L, "
                f"noise 0.5L), zeta in {{1, 0.5, 0.1}}; ln gamma_t stays tiny because experts are wiped only once their weight "
                f"is negligible. Bottom: zeta sweep on stochastic and late-bloomer (best expert "
@@ -114,40 +133,45 @@ def build(opt: BuildOptions) -> FigureData:
         "claim": claims[2]["claim"],
         "kind": "measured",
         "claims": claims,
-        "claim_holds": holds,
+        "claim_holds": claims[2]["holds"],
     }
 
     def draw(path: str) -> None:
-        fig, axes = P.new_figure(2, "Wipeout dynamics and the relaxation zeta", nrows=2, figsize=(6.8, 6.2))
-        a1, a2, a3, a4 = axes
-        for k, z in enumerate(TRAJ_ZETAS):
-            rounds, alive, lg = traj[z]
-            col = P.color("", k)
-            P.band(a1, rounds, alive, f"zeta={z:g}", col)
-            # ln gamma_t is 0 until the first wipeout and tiny afterwards: symlog shows both
-            a2.plot(rounds, lg.mean(axis=0), color=col, label=f"zeta={z:g}", linewidth=1.3)
-        a2.set_yscale("symlog", linthresh=1e-15)
-        a2.set_ylim(-1e-16, 1.0)
-        a2.set_yticks([0, 1e-15, 1e-12, 1e-9, 1e-6, 1e-3, 1])
-        P.label(a1, "round t", "alive experts (mean over seeds)", "stochastic: alive experts", loc="lower left")
-        P.label(a2, "round t", "ln gamma_t (mean, symlog)", "stochastic: wipeout factor", loc="upper left")
-        za = np.array(zetas)
-        for k, env in enumerate(ENVS):
-            col = P.color("", k + 3)
-            P.rate_band(a3, za, np.array([it["correct"] for it in sweep[env]]), S, f"{env}: correct selection", col)
-            p = np.array([it["best_survived"] for it in sweep[env]]) / S
-            a3.plot(za, p, "x--", color=col, linewidth=1, markersize=4, label=f"{env}: best survived")
-            P.band(a4, za, np.array([it["round_to_one"] for it in sweep[env]]).T / T, env, col, style="o-")
-        for ax in (a3, a4):
-            ax.set_xscale("log")
-            ax.set_ylim(-0.02, 1.05)
-        P.label(a3, "zeta (log scale)", "fraction of seeds", "selection and survival", loc="lower right")
-        P.label(a4, "zeta (log scale)", "round to one expert / T", "speed of convergence", loc="upper left")
-        P.save(fig, path, caption)
+        _draw(path, traj, sweep, zetas, T, S, caption)
 
     header = ("kind", "env", "zeta", "round", "alive_mean", "log_gamma_mean", "regret_mean", "correct_rate",
               "best_survived_rate", "round_to_one_mean", "seeds")
     return FigureData(header, rows, summary, draw)
+
+
+def _draw(path: str, traj: dict, sweep: dict, zetas: tuple, T: int, S: int, caption: str) -> None:
+    """Top: alive experts and ln gamma_t against t; bottom: selection, survival and speed against zeta."""
+    fig, axes = P.new_figure(2, "Wipeout dynamics and the relaxation zeta", nrows=2, figsize=(6.8, 6.2))
+    a1, a2, a3, a4 = axes
+    for k, z in enumerate(TRAJ_ZETAS):
+        rounds, alive, lg = traj[z]
+        col = P.color("", k)
+        P.band(a1, rounds, alive, f"zeta={z:g}", col)
+        # ln gamma_t is 0 until the first wipeout and tiny afterwards: symlog shows both
+        a2.plot(rounds, lg.mean(axis=0), color=col, label=f"zeta={z:g}", linewidth=1.3)
+    a2.set_yscale("symlog", linthresh=1e-15)
+    a2.set_ylim(-1e-16, 1.0)
+    a2.set_yticks([0, 1e-15, 1e-12, 1e-9, 1e-6, 1e-3, 1])
+    P.label(a1, "round t", "alive experts (mean over seeds)", "stochastic: alive experts", loc="lower left")
+    P.label(a2, "round t", "ln gamma_t (mean, symlog)", "stochastic: wipeout factor", loc="upper left")
+    za = np.array(zetas)
+    for k, env in enumerate(ENVS):
+        col = P.color("", k + 3)
+        P.rate_band(a3, za, np.array([it["correct"] for it in sweep[env]]), S, f"{env}: correct selection", col)
+        p = np.array([it["best_survived"] for it in sweep[env]]) / S
+        a3.plot(za, p, "x--", color=col, linewidth=1, markersize=4, label=f"{env}: best survived")
+        P.band(a4, za, np.array([it["round_to_one"] for it in sweep[env]]).T / T, env, col, style="o-")
+    for ax in (a3, a4):
+        ax.set_xscale("log")
+        ax.set_ylim(-0.02, 1.05)
+    P.label(a3, "zeta (log scale)", "fraction of seeds", "selection and survival", loc="lower right")
+    P.label(a4, "zeta (log scale)", "round to one expert / T", "speed of convergence", loc="upper left")
+    P.save(fig, path, caption)
 
 
 FIGURE = Figure(
