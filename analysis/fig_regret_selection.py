@@ -71,11 +71,8 @@ def _sweep(opt: BuildOptions, T: int, S: int, rows: list) -> dict:
     return out
 
 
-def build(opt: BuildOptions) -> FigureData:
-    """Regret and correct selection at each horizon for each forecaster."""
-    Ts = np.unique(np.geomspace(30, 3000 if opt.quick else 30000, 4 if opt.quick else 7).round().astype(int))
-    S = opt.n_seeds(40, 16)
-    rows = []
+def _horizons(opt: BuildOptions, Ts: np.ndarray, S: int, rows: list) -> tuple:
+    """One run per forecaster and horizon (CSV rows appended to ``rows``): per-seed regrets and correct selections."""
     regret = {fc: [] for fc in FORECASTERS}
     hits = {fc: [] for fc in FORECASTERS}
     for fc in FORECASTERS:
@@ -89,10 +86,12 @@ def build(opt: BuildOptions) -> FigureData:
             hits[fc].append(k)
             rows.append(("horizon", fc, 1.0, res.eta, int(T), float(res.final_regret.mean()),
                          float(res.final_regret.std(ddof=1)), k / S, S))
-    mean_reg = {fc: [float(r.mean()) for r in regret[fc]] for fc in FORECASTERS}
-    rate = {fc: [k / S for k in hits[fc]] for fc in FORECASTERS}
+    return regret, hits
+
+
+def _claims(mean_reg: dict, rate: dict, sweep: dict) -> tuple:
+    """The claims (see the module docstring) and each forecaster's best run of the sweep."""
     others = [fc for fc in FORECASTERS if fc != "xnas"]
-    sweep = _sweep(opt, int(Ts[-1]), S, rows)
     xnas_base = mean_reg["xnas"][-1]
     best = {fc: min(sweep[fc], key=lambda e: e["regret"]) for fc in FORECASTERS}
     base_holds = bool(all(xnas_base < mean_reg[o][-1] for o in others))
@@ -109,7 +108,21 @@ def build(opt: BuildOptions) -> FigureData:
          "kind": "consistency check", "holds": bool(all(rate["xnas"][-1] >= rate[o][-1] for o in others)),
          "why": "with uniform initial weights xnas's largest weight is always on the leader in hindsight"},
     ]
-    holds = sweep_holds
+    return claims, best
+
+
+def build(opt: BuildOptions) -> FigureData:
+    """Regret and correct selection at each horizon for each forecaster."""
+    Ts = np.unique(np.geomspace(30, 3000 if opt.quick else 30000, 4 if opt.quick else 7).round().astype(int))
+    S = opt.n_seeds(40, 16)
+    rows = []
+    regret, hits = _horizons(opt, Ts, S, rows)
+    mean_reg = {fc: [float(r.mean()) for r in regret[fc]] for fc in FORECASTERS}
+    rate = {fc: [k / S for k in hits[fc]] for fc in FORECASTERS}
+    sweep = _sweep(opt, int(Ts[-1]), S, rows)
+    xnas_base = mean_reg["xnas"][-1]
+    claims, best = _claims(mean_reg, rate, sweep)
+    sweep_holds = claims[1]["holds"]
     caption = (f"Setup: N={N_EXPERTS}, stochastic env (best expert drawn per seed, gap 0.05L, noise 0.5L), one run per "
                f"horizon T, {S} seeds. xnas and gd-softmax at eta*(T)=sqrt(2 ln N/T); adam-softmax with DARTS "
                f"settings (3e-4, betas (0.5, 0.999), wd 1e-3). Left: regret after round T (mean, 95% band); middle: "
@@ -131,35 +144,41 @@ def build(opt: BuildOptions) -> FigureData:
         "claim": claims[1]["claim"],
         "kind": "measured",
         "claims": claims,
-        "claim_holds": holds,
+        "claim_holds": sweep_holds,
     }
 
     def draw(path: str) -> None:
-        fig, (a1, a2, a3) = P.new_figure(3, "Regret and correct expert selection against the horizon",
-                                         figsize=(12.0, 4.2))
-        for fc in FORECASTERS:
-            P.band(a1, Ts, np.array(regret[fc]).T, fc, P.color(fc), style="o-")
-            P.rate_band(a2, Ts, np.array(hits[fc]), S, fc, P.color(fc))
-        a1.set_xscale("log")
-        a1.set_yscale("log")
-        P.label(a1, "horizon T (rounds)", "regret after round T (reward units)", "regret", loc="upper left")
-        a2.set_xscale("log")
-        a2.set_ylim(-0.02, 1.02)
-        P.label(a2, "horizon T (rounds)", "correct selection (fraction of seeds)", "correct selection",
-                loc="upper left")
-        for fc in FORECASTERS:
-            a3.plot([e["multiplier"] for e in sweep[fc]], [e["regret"] for e in sweep[fc]], "o-", color=P.color(fc),
-                    label=fc)
-        a3.axhline(xnas_base, color=P.color("xnas"), linestyle="--", linewidth=1.0, label="xnas at eta*")
-        a3.set_xscale("log")
-        a3.set_yscale("log")
-        P.label(a3, "learning rate / base rate", f"regret after round T={int(Ts[-1])}", "learning-rate sweep",
-                loc="upper left")
-        P.save(fig, path, caption)
+        _draw(path, Ts, regret, hits, sweep, xnas_base, S, caption)
 
     header = ("part", "forecaster", "lr_multiplier", "eta", "T", "regret_mean", "regret_std", "correct_rate",
               "seeds")
     return FigureData(header, rows, summary, draw)
+
+
+def _draw(path: str, Ts: np.ndarray, regret: dict, hits: dict, sweep: dict, xnas_base: float, S: int,
+          caption: str) -> None:
+    """Left: regret against T; middle: correct selection against T; right: the learning-rate sweep."""
+    fig, (a1, a2, a3) = P.new_figure(3, "Regret and correct expert selection against the horizon",
+                                     figsize=(12.0, 4.2))
+    for fc in FORECASTERS:
+        P.band(a1, Ts, np.array(regret[fc]).T, fc, P.color(fc), style="o-")
+        P.rate_band(a2, Ts, np.array(hits[fc]), S, fc, P.color(fc))
+    a1.set_xscale("log")
+    a1.set_yscale("log")
+    P.label(a1, "horizon T (rounds)", "regret after round T (reward units)", "regret", loc="upper left")
+    a2.set_xscale("log")
+    a2.set_ylim(-0.02, 1.02)
+    P.label(a2, "horizon T (rounds)", "correct selection (fraction of seeds)", "correct selection",
+            loc="upper left")
+    for fc in FORECASTERS:
+        a3.plot([e["multiplier"] for e in sweep[fc]], [e["regret"] for e in sweep[fc]], "o-", color=P.color(fc),
+                label=fc)
+    a3.axhline(xnas_base, color=P.color("xnas"), linestyle="--", linewidth=1.0, label="xnas at eta*")
+    a3.set_xscale("log")
+    a3.set_yscale("log")
+    P.label(a3, "learning rate / base rate", f"regret after round T={int(Ts[-1])}", "learning-rate sweep",
+            loc="upper left")
+    P.save(fig, path, caption)
 
 
 FIGURE = Figure(
