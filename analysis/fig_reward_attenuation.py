@@ -107,15 +107,12 @@ def _slope(u: np.ndarray, eff: np.ndarray) -> float:
     return float(np.polyfit(np.log(u[keep]), np.log(np.abs(eff[keep])), 1)[0])
 
 
-def build(opt: BuildOptions) -> FigureData:
-    """Run both checks and plot the effective rewards against the weights."""
-    S = opt.n_seeds(4, 2)
-    rng = np.random.default_rng(opt.seed)
-    opt.say("reward-attenuation: finite differences of equation 6")
-    fdc = finite_difference_check(rng, 20 if opt.quick else 100)
-    fd_err = float(np.max(np.abs(fdc[:, 1] - fdc[:, 2])))
-    rows = [("finite-difference", -1, -1, i % N_EXPERTS, float(r[0]), float(r[1]), float(r[2]), float("nan"))
-            for i, r in enumerate(fdc)]
+def _replays(opt: BuildOptions, S: int, rows: list) -> tuple:
+    """Replay ``S`` random reward streams (CSV rows appended to ``rows``).
+
+    Returns ``(gd, xnas)``, each ``(u, measured, predicted)`` flattened over
+    seeds, rounds and experts (xnas: the experts alive after the update only).
+    """
     gd_u, gd_e, gd_p, x_u, x_e, x_p = [], [], [], [], [], []
     for s in range(S):
         opt.say(f"reward-attenuation: replay seed {s + 1}/{S}")
@@ -133,8 +130,20 @@ def build(opt: BuildOptions) -> FigureData:
                 if m["xnas_alive"][t, i]:
                     rows.append(("xnas", s, t + 1, i, float(m["u_xnas"][t, i]), float(m["xnas_eff"][t, i]),
                                  float(rewards[t, i]), float(rewards[t, i])))
-    gd_u, gd_e, gd_p = map(np.concatenate, (gd_u, gd_e, gd_p))
-    x_u, x_e, x_p = map(np.concatenate, (x_u, x_e, x_p))
+    return tuple(map(np.concatenate, (gd_u, gd_e, gd_p))), tuple(map(np.concatenate, (x_u, x_e, x_p)))
+
+
+def build(opt: BuildOptions) -> FigureData:
+    """Run both checks and plot the effective rewards against the weights."""
+    S = opt.n_seeds(4, 2)
+    rng = np.random.default_rng(opt.seed)
+    opt.say("reward-attenuation: finite differences of equation 6")
+    fdc = finite_difference_check(rng, 20 if opt.quick else 100)
+    fd_err = float(np.max(np.abs(fdc[:, 1] - fdc[:, 2])))
+    rows = [("finite-difference", -1, -1, i % N_EXPERTS, float(r[0]), float(r[1]), float(r[2]), float("nan"))
+            for i, r in enumerate(fdc)]
+    gd, xn = _replays(opt, S, rows)
+    (gd_u, gd_e, gd_p), (x_u, x_e, x_p) = gd, xn
     gd_err = float(np.max(np.abs(gd_e - gd_p)))
     x_err = float(np.max(np.abs(x_e - x_p)))
     tol = 1e-8
@@ -146,7 +155,6 @@ def build(opt: BuildOptions) -> FigureData:
                   "(max abs error below 1e-8)", "kind": "consistency check", "holds": bool(gd_err < tol and x_err < tol),
          "why": "the kernels are written with these update formulas"},
     ]
-    holds = fd_holds
     caption = (f"Setup: (1) eq. 6 by central differences on l(p)=(L/4)|p-y|^2, p=softmax(a).f, random a, f, y in the "
                f"unit ball of R^{DIM}; (2) uniform random rewards in [-L, L], N={N_EXPERTS}, {ROUNDS} rounds, "
                f"log-uniform initial weights in [1e-4, 1], eta={ETA}, {S} seeds, replayed through gd-softmax and xnas; "
@@ -165,30 +173,37 @@ def build(opt: BuildOptions) -> FigureData:
                  "finite differences to 1e-6; the kernels' agreement with it is a consistency check",
         "kind": "measured",
         "claims": claims,
-        "claim_holds": holds,
+        "claim_holds": fd_holds,
     }
 
     def draw(path: str) -> None:
-        fig, (a1, a2) = P.new_figure(2, "Reward attenuation: effective reward of GD-softmax vs XNAS")
-        a1.loglog(x_u, np.abs(x_e), ".", color=P.color("xnas"), markersize=2, alpha=0.4, label="xnas: R_i")
-        a1.loglog(gd_u, np.abs(gd_e), ".", color=P.color("gd-softmax"), markersize=2, alpha=0.4,
-                  label="gd-softmax: u_i (R_i - R_bar)")
-        grid = np.geomspace(max(1e-7, gd_u.min()), 1, 50)
-        a1.loglog(grid, 2 * L * grid, "k--", linewidth=0.8, label="2 L u (bound for gd-softmax)")
-        a1.set_ylim(1e-7, 3)
-        P.label(a1, "expert weight u_(t-1,i) (log scale)", "|effective reward| (reward units)",
-                "effective reward vs weight", loc="lower right")
-        a2.plot(x_p, x_e, ".", color=P.color("xnas"), markersize=2, alpha=0.4, label=f"xnas vs R_i (max err {x_err:.1e})")
-        a2.plot(gd_p, gd_e, ".", color=P.color("gd-softmax"), markersize=2, alpha=0.4,
-                label=f"gd vs u_i(R_i-R_bar) (max err {gd_err:.1e})")
-        a2.plot(fdc[:, 2], fdc[:, 1], "x", color="k", markersize=3, label=f"eq. 6 by finite diff. (max err {fd_err:.1e})")
-        a2.plot([-L, L], [-L, L], "k:", linewidth=0.8)
-        P.label(a2, "predicted effective reward (reward units)", "measured effective reward (reward units)",
-                "measured vs predicted", loc="upper left")
-        P.save(fig, path, caption)
+        _draw(path, fdc, gd, xn, (fd_err, gd_err, x_err), caption)
 
     header = ("source", "seed", "round", "expert", "u_prev", "effective_reward", "predicted", "reward")
     return FigureData(header, rows, summary, draw)
+
+
+def _draw(path: str, fdc: np.ndarray, gd: tuple, xn: tuple, errors: tuple, caption: str) -> None:
+    """Left: |effective reward| against the weight; right: measured against predicted (``errors``: fd, gd, xnas)."""
+    (gd_u, gd_e, gd_p), (x_u, x_e, x_p) = gd, xn
+    fd_err, gd_err, x_err = errors
+    fig, (a1, a2) = P.new_figure(2, "Reward attenuation: effective reward of GD-softmax vs XNAS")
+    a1.loglog(x_u, np.abs(x_e), ".", color=P.color("xnas"), markersize=2, alpha=0.4, label="xnas: R_i")
+    a1.loglog(gd_u, np.abs(gd_e), ".", color=P.color("gd-softmax"), markersize=2, alpha=0.4,
+              label="gd-softmax: u_i (R_i - R_bar)")
+    grid = np.geomspace(max(1e-7, gd_u.min()), 1, 50)
+    a1.loglog(grid, 2 * L * grid, "k--", linewidth=0.8, label="2 L u (bound for gd-softmax)")
+    a1.set_ylim(1e-7, 3)
+    P.label(a1, "expert weight u_(t-1,i) (log scale)", "|effective reward| (reward units)",
+            "effective reward vs weight", loc="lower right")
+    a2.plot(x_p, x_e, ".", color=P.color("xnas"), markersize=2, alpha=0.4, label=f"xnas vs R_i (max err {x_err:.1e})")
+    a2.plot(gd_p, gd_e, ".", color=P.color("gd-softmax"), markersize=2, alpha=0.4,
+            label=f"gd vs u_i(R_i-R_bar) (max err {gd_err:.1e})")
+    a2.plot(fdc[:, 2], fdc[:, 1], "x", color="k", markersize=3, label=f"eq. 6 by finite diff. (max err {fd_err:.1e})")
+    a2.plot([-L, L], [-L, L], "k:", linewidth=0.8)
+    P.label(a2, "predicted effective reward (reward units)", "measured effective reward (reward units)",
+            "measured vs predicted", loc="upper left")
+    P.save(fig, path, caption)
 
 
 FIGURE = Figure(
