@@ -132,6 +132,26 @@ def test_mean_normalized_entropy():
     assert mean_normalized_entropy({"a": torch.tensor([[0.5, 0.5, 0, 0]])}) == pytest.approx(math.log(2) / math.log(4))
 
 
+
+def test_search_result_summary_is_the_json_object_of_the_command():
+    from xnas.nas.genotypes import GENOTYPES
+    from xnas.nas.nb201.genotype import parse_arch_str
+    from xnas.nas.search import SearchResult
+
+    g = GENOTYPES["XNAS"]
+    log = [{"valid_acc": 0.5, "seconds": 1.5},
+           {"valid_acc": 0.75, "valid_loss": 0.6, "entropy": 0.2, "alive": {"normal": 3, "reduce": 4}, "seconds": 2.0}]
+    assert SearchResult(g, 2, log, "runs/x").summary("darts") == {
+        "space": "darts", "genotype": g.to_dict(), "text": g.to_darts(), "darts": g.to_darts(), "out_dir": "runs/x",
+        "epochs": 2, "valid_acc": 0.75, "valid_loss": 0.6, "entropy": 0.2, "alive": {"normal": 3, "reduce": 4},
+        "seconds": 3.5,
+    }
+    arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+    d = SearchResult(parse_arch_str(arch), 0, [], "runs/y").summary("nb201")
+    assert d["text"] == arch and d["darts"] is None and d["genotype"] == parse_arch_str(arch).to_dict()
+    assert d["valid_acc"] is None and d["alive"] is None and d["seconds"] == 0
+
+
 def _drive(updater, costs, steps):
     """``steps`` architecture steps on the linear loss sum(u * cost) (a fixed validation loss)."""
     for _ in range(steps):
