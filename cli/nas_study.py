@@ -57,7 +57,7 @@ def _methods(text: Optional[str]) -> Optional[tuple[str, ...]]:
 @click.option("--channels", "-C", type=int, default=None, help="Supernet initial channels [the space's search preset for DATASET].")
 @click.option("--layers", type=int, default=None, help="Supernet cells [the space's search preset for DATASET].")
 @click.option("--recipe", default=None, help="Training recipe shared by every cell [the space's recipe for DATASET].")
-@click.option("--train-epochs", type=int, default=None, help="Training epochs [10].")
+@click.option("--train-epochs", type=int, default=None, help="Training epochs [the recipe's].")
 @click.option("--train-batch", type=int, default=None, help="Training batch size [the recipe's].")
 @click.option("--train-limit", type=int, default=None, help="Training (and test) images per training [all].")
 @click.option("--train-channels", type=int, default=None, help="Channels of the trained network [the recipe's].")

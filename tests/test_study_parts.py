@@ -187,3 +187,16 @@ def test_pending_units_go_cell_by_cell_across_methods(tmp_path):
     assert order[:6] == [("xnas", 0, None), ("xnas", 0, 0), ("xnas", 0, 1),
                          ("random", 0, None), ("random", 0, 0), ("random", 0, 1)]
     assert len(order) == len(set(order)) == 3 * 3 + 4 * 3
+
+
+def test_training_settings_default_to_the_recipes_own():
+    pytest.importorskip("torch")
+    from xnas.nas.recipes import get_recipe
+    from xnas.nas.study.backend import _recipe
+
+    cfg = make_config("fashion-mnist", "darts", recipe="darts-fashion")
+    assert cfg.train_epochs is None
+    assert _recipe(cfg) == get_recipe("darts-fashion")
+    cfg = make_config("fashion-mnist", "nb201", train_epochs=10, train_layers=3)
+    trained = _recipe(cfg)
+    assert (trained.epochs, trained.layers, trained.name) == (10, 3, "nb201-fashion")

@@ -60,7 +60,8 @@ class StudyConfig:
     recipe : str
         The training recipe (:mod:`xnas.nas.recipes`) every cell is trained with,
         overridden by ``train_epochs``, ``train_batch``, ``train_channels`` and
-        ``train_layers`` where these are set.
+        ``train_layers`` where these are set (``None``, the default for each:
+        the recipe's own value).
     train_limit : int, optional
         Training (and test) images of each training (``None``: all).
     data_dir, device : run-time settings, not part of the identity.
@@ -81,7 +82,7 @@ class StudyConfig:
     search_nodes: Optional[int] = None
     split: float = 0.5
     recipe: Optional[str] = None
-    train_epochs: Optional[int] = 10
+    train_epochs: Optional[int] = None
     train_batch: Optional[int] = None
     train_channels: Optional[int] = None
     train_layers: Optional[int] = None
