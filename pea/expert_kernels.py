@@ -21,6 +21,8 @@ import math
 import numpy as np
 from numba import njit
 
+from xnas.pea.vecmath import _exp_v, _log1p_v, _log_v, _dot4, _max4, _softmax_v, _sum4
+
 # Forecaster ids, continuing those of xnas.pea.kernels.
 FC_ADAHEDGE = 7
 FC_SQUINT = 8
@@ -31,9 +33,9 @@ FC_HEDGE_ANYTIME = 12
 
 # Rows of the per-expert state matrix ``st`` (shape (ST_ROWS, N)).
 ST_ROWS = 3
-# Entries of the scalar state ``sc``: AdaHedge's cumulative mixability gap and
-# its current learning rate.
-SC_SIZE = 2
+# Entries of the scalar state ``sc``: AdaHedge's cumulative mixability gap, its
+# current learning rate, and ln N.
+SC_SIZE = 3
 
 # Below this cumulative squared regret the closed form of Squint's evidence
 # cancels badly; a 24-point Gauss-Legendre rule on [0, 1/2] is exact there
@@ -45,14 +47,6 @@ _GL_WT = _GL_W / 4.0
 _SQRT_PI = math.sqrt(math.pi)
 # Beyond this the exponentially scaled erfc is taken from its asymptotic series.
 _ASYMPTOTIC = 26.0
-
-
-@njit(cache=True)
-def _logaddexp(x, y):
-    m = max(x, y)
-    if m == -np.inf:
-        return -np.inf
-    return m + math.log1p(math.exp(-abs(x - y)))
 
 
 @njit(cache=True)
@@ -130,6 +124,7 @@ def _expert_init(fc_id, st, sc):
             st[2, i] = 0.5
     sc[0] = 0.0
     sc[1] = np.inf
+    sc[2] = math.log(st.shape[1])
 
 
 @njit(cache=True)
@@ -143,8 +138,11 @@ def _leaders(S, logw0, a):
         a[i] = logw0[i] if S[i] == best else -np.inf
 
 
-@njit(cache=True)
-def _adahedge_step(r, rbar, u, S, a, logw0, sc):
+_FAST = {"cache": True, "fastmath": {"contract"}, "error_model": "numpy", "inline": "always"}
+
+
+@njit(**_FAST)
+def _adahedge_step(R, j, rbar, u, S, a, logw0, sc, w):
     """Add the round's mixability gap, then re-weight with eta = ln N / Delta."""
     n = a.shape[0]
     eta = sc[1]
@@ -152,21 +150,18 @@ def _adahedge_step(r, rbar, u, S, a, logw0, sc):
         # FTL's mix loss is the best loss among the leaders it mixed
         mx = -np.inf
         for i in range(n):
-            if u[i] > 0.0 and r[i] > mx:
-                mx = r[i]
+            if u[i] > 0.0 and R[j, i] > mx:
+                mx = R[j, i]
         delta = mx - rbar
     else:
-        m = -np.inf
         for i in range(n):
-            if u[i] > 0.0 and eta * r[i] > m:
-                m = eta * r[i]
-        s = 0.0
+            w[i] = eta * R[j, i] if u[i] > 0.0 else -np.inf
+        m = _max4(w)
         for i in range(n):
-            if u[i] > 0.0:
-                s += u[i] * math.exp(eta * r[i] - m)
-        delta = (m + math.log(s)) / eta - rbar
+            w[i] = u[i] * _exp_v(w[i] - m)
+        delta = (m + _log_v(_sum4(w))) / eta - rbar
     sc[0] += max(delta, 0.0)
-    eta = math.log(n) / sc[0] if sc[0] > 0.0 else np.inf
+    eta = sc[2] / sc[0] if sc[0] > 0.0 else np.inf
     sc[1] = eta
     if eta == np.inf:
         _leaders(S, logw0, a)
@@ -175,62 +170,103 @@ def _adahedge_step(r, rbar, u, S, a, logw0, sc):
             a[i] = logw0[i] + eta * S[i]
 
 
-@njit(cache=True)
-def _expert_step(fc_id, eta, L, alpha, t, r, rbar, u, S, a, logw0, st, sc):
-    """Update the log-weights ``a`` after round ``t`` (1-based).
+@njit(**_FAST)
+def _fixed_share_step(eta, alpha, R, j, a, logw0, w):
+    """Hedge step, then ``u = (1 - alpha) v + alpha pi`` in log space."""
+    n = a.shape[0]
+    for i in range(n):
+        a[i] += eta * R[j, i]
+    m = _max4(a)
+    for i in range(n):
+        w[i] = _exp_v(a[i] - m)
+    lse = m + _log_v(_sum4(w))
+    la = _log_v(alpha)
+    l1 = _log1p_v(-alpha)
+    for i in range(n):
+        # logaddexp(x, y) = max + log1p(exp(-|x - y|)), -inf when both are
+        x = l1 + (a[i] - lse)
+        y = la + logw0[i]
+        hi = x if x > y else y
+        lo = y if x > y else x
+        v = hi + _log1p_v(_exp_v(lo - hi))
+        a[i] = v if hi > -np.inf else -np.inf
 
-    ``S`` already holds the cumulative rewards through round ``t``.
+
+@njit(**_FAST)
+def _boa_step(inv, R, j, rbar, a, logw0, st):
+    """Second-order excess losses, per-expert learning rates (Wintenberger 2017)."""
+    for i in range(a.shape[0]):
+        rho = (R[j, i] - rbar) * inv
+        st[0, i] += rho - st[2, i] * rho * rho
+        st[1, i] += rho * rho
+        v = st[1, i]
+        e = math.sqrt(-logw0[i] / v) if v > 0.0 else 0.5
+        e = e if e < 0.5 else 0.5
+        st[2, i] = e
+        a[i] = logw0[i] + _log_v(e) + e * st[0, i]
+
+
+@njit(**_FAST)
+def _mlpoly_step(inv, R, j, rbar, a, logw0, st):
+    """Polynomial potential with per-expert rates 1 / (1 + V) (Gaillard et al. 2014)."""
+    n = a.shape[0]
+    npos = 0
+    for i in range(n):
+        rho = (R[j, i] - rbar) * inv
+        st[0, i] += rho
+        st[1, i] += rho * rho
+        pos = st[0, i] > 0.0
+        v = logw0[i] + _log_v(st[0, i]) - _log1p_v(st[1, i])
+        a[i] = v if pos else -np.inf
+        npos += 1 if pos else 0
+    if npos == 0:
+        for i in range(n):
+            a[i] = logw0[i]
+
+
+@njit(**_FAST)
+def _expert_step(fc_id, eta, L, alpha, t, R, j, rbar, u, S, a, logw0, st, sc, w):
+    """Update the log-weights ``a`` after round ``t`` (1-based), whose rewards are
+    ``R[j]``; ``w`` is scratch.  ``S`` already holds the cumulative rewards
+    through round ``t``.
     """
     n = a.shape[0]
     inv = 1.0 / (2.0 * L)
     if fc_id == FC_HEDGE_ANYTIME:
-        et = math.sqrt(8.0 * math.log(n) / (t + 1)) * inv
+        et = math.sqrt(8.0 * sc[2] / (t + 1)) * inv
         for i in range(n):
             a[i] = logw0[i] + et * S[i]
     elif fc_id == FC_FIXED_SHARE:
-        for i in range(n):
-            a[i] += eta * r[i]
-        m = -np.inf
-        for i in range(n):
-            if a[i] > m:
-                m = a[i]
-        s = 0.0
-        for i in range(n):
-            s += math.exp(a[i] - m)
-        lse = m + math.log(s)
-        la = math.log(alpha) if alpha > 0.0 else -np.inf
-        l1 = math.log1p(-alpha) if alpha < 1.0 else -np.inf
-        for i in range(n):
-            a[i] = _logaddexp(l1 + (a[i] - lse), la + logw0[i])
+        _fixed_share_step(eta, alpha, R, j, a, logw0, w)
     elif fc_id == FC_ADAHEDGE:
-        _adahedge_step(r, rbar, u, S, a, logw0, sc)
+        _adahedge_step(R, j, rbar, u, S, a, logw0, sc, w)
     elif fc_id == FC_SQUINT:
         for i in range(n):
-            rho = (r[i] - rbar) * inv
+            rho = (R[j, i] - rbar) * inv
             st[0, i] += rho
             st[1, i] += rho * rho
             a[i] = logw0[i] + squint_log_evidence(st[0, i], st[1, i])
     elif fc_id == FC_BOA:
-        for i in range(n):
-            rho = (r[i] - rbar) * inv
-            st[0, i] += rho - st[2, i] * rho * rho
-            st[1, i] += rho * rho
-            e = 0.5
-            if st[1, i] > 0.0:
-                e = min(0.5, math.sqrt(-logw0[i] / st[1, i]))
-            st[2, i] = e
-            a[i] = logw0[i] + math.log(e) + e * st[0, i]
+        _boa_step(inv, R, j, rbar, a, logw0, st)
     elif fc_id == FC_MLPOLY:
-        any_pos = False
+        _mlpoly_step(inv, R, j, rbar, a, logw0, st)
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _expert_segment(fc_id, block, j0, j1, t, eta, L, alpha, a, S, u, w, logw0, st, sc):
+    """Rounds ``j0 .. j1-1`` of ``block`` with no event inside, ``t`` rounds played
+    before: mix, account, step.  Returns the forecaster's reward over them.
+
+    The per-round path of :func:`xnas.pea.kernels._run_one` does the same for
+    the convex environment, whose rewards depend on the mixture.
+    """
+    n = a.shape[0]
+    fc = 0.0
+    for j in range(j0, j1):
+        s = _softmax_v(a, w, u)
+        rbar = _dot4(w, block, j) / s
+        fc += rbar
         for i in range(n):
-            rho = (r[i] - rbar) * inv
-            st[0, i] += rho
-            st[1, i] += rho * rho
-            if st[0, i] > 0.0:
-                a[i] = logw0[i] + math.log(st[0, i]) - math.log1p(st[1, i])
-                any_pos = True
-            else:
-                a[i] = -np.inf
-        if not any_pos:
-            for i in range(n):
-                a[i] = logw0[i]
+            S[i] += block[j, i]
+        _expert_step(fc_id, eta, L, alpha, t + j - j0 + 1, block, j, rbar, u, S, a, logw0, st, sc, w)
+    return fc

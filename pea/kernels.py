@@ -39,14 +39,17 @@ from xnas.pea.env_kernels import (BLOCK, ENV_ADVERSARIAL, ENV_CONVEX, ENV_LATE_B
                                   ENV_REPLAY, ENV_STOCHASTIC, ENV_SWITCHING, _adversarial_block,
                                   _env_rewards, _env_setup)
 from xnas.pea.expert_kernels import (FC_ADAHEDGE, FC_BOA, FC_FIXED_SHARE, FC_HEDGE_ANYTIME,  # noqa: F401
-                                     FC_MLPOLY, FC_SQUINT, SC_SIZE, ST_ROWS, _expert_init, _expert_step)
+                                     FC_MLPOLY, FC_SQUINT, SC_SIZE, ST_ROWS, _expert_init, _expert_segment,
+                                     _expert_step, _softmax_v)
 from xnas.pea.rng import _seed_state
 from xnas.pea.shifting import _shift_best, _shift_block, _shift_init, _shift_round
 
 # Which kernel module calls kernels of which others (callers after their callees).
 _CALLEES = (
     ("env_kernels.py", ("rng.py",)),
-    ("kernels.py", ("rng.py", "env_kernels.py", "eg_kernels.py", "expert_kernels.py", "shifting.py")),
+    ("expert_kernels.py", ("vecmath.py",)),
+    ("kernels.py", ("rng.py", "env_kernels.py", "eg_kernels.py", "vecmath.py", "expert_kernels.py",
+                    "shifting.py")),
 )
 
 
@@ -141,6 +144,10 @@ def _mixture(fc_id, a, S, tmp, out):
     elif fc_id == FC_UNIFORM:
         for i in range(n):
             tmp[i] = 1.0
+    elif fc_id >= FC_ADAHEDGE:
+        # the vectorised exponential, as in the rounds the forecaster played
+        _softmax_v(a, tmp, out)
+        return
     else:
         _weights_from_logits(a, tmp)
     s = 0.0
@@ -220,6 +227,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     record = trace.shape[0] >= T
     is_eg = fc_id == FC_XNAS or fc_id == FC_EG
     is_xnas = fc_id == FC_XNAS
+    is_expert = fc_id >= FC_ADAHEDGE
     # The polynomial is exact to 1e-17 while |eta R| <= 0.35.
     poly = do_clip and eta * L <= 0.35
     convex = env_id == ENV_CONVEX
@@ -307,6 +315,16 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                     fc_reward += _eg_segment(block, j, j + stop, a, w, S, eta, L, poly, do_clip)
                 j += stop
                 t += stop
+            elif is_expert and not convex:
+                stop = nb - j
+                if si < K:
+                    stop = min(stop, samples[si] - t)
+                if record:
+                    stop = 1
+                fc_reward += _expert_segment(fc_id, block, j, j + stop, t, eta, L, alpha, a, S, u, tmp,
+                                             logw0, st, sc)
+                j += stop
+                t += stop
             else:
                 t += 1
                 r = block[j]
@@ -359,7 +377,8 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                         for i in range(n):
                             a[i] -= eta * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + eps)
                 elif fc_id >= FC_ADAHEDGE:
-                    _expert_step(fc_id, eta, L, alpha, t, r, rbar, u, S, a, logw0, st, sc)
+                    # only the convex environment comes here (see _expert_segment)
+                    _expert_step(fc_id, eta, L, alpha, t, buf, 0, rbar, u, S, a, logw0, st, sc, tmp)
 
             # ---- events after round t
             if is_eg and t % SYNC_EVERY == 0:
