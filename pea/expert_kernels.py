@@ -114,14 +114,18 @@ def squint_log_evidence(R, V):
 
 
 @njit(cache=True)
-def _expert_init(fc_id, st, sc):
-    """Initial state: BOA's learning rates start at 1/2, AdaHedge's at infinity."""
+def _expert_init(fc_id, st, sc, logw0):
+    """Initial state: BOA's learning rates start at 1/2, AdaHedge's at infinity;
+    Fixed-share keeps its prior in linear space."""
     for k in range(st.shape[0]):
         for i in range(st.shape[1]):
             st[k, i] = 0.0
     if fc_id == FC_BOA:
         for i in range(st.shape[1]):
             st[2, i] = 0.5
+    if fc_id == FC_FIXED_SHARE:
+        for i in range(st.shape[1]):
+            st[0, i] = math.exp(logw0[i])
     sc[0] = 0.0
     sc[1] = np.inf
     sc[2] = math.log(st.shape[1])
@@ -171,18 +175,9 @@ def _adahedge_step(R, j, rbar, u, S, a, logw0, sc, w):
 
 
 @njit(**_FAST)
-def _fixed_share_step(eta, alpha, R, j, a, logw0, w):
-    """Hedge step, then ``u = (1 - alpha) v + alpha pi`` in log space."""
-    n = a.shape[0]
-    for i in range(n):
-        a[i] += eta * R[j, i]
-    m = _max4(a)
-    for i in range(n):
-        w[i] = _exp_v(a[i] - m)
-    lse = m + _log_v(_sum4(w))
-    la = _log_v(alpha)
-    l1 = _log1p_v(-alpha)
-    for i in range(n):
+def _fixed_share_logaddexp(a, lse, la, l1, logw0):
+    """``a_i = log((1 - alpha) exp(a_i - lse) + alpha pi_i)`` in log space throughout."""
+    for i in range(a.shape[0]):
         # logaddexp(x, y) = max + log1p(exp(-|x - y|)), -inf when both are
         x = l1 + (a[i] - lse)
         y = la + logw0[i]
@@ -190,6 +185,35 @@ def _fixed_share_step(eta, alpha, R, j, a, logw0, w):
         lo = y if x > y else x
         v = hi + _log1p_v(_exp_v(lo - hi))
         a[i] = v if hi > -np.inf else -np.inf
+
+
+@njit(**_FAST)
+def _fixed_share_step(eta, alpha, R, j, a, logw0, st, w):
+    """Hedge step ``v ~ u exp(eta R)``, then ``u = (1 - alpha) v + alpha pi``.
+
+    The mixture is formed in linear space (one exponential and one logarithm per
+    expert) and its logarithm becomes the new log-weights; should any weight fall
+    below 1e-300, where the linear form loses digits, the round is redone in log
+    space (:func:`_fixed_share_logaddexp`).
+    """
+    n = a.shape[0]
+    for i in range(n):
+        a[i] += eta * R[j, i]
+    m = _max4(a)
+    for i in range(n):
+        w[i] = _exp_v(a[i] - m)
+    s = _sum4(w)
+    c = (1.0 - alpha) / s
+    ntiny = 0
+    for i in range(n):
+        x = c * w[i] + alpha * st[0, i]
+        w[i] = x
+        ntiny += 1 if x < 1e-300 else 0
+    if ntiny == 0:
+        for i in range(n):
+            a[i] = _log_v(w[i])
+    else:
+        _fixed_share_logaddexp(a, m + _log_v(s), _log_v(alpha), _log1p_v(-alpha), logw0)
 
 
 @njit(**_FAST)
@@ -216,7 +240,8 @@ def _mlpoly_step(inv, R, j, rbar, a, logw0, st):
         st[0, i] += rho
         st[1, i] += rho * rho
         pos = st[0, i] > 0.0
-        v = logw0[i] + _log_v(st[0, i]) - _log1p_v(st[1, i])
+        # log(R_+ / (1 + V)): one logarithm per expert
+        v = logw0[i] + _log_v(st[0, i] / (1.0 + st[1, i]))
         a[i] = v if pos else -np.inf
         npos += 1 if pos else 0
     if npos == 0:
@@ -237,7 +262,7 @@ def _expert_step(fc_id, eta, L, alpha, t, R, j, rbar, u, S, a, logw0, st, sc, w)
         for i in range(n):
             a[i] = logw0[i] + et * S[i]
     elif fc_id == FC_FIXED_SHARE:
-        _fixed_share_step(eta, alpha, R, j, a, logw0, w)
+        _fixed_share_step(eta, alpha, R, j, a, logw0, st, w)
     elif fc_id == FC_ADAHEDGE:
         _adahedge_step(R, j, rbar, u, S, a, logw0, sc, w)
     elif fc_id == FC_SQUINT:

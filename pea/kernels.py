@@ -255,7 +255,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     buf = np.zeros((BLOCK, n))
     st = np.zeros((ST_ROWS, n))
     sc = np.zeros(SC_SIZE)
-    _expert_init(fc_id, st, sc)
+    _expert_init(fc_id, st, sc, logw0)
     shifts = np.int64(fp[FP_SHIFTS])
     dp = np.empty((max(shifts, 0) + 1, n))
     _shift_init(dp)

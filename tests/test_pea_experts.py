@@ -146,3 +146,16 @@ def test_validate_exits_1_when_a_guarantee_is_violated(monkeypatch):
     monkeypatch.setattr(G, "BOUNDS", {"hedge-anytime": lambda T, n, L, **_: 0.0})
     res = CliRunner().invoke(main, ["validate", "--quick", "--json"])
     assert res.exit_code == 1
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1e-300, 0.3])
+def test_fixed_share_underflowing_weights_match_the_reference(alpha):
+    # a large step drives the losers' weights below 1e-300, where the kernel
+    # leaves the linear form for the log-space one
+    R = _replay(6, T=200, N=4)
+    res = simulate("fixed-share", "replay", rewards=R, eta=60.0, n_samples=200,
+                   forecaster_params={"alpha": alpha})
+    ref = run_expert_reference("fixed-share", R, eta=60.0, alpha=alpha)
+    np.testing.assert_allclose(res.weights[0, :-1], ref["u_trace"][1:], rtol=1e-9, atol=1e-13)
+    if alpha == 0.0:
+        assert (res.weights[0] < 1e-300).any()
