@@ -21,7 +21,7 @@ import math
 import numpy as np
 from numba import njit
 
-from xnas.pea.vecmath import _exp_v, _log1p_v, _log_v, _dot4, _max4, _softmax_v, _sum4
+from xnas.pea.vecmath import _exp_v, _log1p_v, _log_v, _dot4, _exp_shifted, _max4, _sum4
 
 # Forecaster ids, continuing those of xnas.pea.kernels.
 FC_ADAHEDGE = 7
@@ -142,28 +142,37 @@ def _leaders(S, logw0, a):
         a[i] = logw0[i] if S[i] == best else -np.inf
 
 
+_LN_HALF = math.log(0.5)
 _FAST = {"cache": True, "fastmath": {"contract"}, "error_model": "numpy", "inline": "always"}
 
 
 @njit(**_FAST)
-def _adahedge_step(R, j, rbar, u, S, a, logw0, sc, w):
-    """Add the round's mixability gap, then re-weight with eta = ln N / Delta."""
+def _adahedge_step(R, j, rbar, S, a, logw0, st, sc, w):
+    """Add the round's mixability gap, then re-weight with eta = ln N / Delta.
+
+    The experts the mixture held are those with ``a_i > -inf``, and
+    ``sum_i u_i exp(eta R_i - m) = sum_i exp(a_i - M + eta R_i - m) / sum_i exp(a_i - M)``
+    with ``M = max a``: both sums come from the log-weights alone, so they do
+    not wait for the mixture of the round.  ``st[0]`` is scratch.
+    """
     n = a.shape[0]
     eta = sc[1]
     if eta == np.inf:
         # FTL's mix loss is the best loss among the leaders it mixed
         mx = -np.inf
         for i in range(n):
-            if u[i] > 0.0 and R[j, i] > mx:
+            if a[i] > -np.inf and R[j, i] > mx:
                 mx = R[j, i]
         delta = mx - rbar
     else:
         for i in range(n):
-            w[i] = eta * R[j, i] if u[i] > 0.0 else -np.inf
+            w[i] = eta * R[j, i] if a[i] > -np.inf else -np.inf
         m = _max4(w)
+        big = _max4(a)
         for i in range(n):
-            w[i] = u[i] * _exp_v(w[i] - m)
-        delta = (m + _log_v(_sum4(w))) / eta - rbar
+            w[i] = _exp_v((a[i] - big) + (w[i] - m))
+            st[0, i] = _exp_v(a[i] - big)
+        delta = (m + (math.log(_sum4(w)) - math.log(_sum4(st[0])))) / eta - rbar
     sc[0] += max(delta, 0.0)
     eta = sc[2] / sc[0] if sc[0] > 0.0 else np.inf
     sc[1] = eta
@@ -223,11 +232,13 @@ def _boa_step(inv, R, j, rbar, a, logw0, st):
         rho = (R[j, i] - rbar) * inv
         st[0, i] += rho - st[2, i] * rho * rho
         st[1, i] += rho * rho
-        v = st[1, i]
-        e = math.sqrt(-logw0[i] / v) if v > 0.0 else 0.5
-        e = e if e < 0.5 else 0.5
+        q = -logw0[i] / st[1, i]
+        # eta = min(1/2, sqrt q), and ln eta = ln(q) / 2 beside it, not after it
+        small = (st[1, i] > 0.0) & (q < 0.25)
+        e = math.sqrt(q) if small else 0.5
+        le = 0.5 * _log_v(q) if small else _LN_HALF
         st[2, i] = e
-        a[i] = logw0[i] + _log_v(e) + e * st[0, i]
+        a[i] = logw0[i] + le + e * st[0, i]
 
 
 @njit(**_FAST)
@@ -250,7 +261,7 @@ def _mlpoly_step(inv, R, j, rbar, a, logw0, st):
 
 
 @njit(**_FAST)
-def _expert_step(fc_id, eta, L, alpha, t, R, j, rbar, u, S, a, logw0, st, sc, w):
+def _expert_step(fc_id, eta, L, alpha, t, R, j, rbar, S, a, logw0, st, sc, w):
     """Update the log-weights ``a`` after round ``t`` (1-based), whose rewards are
     ``R[j]``; ``w`` is scratch.  ``S`` already holds the cumulative rewards
     through round ``t``.
@@ -264,7 +275,7 @@ def _expert_step(fc_id, eta, L, alpha, t, R, j, rbar, u, S, a, logw0, st, sc, w)
     elif fc_id == FC_FIXED_SHARE:
         _fixed_share_step(eta, alpha, R, j, a, logw0, st, w)
     elif fc_id == FC_ADAHEDGE:
-        _adahedge_step(R, j, rbar, u, S, a, logw0, sc, w)
+        _adahedge_step(R, j, rbar, S, a, logw0, st, sc, w)
     elif fc_id == FC_SQUINT:
         for i in range(n):
             rho = (R[j, i] - rbar) * inv
@@ -278,7 +289,7 @@ def _expert_step(fc_id, eta, L, alpha, t, R, j, rbar, u, S, a, logw0, st, sc, w)
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _expert_segment(fc_id, block, j0, j1, t, eta, L, alpha, a, S, u, w, logw0, st, sc):
+def _expert_segment(fc_id, block, j0, j1, t, eta, L, alpha, a, S, w, logw0, st, sc):
     """Rounds ``j0 .. j1-1`` of ``block`` with no event inside, ``t`` rounds played
     before: mix, account, step.  Returns the forecaster's reward over them.
 
@@ -288,10 +299,10 @@ def _expert_segment(fc_id, block, j0, j1, t, eta, L, alpha, a, S, u, w, logw0, s
     n = a.shape[0]
     fc = 0.0
     for j in range(j0, j1):
-        s = _softmax_v(a, w, u)
+        s = _exp_shifted(a, w)
         rbar = _dot4(w, block, j) / s
         fc += rbar
         for i in range(n):
             S[i] += block[j, i]
-        _expert_step(fc_id, eta, L, alpha, t + j - j0 + 1, block, j, rbar, u, S, a, logw0, st, sc, w)
+        _expert_step(fc_id, eta, L, alpha, t + j - j0 + 1, block, j, rbar, S, a, logw0, st, sc, w)
     return fc

@@ -40,7 +40,8 @@ from xnas.pea.env_kernels import (BLOCK, ENV_ADVERSARIAL, ENV_CONVEX, ENV_LATE_B
                                   _env_rewards, _env_setup)
 from xnas.pea.expert_kernels import (FC_ADAHEDGE, FC_BOA, FC_FIXED_SHARE, FC_HEDGE_ANYTIME,  # noqa: F401
                                      FC_MLPOLY, FC_SQUINT, SC_SIZE, ST_ROWS, _expert_init, _expert_segment,
-                                     _expert_step, _softmax_v)
+                                     _expert_step)
+from xnas.pea.vecmath import _softmax_v
 from xnas.pea.rng import _seed_state
 from xnas.pea.shifting import _shift_best, _shift_block, _shift_init, _shift_round
 
@@ -321,7 +322,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                     stop = min(stop, samples[si] - t)
                 if record:
                     stop = 1
-                fc_reward += _expert_segment(fc_id, block, j, j + stop, t, eta, L, alpha, a, S, u, tmp,
+                fc_reward += _expert_segment(fc_id, block, j, j + stop, t, eta, L, alpha, a, S, tmp,
                                              logw0, st, sc)
                 j += stop
                 t += stop
@@ -378,7 +379,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                             a[i] -= eta * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + eps)
                 elif fc_id >= FC_ADAHEDGE:
                     # only the convex environment comes here (see _expert_segment)
-                    _expert_step(fc_id, eta, L, alpha, t, buf, 0, rbar, u, S, a, logw0, st, sc, tmp)
+                    _expert_step(fc_id, eta, L, alpha, t, buf, 0, rbar, S, a, logw0, st, sc, tmp)
 
             # ---- events after round t
             if is_eg and t % SYNC_EVERY == 0:

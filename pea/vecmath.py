@@ -231,14 +231,20 @@ def _dot4(w, R, j):
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
-def _softmax_v(a, w, u):
-    """``u = exp(a - max a) / s``; ``w`` receives ``exp(a - max a)``; returns ``s``."""
+def _exp_shifted(a, w):
+    """``w = exp(a - max a)``; returns ``sum w``."""
     n = a.shape[0]
     m = _max4(a)
     for i in range(n):
         w[i] = _exp_v(a[i] - m)
-    s = _sum4(w)
-    for i in range(n):
+    return _sum4(w)
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
+def _softmax_v(a, w, u):
+    """``u = exp(a - max a) / s``; ``w`` receives ``exp(a - max a)``; returns ``s``."""
+    s = _exp_shifted(a, w)
+    for i in range(a.shape[0]):
         u[i] = w[i] / s
     return s
 
