@@ -147,13 +147,13 @@ _FAST = {"cache": True, "fastmath": {"contract"}, "error_model": "numpy", "inlin
 
 
 @njit(**_FAST)
-def _adahedge_step(R, j, rbar, S, a, logw0, st, sc, w):
+def _adahedge_step(R, j, rbar, S, a, logw0, st, sc, w, s):
     """Add the round's mixability gap, then re-weight with eta = ln N / Delta.
 
-    The experts the mixture held are those with ``a_i > -inf``, and
-    ``sum_i u_i exp(eta R_i - m) = sum_i exp(a_i - M + eta R_i - m) / sum_i exp(a_i - M)``
-    with ``M = max a``: both sums come from the log-weights alone, so they do
-    not wait for the mixture of the round.  ``st[0]`` is scratch.
+    ``w = exp(a - max a)`` are the round's unnormalised weights and ``s`` their
+    sum, so ``sum_i u_i exp(eta R_i - m) = sum_i w_i exp(eta R_i - m) / s``; the
+    exponentials do not depend on the weights and need not wait for them.
+    ``st[0]`` is scratch.
     """
     n = a.shape[0]
     eta = sc[1]
@@ -161,18 +161,18 @@ def _adahedge_step(R, j, rbar, S, a, logw0, st, sc, w):
         # FTL's mix loss is the best loss among the leaders it mixed
         mx = -np.inf
         for i in range(n):
-            if a[i] > -np.inf and R[j, i] > mx:
+            if w[i] > 0.0 and R[j, i] > mx:
                 mx = R[j, i]
         delta = mx - rbar
     else:
+        m = -np.inf
         for i in range(n):
-            w[i] = eta * R[j, i] if a[i] > -np.inf else -np.inf
-        m = _max4(w)
-        big = _max4(a)
+            x = eta * R[j, i]
+            m = x if (w[i] > 0.0) & (x > m) else m
         for i in range(n):
-            w[i] = _exp_v((a[i] - big) + (w[i] - m))
-            st[0, i] = _exp_v(a[i] - big)
-        delta = (m + (math.log(_sum4(w)) - math.log(_sum4(st[0])))) / eta - rbar
+            x = eta * R[j, i] - m
+            st[0, i] = w[i] * _exp_v(x if w[i] > 0.0 else -np.inf)
+        delta = (m + math.log(_sum4(st[0]) / s)) / eta - rbar
     sc[0] += max(delta, 0.0)
     eta = sc[2] / sc[0] if sc[0] > 0.0 else np.inf
     sc[1] = eta
@@ -261,10 +261,11 @@ def _mlpoly_step(inv, R, j, rbar, a, logw0, st):
 
 
 @njit(**_FAST)
-def _expert_step(fc_id, eta, L, alpha, t, R, j, rbar, S, a, logw0, st, sc, w):
+def _expert_step(fc_id, eta, L, alpha, t, R, j, rbar, S, a, logw0, st, sc, w, s):
     """Update the log-weights ``a`` after round ``t`` (1-based), whose rewards are
-    ``R[j]``; ``w`` is scratch.  ``S`` already holds the cumulative rewards
-    through round ``t``.
+    ``R[j]``.  ``w = exp(a - max a)`` and ``s = sum w`` are the round's
+    unnormalised mixture (``w`` is scratch afterwards).  ``S`` already holds the
+    cumulative rewards through round ``t``.
     """
     n = a.shape[0]
     inv = 1.0 / (2.0 * L)
@@ -275,7 +276,7 @@ def _expert_step(fc_id, eta, L, alpha, t, R, j, rbar, S, a, logw0, st, sc, w):
     elif fc_id == FC_FIXED_SHARE:
         _fixed_share_step(eta, alpha, R, j, a, logw0, st, w)
     elif fc_id == FC_ADAHEDGE:
-        _adahedge_step(R, j, rbar, S, a, logw0, st, sc, w)
+        _adahedge_step(R, j, rbar, S, a, logw0, st, sc, w, s)
     elif fc_id == FC_SQUINT:
         for i in range(n):
             rho = (R[j, i] - rbar) * inv
@@ -304,5 +305,5 @@ def _expert_segment(fc_id, block, j0, j1, t, eta, L, alpha, a, S, w, logw0, st, 
         fc += rbar
         for i in range(n):
             S[i] += block[j, i]
-        _expert_step(fc_id, eta, L, alpha, t + j - j0 + 1, block, j, rbar, S, a, logw0, st, sc, w)
+        _expert_step(fc_id, eta, L, alpha, t + j - j0 + 1, block, j, rbar, S, a, logw0, st, sc, w, s)
     return fc

@@ -41,7 +41,7 @@ from xnas.pea.env_kernels import (BLOCK, ENV_ADVERSARIAL, ENV_CONVEX, ENV_LATE_B
 from xnas.pea.expert_kernels import (FC_ADAHEDGE, FC_BOA, FC_FIXED_SHARE, FC_HEDGE_ANYTIME,  # noqa: F401
                                      FC_MLPOLY, FC_SQUINT, SC_SIZE, ST_ROWS, _expert_init, _expert_segment,
                                      _expert_step)
-from xnas.pea.vecmath import _softmax_v
+from xnas.pea.vecmath import _exp_shifted, _softmax_v
 from xnas.pea.rng import _seed_state
 from xnas.pea.shifting import _shift_best, _shift_block, _shift_init, _shift_round
 
@@ -379,7 +379,8 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                             a[i] -= eta * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + eps)
                 elif fc_id >= FC_ADAHEDGE:
                     # only the convex environment comes here (see _expert_segment)
-                    _expert_step(fc_id, eta, L, alpha, t, buf, 0, rbar, S, a, logw0, st, sc, tmp)
+                    s = _exp_shifted(a, tmp)
+                    _expert_step(fc_id, eta, L, alpha, t, buf, 0, rbar, S, a, logw0, st, sc, tmp, s)
 
             # ---- events after round t
             if is_eg and t % SYNC_EVERY == 0:
