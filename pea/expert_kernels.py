@@ -172,7 +172,8 @@ def _adahedge_step(R, j, rbar, S, a, logw0, st, sc, w, s):
         for i in range(n):
             x = eta * R[j, i] - m
             st[0, i] = w[i] * _exp_v(x if w[i] > 0.0 else -np.inf)
-        delta = (m + math.log(_sum4(st[0]) / s)) / eta - rbar
+        # 1 / eta = Delta / ln N is known before the round: no division on the way
+        delta = (m + (math.log(_sum4(st[0])) - math.log(s))) * (sc[0] / sc[2]) - rbar
     sc[0] += max(delta, 0.0)
     eta = sc[2] / sc[0] if sc[0] > 0.0 else np.inf
     sc[1] = eta
@@ -261,6 +262,16 @@ def _mlpoly_step(inv, R, j, rbar, a, logw0, st):
 
 
 @njit(**_FAST)
+def _squint_step(inv, R, j, rbar, a, logw0, st):
+    """Squint's evidence for the uniform prior on eta (Koolen and van Erven 2015)."""
+    for i in range(a.shape[0]):
+        rho = (R[j, i] - rbar) * inv
+        st[0, i] += rho
+        st[1, i] += rho * rho
+        a[i] = logw0[i] + squint_log_evidence(st[0, i], st[1, i])
+
+
+@njit(**_FAST)
 def _expert_step(fc_id, eta, L, alpha, t, R, j, rbar, S, a, logw0, st, sc, w, s):
     """Update the log-weights ``a`` after round ``t`` (1-based), whose rewards are
     ``R[j]``.  ``w = exp(a - max a)`` and ``s = sum w`` are the round's
@@ -278,32 +289,109 @@ def _expert_step(fc_id, eta, L, alpha, t, R, j, rbar, S, a, logw0, st, sc, w, s)
     elif fc_id == FC_ADAHEDGE:
         _adahedge_step(R, j, rbar, S, a, logw0, st, sc, w, s)
     elif fc_id == FC_SQUINT:
-        for i in range(n):
-            rho = (R[j, i] - rbar) * inv
-            st[0, i] += rho
-            st[1, i] += rho * rho
-            a[i] = logw0[i] + squint_log_evidence(st[0, i], st[1, i])
+        _squint_step(inv, R, j, rbar, a, logw0, st)
     elif fc_id == FC_BOA:
         _boa_step(inv, R, j, rbar, a, logw0, st)
     elif fc_id == FC_MLPOLY:
         _mlpoly_step(inv, R, j, rbar, a, logw0, st)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+@njit(**_FAST)
+def _mix_round(a, S, w, R, j):
+    """The mixture's reward ``u . R[j]`` and ``s``, with ``w = exp(a - max a)``,
+    ``s = sum w``; adds ``R[j]`` to the cumulative rewards ``S``."""
+    s = _exp_shifted(a, w)
+    rbar = _dot4(w, R, j) / s
+    for i in range(a.shape[0]):
+        S[i] += R[j, i]
+    return rbar, s
+
+
+# One segment loop per forecaster: a loop that inlines every forecaster's step
+# runs short of registers and reloads its constants every round (2x slower).
+_SEG = {"cache": True, "fastmath": {"contract"}, "error_model": "numpy"}
+
+
+@njit(**_SEG)
+def _segment_hedge(R, j0, j1, t, L, a, S, w, logw0, st, sc):
+    fc = 0.0
+    for j in range(j0, j1):
+        rbar, s = _mix_round(a, S, w, R, j)
+        fc += rbar
+        _expert_step(FC_HEDGE_ANYTIME, 0.0, L, 0.0, t + j - j0 + 1, R, j, rbar, S, a, logw0, st, sc, w, s)
+    return fc
+
+
+@njit(**_SEG)
+def _segment_fixed_share(R, j0, j1, eta, alpha, a, S, w, logw0, st):
+    fc = 0.0
+    for j in range(j0, j1):
+        rbar, s = _mix_round(a, S, w, R, j)
+        fc += rbar
+        _fixed_share_step(eta, alpha, R, j, a, logw0, st, w)
+    return fc
+
+
+@njit(**_SEG)
+def _segment_adahedge(R, j0, j1, a, S, w, logw0, st, sc):
+    fc = 0.0
+    for j in range(j0, j1):
+        rbar, s = _mix_round(a, S, w, R, j)
+        fc += rbar
+        _adahedge_step(R, j, rbar, S, a, logw0, st, sc, w, s)
+    return fc
+
+
+@njit(**_SEG)
+def _segment_boa(R, j0, j1, L, a, S, w, logw0, st):
+    fc = 0.0
+    inv = 1.0 / (2.0 * L)
+    for j in range(j0, j1):
+        rbar, s = _mix_round(a, S, w, R, j)
+        fc += rbar
+        _boa_step(inv, R, j, rbar, a, logw0, st)
+    return fc
+
+
+@njit(**_SEG)
+def _segment_mlpoly(R, j0, j1, L, a, S, w, logw0, st):
+    fc = 0.0
+    inv = 1.0 / (2.0 * L)
+    for j in range(j0, j1):
+        rbar, s = _mix_round(a, S, w, R, j)
+        fc += rbar
+        _mlpoly_step(inv, R, j, rbar, a, logw0, st)
+    return fc
+
+
+@njit(**_SEG)
+def _segment_squint(R, j0, j1, L, a, S, w, logw0, st):
+    fc = 0.0
+    inv = 1.0 / (2.0 * L)
+    for j in range(j0, j1):
+        rbar, s = _mix_round(a, S, w, R, j)
+        fc += rbar
+        _squint_step(inv, R, j, rbar, a, logw0, st)
+    return fc
+
+
+@njit(**_SEG)
 def _expert_segment(fc_id, block, j0, j1, t, eta, L, alpha, a, S, w, logw0, st, sc):
     """Rounds ``j0 .. j1-1`` of ``block`` with no event inside, ``t`` rounds played
-    before: mix, account, step.  Returns the forecaster's reward over them.
+    before: mix, account, step (:func:`_expert_step`).  Returns the forecaster's
+    reward over them.
 
     The per-round path of :func:`xnas.pea.kernels._run_one` does the same for
     the convex environment, whose rewards depend on the mixture.
     """
-    n = a.shape[0]
-    fc = 0.0
-    for j in range(j0, j1):
-        s = _exp_shifted(a, w)
-        rbar = _dot4(w, block, j) / s
-        fc += rbar
-        for i in range(n):
-            S[i] += block[j, i]
-        _expert_step(fc_id, eta, L, alpha, t + j - j0 + 1, block, j, rbar, S, a, logw0, st, sc, w, s)
-    return fc
+    if fc_id == FC_HEDGE_ANYTIME:
+        return _segment_hedge(block, j0, j1, t, L, a, S, w, logw0, st, sc)
+    if fc_id == FC_FIXED_SHARE:
+        return _segment_fixed_share(block, j0, j1, eta, alpha, a, S, w, logw0, st)
+    if fc_id == FC_ADAHEDGE:
+        return _segment_adahedge(block, j0, j1, a, S, w, logw0, st, sc)
+    if fc_id == FC_BOA:
+        return _segment_boa(block, j0, j1, L, a, S, w, logw0, st)
+    if fc_id == FC_MLPOLY:
+        return _segment_mlpoly(block, j0, j1, L, a, S, w, logw0, st)
+    return _segment_squint(block, j0, j1, L, a, S, w, logw0, st)
