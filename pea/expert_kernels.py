@@ -116,7 +116,7 @@ def squint_log_evidence(R, V):
 @njit(cache=True)
 def _expert_init(fc_id, st, sc, logw0):
     """Initial state: BOA's learning rates start at 1/2, AdaHedge's at infinity;
-    Fixed-share keeps its prior in linear space."""
+    Fixed-share keeps its prior and its mixture in linear space."""
     for k in range(st.shape[0]):
         for i in range(st.shape[1]):
             st[k, i] = 0.0
@@ -126,6 +126,7 @@ def _expert_init(fc_id, st, sc, logw0):
     if fc_id == FC_FIXED_SHARE:
         for i in range(st.shape[1]):
             st[0, i] = math.exp(logw0[i])
+            st[1, i] = st[0, i]
     sc[0] = 0.0
     sc[1] = np.inf
     sc[2] = math.log(st.shape[1])
@@ -201,29 +202,39 @@ def _fixed_share_logaddexp(a, lse, la, l1, logw0):
 def _fixed_share_step(eta, alpha, R, j, a, logw0, st, w):
     """Hedge step ``v ~ u exp(eta R)``, then ``u = (1 - alpha) v + alpha pi``.
 
-    The mixture is formed in linear space (one exponential and one logarithm per
-    expert) and its logarithm becomes the new log-weights; should any weight fall
-    below 1e-300, where the linear form loses digits, the round is redone in log
-    space (:func:`_fixed_share_logaddexp`).
+    The mixture ``x = st[1]`` (unnormalised; ``st[0]`` is the prior) is carried
+    in linear space, as the recursion is written, so that a round's critical
+    path holds no exponential: ``exp(eta R)`` depends on the rewards alone.
+    The log-weights ``a = ln x`` follow.  Should a weight fall below 1e-300,
+    where the linear form loses digits, the round is redone in log space from
+    ``a`` (:func:`_fixed_share_logaddexp`) and ``x`` re-derived from it.
     """
     n = a.shape[0]
+    mr = -np.inf
+    for i in range(n):
+        x = eta * R[j, i]
+        mr = x if x > mr else mr
+    for i in range(n):
+        w[i] = st[1, i] * _exp_v(eta * R[j, i] - mr)
+    c = (1.0 - alpha) / _sum4(w)
+    ntiny = 0
+    for i in range(n):
+        x = c * w[i] + alpha * st[0, i]
+        st[1, i] = x
+        ntiny += 1 if x < 1e-300 else 0
+    if ntiny == 0:
+        for i in range(n):
+            a[i] = _log_v(st[1, i])
+        return
     for i in range(n):
         a[i] += eta * R[j, i]
     m = _max4(a)
     for i in range(n):
         w[i] = _exp_v(a[i] - m)
-    s = _sum4(w)
-    c = (1.0 - alpha) / s
-    ntiny = 0
+    _fixed_share_logaddexp(a, m + _log_v(_sum4(w)), _log_v(alpha), _log1p_v(-alpha), logw0)
+    m = _max4(a)
     for i in range(n):
-        x = c * w[i] + alpha * st[0, i]
-        w[i] = x
-        ntiny += 1 if x < 1e-300 else 0
-    if ntiny == 0:
-        for i in range(n):
-            a[i] = _log_v(w[i])
-    else:
-        _fixed_share_logaddexp(a, m + _log_v(s), _log_v(alpha), _log1p_v(-alpha), logw0)
+        st[1, i] = _exp_v(a[i] - m)
 
 
 @njit(**_FAST)
@@ -324,10 +335,14 @@ def _segment_hedge(R, j0, j1, t, L, a, S, w, logw0, st, sc):
 
 @njit(**_SEG)
 def _segment_fixed_share(R, j0, j1, eta, alpha, a, S, w, logw0, st):
+    # the mixture is the linear one the step carries (see _fixed_share_step)
+    n = a.shape[0]
+    x = st[1]
     fc = 0.0
     for j in range(j0, j1):
-        rbar, s = _mix_round(a, S, w, R, j)
-        fc += rbar
+        fc += _dot4(x, R, j) / _sum4(x)
+        for i in range(n):
+            S[i] += R[j, i]
         _fixed_share_step(eta, alpha, R, j, a, logw0, st, w)
     return fc
 
