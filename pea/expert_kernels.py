@@ -32,7 +32,7 @@ FC_FIXED_SHARE = 11
 FC_HEDGE_ANYTIME = 12
 
 # Rows of the per-expert state matrix ``st`` (shape (ST_ROWS, N)).
-ST_ROWS = 3
+ST_ROWS = 4
 # Entries of the scalar state ``sc``: AdaHedge's cumulative mixability gap, its
 # current learning rate, and ln N.
 SC_SIZE = 3
@@ -62,10 +62,11 @@ def _erfcx(x):
 
 
 @njit(cache=True)
-def _one_minus_mills(y):
-    """``1 - sqrt(pi) y erfcx(y)`` for ``y >= 0``, without cancellation for large ``y``."""
+def _one_minus_mills(y, ex):
+    """``1 - sqrt(pi) y erfcx(y)`` for ``y >= 0`` given ``ex = erfcx(y)``, without
+    cancellation for large ``y``."""
     if y < _ASYMPTOTIC:
-        return 1.0 - _SQRT_PI * y * _erfcx(y)
+        return 1.0 - _SQRT_PI * y * ex
     z = 1.0 / (2.0 * y * y)
     # 1 - sum_n (-1)^n (2n-1)!! z^n, the same series as _erfcx times sqrt(pi) y
     return z * (1.0 - 3.0 * z * (1.0 - 5.0 * z * (1.0 - 7.0 * z * (1.0 - 9.0 * z * (1.0 - 11.0 * z)))))
@@ -100,12 +101,18 @@ def squint_log_evidence(R, V):
     if b >= 0.0:
         # both arguments positive: erf a - erf b = erfc b - erfc a, and c > 0
         # sqrt(pi) a erfcx(b) - 1 written without the cancellation of its two terms
-        x = _SQRT_PI * 0.5 * sv * _erfcx(b) - _one_minus_mills(b) + math.exp(-c) * _one_minus_mills(a)
+        eb = _erfcx(b)
+        x = _SQRT_PI * 0.5 * sv * eb - _one_minus_mills(b, eb) + math.exp(-c) * _one_minus_mills(a, _erfcx(a))
         return c + math.log(x) - lv
     if a <= 0.0:
         # both non-positive: erf a - erf b = erfc(-a) - erfc(-b), and c < 0
         # 1 - sqrt(pi) |a| erfcx(|b|) split into two positive terms (|b| = |a| + sqrt(V)/2)
-        x = _one_minus_mills(-a) - math.exp(c) * (_one_minus_mills(-b) + _SQRT_PI * 0.5 * sv * _erfcx(-b))
+        x = _one_minus_mills(-a, _erfcx(-a))
+        ec = math.exp(c)
+        if ec > 0.0:
+            # (once V is large, e^c underflows and the second term is exactly 0)
+            eb = _erfcx(-b)
+            x -= ec * (_one_minus_mills(-b, eb) + _SQRT_PI * 0.5 * sv * eb)
         return math.log(x) - lv
     big = a * a + math.log(_SQRT_PI * a * (math.erf(a) + math.erf(-b)))
     m = max(big, max(c, 0.0))
@@ -123,6 +130,7 @@ def _expert_init(fc_id, st, sc, logw0):
     if fc_id == FC_BOA:
         for i in range(st.shape[1]):
             st[2, i] = 0.5
+            st[3, i] = math.log(-logw0[i]) if logw0[i] < 0.0 else -np.inf
     if fc_id == FC_FIXED_SHARE:
         for i in range(st.shape[1]):
             st[0, i] = math.exp(logw0[i])
@@ -245,10 +253,10 @@ def _boa_step(inv, R, j, rbar, a, logw0, st):
         st[0, i] += rho - st[2, i] * rho * rho
         st[1, i] += rho * rho
         q = -logw0[i] / st[1, i]
-        # eta = min(1/2, sqrt q), and ln eta = ln(q) / 2 beside it, not after it
+        # eta = min(1/2, sqrt q); ln eta = (ln(-ln pi) - ln V) / 2 beside it, not after it
         small = (st[1, i] > 0.0) & (q < 0.25)
         e = math.sqrt(q) if small else 0.5
-        le = 0.5 * _log_v(q) if small else _LN_HALF
+        le = 0.5 * (st[3, i] - _log_v(st[1, i])) if small else _LN_HALF
         st[2, i] = e
         a[i] = logw0[i] + le + e * st[0, i]
 
@@ -263,8 +271,8 @@ def _mlpoly_step(inv, R, j, rbar, a, logw0, st):
         st[0, i] += rho
         st[1, i] += rho * rho
         pos = st[0, i] > 0.0
-        # log(R_+ / (1 + V)): one logarithm per expert
-        v = logw0[i] + _log_v(st[0, i] / (1.0 + st[1, i]))
+        # two logarithms side by side rather than a division before one
+        v = logw0[i] + (_log_v(st[0, i]) - _log1p_v(st[1, i]))
         a[i] = v if pos else -np.inf
         npos += 1 if pos else 0
     if npos == 0:
