@@ -366,35 +366,19 @@ def _segment_adahedge(R, j0, j1, a, S, w, logw0, st, sc):
 
 
 @njit(**_SEG)
-def _segment_boa(R, j0, j1, L, a, S, w, logw0, st):
+def _segment_rho(fc_id, R, j0, j1, L, a, S, w, logw0, st):
+    """BOA, ML-Poly and Squint: steps on the instantaneous regrets ``rho``."""
     fc = 0.0
     inv = 1.0 / (2.0 * L)
     for j in range(j0, j1):
         rbar, s = _mix_round(a, S, w, R, j)
         fc += rbar
-        _boa_step(inv, R, j, rbar, a, logw0, st)
-    return fc
-
-
-@njit(**_SEG)
-def _segment_mlpoly(R, j0, j1, L, a, S, w, logw0, st):
-    fc = 0.0
-    inv = 1.0 / (2.0 * L)
-    for j in range(j0, j1):
-        rbar, s = _mix_round(a, S, w, R, j)
-        fc += rbar
-        _mlpoly_step(inv, R, j, rbar, a, logw0, st)
-    return fc
-
-
-@njit(**_SEG)
-def _segment_squint(R, j0, j1, L, a, S, w, logw0, st):
-    fc = 0.0
-    inv = 1.0 / (2.0 * L)
-    for j in range(j0, j1):
-        rbar, s = _mix_round(a, S, w, R, j)
-        fc += rbar
-        _squint_step(inv, R, j, rbar, a, logw0, st)
+        if fc_id == FC_BOA:
+            _boa_step(inv, R, j, rbar, a, logw0, st)
+        elif fc_id == FC_MLPOLY:
+            _mlpoly_step(inv, R, j, rbar, a, logw0, st)
+        else:
+            _squint_step(inv, R, j, rbar, a, logw0, st)
     return fc
 
 
@@ -413,8 +397,4 @@ def _expert_segment(fc_id, block, j0, j1, t, eta, L, alpha, a, S, w, logw0, st, 
         return _segment_fixed_share(block, j0, j1, eta, alpha, a, S, w, logw0, st)
     if fc_id == FC_ADAHEDGE:
         return _segment_adahedge(block, j0, j1, a, S, w, logw0, st, sc)
-    if fc_id == FC_BOA:
-        return _segment_boa(block, j0, j1, L, a, S, w, logw0, st)
-    if fc_id == FC_MLPOLY:
-        return _segment_mlpoly(block, j0, j1, L, a, S, w, logw0, st)
-    return _segment_squint(block, j0, j1, L, a, S, w, logw0, st)
+    return _segment_rho(fc_id, block, j0, j1, L, a, S, w, logw0, st)

@@ -250,30 +250,31 @@ def _softmax_v(a, w, u):
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _elementwise(x, kind):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        if kind == 0:
+            out[i] = _exp_v(x[i])
+        elif kind == 1:
+            out[i] = _log_v(x[i])
+        else:
+            out[i] = _log1p_v(x[i])
+    return out
+
+
 def exp_v(x):
     """:func:`_exp_v` over an array (for tests and benchmarks)."""
-    out = np.empty_like(x)
-    for i in range(x.shape[0]):
-        out[i] = _exp_v(x[i])
-    return out
+    return _elementwise(np.asarray(x, np.float64), 0)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def log_v(x):
     """:func:`_log_v` over an array (for tests and benchmarks)."""
-    out = np.empty_like(x)
-    for i in range(x.shape[0]):
-        out[i] = _log_v(x[i])
-    return out
+    return _elementwise(np.asarray(x, np.float64), 1)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def log1p_v(x):
     """:func:`_log1p_v` over an array (for tests and benchmarks)."""
-    out = np.empty_like(x)
-    for i in range(x.shape[0]):
-        out[i] = _log1p_v(x[i])
-    return out
+    return _elementwise(np.asarray(x, np.float64), 2)
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")

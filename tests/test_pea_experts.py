@@ -4,6 +4,7 @@ and shifting regret, against the NumPy references of tests/pea_reference_experts
 import itertools
 import math
 
+import numba
 import numpy as np
 import pytest
 
@@ -159,3 +160,21 @@ def test_fixed_share_underflowing_weights_match_the_reference(alpha):
     np.testing.assert_allclose(res.weights[0, :-1], ref["u_trace"][1:], rtol=1e-9, atol=1e-13)
     if alpha == 0.0:
         assert (res.weights[0] < 1e-300).any()
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_same_seed_same_bits_whatever_the_threads_and_samples(name):
+    kw = dict(n_experts=8, T=5000, seeds=4, seed=11)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = simulate(name, "adversarial", n_samples=8, **kw)
+        numba.set_num_threads(max(1, min(2, numba.config.NUMBA_NUM_THREADS)))
+        two = simulate(name, "adversarial", n_samples=8, **kw)
+        # more sampled rounds cut the rounds into more segments: the weights do not change
+        many = simulate(name, "adversarial", n_samples=400, **kw)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one.regret, two.regret)
+    np.testing.assert_array_equal(one.final_weights, two.final_weights)
+    np.testing.assert_array_equal(one.final_weights, many.final_weights)
