@@ -7,7 +7,10 @@ The kernels live in modules by concern:
 * :mod:`xnas.pea.rng`: the splitmix64 stream of each run;
 * :mod:`xnas.pea.env_kernels`: the synthetic environments;
 * :mod:`xnas.pea.eg_kernels`: the exponentiated step of ``xnas`` and ``eg``;
-* :mod:`xnas.pea.expert_kernels`: AdaHedge, Squint, BOA, ML-Poly, Fixed-share, anytime Hedge;
+* :mod:`xnas.pea.expert_kernels`: AdaHedge, Squint, BOA, ML-Poly, Fixed-share, anytime Hedge,
+  and their segments of rounds between events;
+* :mod:`xnas.pea.vecmath`: the vectorisable exp/log those forecasters use;
+* :mod:`xnas.pea.squint_evidence`: Squint's closed-form evidence;
 * :mod:`xnas.pea.shifting`: the shifting-regret dynamic programme;
 * this module: the run loop (:func:`_run_one`, :func:`_run_many`), the
   mixtures of the other forecasters and the wipeout.
@@ -48,9 +51,9 @@ from xnas.pea.shifting import _shift_best, _shift_block, _shift_init, _shift_rou
 # Which kernel module calls kernels of which others (callers after their callees).
 _CALLEES = (
     ("env_kernels.py", ("rng.py",)),
-    ("expert_kernels.py", ("vecmath.py",)),
-    ("kernels.py", ("rng.py", "env_kernels.py", "eg_kernels.py", "vecmath.py", "expert_kernels.py",
-                    "shifting.py")),
+    ("expert_kernels.py", ("vecmath.py", "squint_evidence.py")),
+    ("kernels.py", ("rng.py", "env_kernels.py", "eg_kernels.py", "vecmath.py", "squint_evidence.py",
+                    "expert_kernels.py", "shifting.py")),
 )
 
 
