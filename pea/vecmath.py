@@ -5,14 +5,17 @@ This numba build has no SVML, so ``math.exp`` in a loop is one scalar libm call
 per element (about 7 ns each).  The functions here are written with selects
 and integer bit manipulation only, so that a loop over experts calling them
 compiles to SIMD code.  They are deterministic (the same input gives the same
-bits on a given build) and accurate to a few units in the last place; tests
-hold them to NumPy over the whole double range.
+bits on a given build) and within 1 ulp of NumPy over the whole double range,
+subnormals and special values included (tested).  Kernels that inline them use
+``error_model="numpy"``: Python's check for a division by zero would put a
+branch in the loop and stop the vectoriser.
 
 * ``exp``: ``x = k ln 2 + r`` with ``|r| <= ln 2 / 2`` (Cody-Waite, ``ln 2`` in
   two parts), ``e^r`` by its Taylor series to degree 13 (truncation below
-  ``1e-17``; Estrin's scheme, since in the forecasters' rounds the latency of
-  one exponential, not the throughput, sets the pace), and ``2^k`` assembled in the exponent bits, in two factors so
-  that subnormal results and ``k = 1024`` come out right.
+  ``1e-17``) in Estrin's scheme (in the forecasters' rounds the latency of one
+  exponential, not the throughput, sets the pace), and ``2^k`` assembled in the
+  exponent bits, in two factors so that subnormal results and ``k = 1024``
+  come out right.
 * ``log``: ``x = 2^e m`` with ``m`` in ``[sqrt(1/2), sqrt 2)``, ``f = m - 1``,
   ``s = f / (2 + f)``; then ``ln m = 2 atanh s = f - f^2/2 + s (f^2/2 + R(s^2))``
   (the identity ``2 s = f - f^2/2 + s f^2/2``), where ``R`` is the tail
