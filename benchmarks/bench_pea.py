@@ -1,6 +1,6 @@
 """Simulator throughput against a plain NumPy per-round implementation of the same rule.
 
-Run:  python benchmarks/bench_pea.py [--long]
+Run:  python benchmarks/bench_pea.py [--long] [--only-forecasters]
 
 Prints, on one core unless stated:
   1. the xnas kernel over a given (T, 8) reward array, in expert-rounds per second;
@@ -50,13 +50,30 @@ def numpy_baseline(R, eta, L=1.0, zeta=1.0):
     return fc
 
 
+def forecasters(N, Tf=400_000):
+    """Item 6: each literature forecaster end to end on the adversarial environment, against xnas."""
+    numba.set_num_threads(1)
+    names = ("adahedge", "squint", "boa", "mlpoly", "fixed-share", "hedge-anytime")
+    for fc in ("xnas",) + names:  # compile / load
+        simulate(fc, "adversarial", n_experts=N, T=1000, n_samples=8)
+    t_x, _ = best_of(lambda: simulate("xnas", "adversarial", n_experts=N, T=Tf, n_samples=8))
+    print(f"6. literature forecasters, adversarial, N={N}, T={Tf:,} (1 core; xnas {Tf * N / t_x / 1e6:.0f} M/s here):")
+    for fc in names:
+        t_f, _ = best_of(lambda: simulate(fc, "adversarial", n_experts=N, T=Tf, n_samples=8))
+        print(f"   {fc:14s} {Tf * N / t_f / 1e6:8.1f} M expert-rounds/s  (xnas / it: {t_f / t_x:6.1f}x)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--T", type=int, default=4_000_000)
     ap.add_argument("--long", action="store_true", help="also run T = 10^8")
+    ap.add_argument("--only-forecasters", action="store_true", help="run item 6 alone")
     args = ap.parse_args()
     N, T = 8, args.T
     numba.set_num_threads(1)
+    if args.only_forecasters:
+        forecasters(N)
+        return
     rng = np.random.default_rng(0)
     R = rng.choice([-1.0, 1.0], size=(T, N)) * rng.uniform(0.2, 1.0, size=(T, N))
     eta = eta_star(N, T, 1.0)
@@ -107,13 +124,7 @@ def main():
     print(f"5. `xnas-sim regret --experts 8 --T 100000` whole process: best {min(walls):.2f} s, "
           f"median {sorted(walls)[1]:.2f} s; imported torch: {torch_seen}")
 
-    numba.set_num_threads(1)
-    Tf = 400_000
-    t_x, _ = best_of(lambda: simulate("xnas", "adversarial", n_experts=N, T=Tf, n_samples=8))
-    print(f"6. literature forecasters, adversarial, N=8, T={Tf:,} (1 core; xnas {Tf * N / t_x / 1e6:.0f} M/s here):")
-    for fc in ("adahedge", "squint", "boa", "mlpoly", "fixed-share", "hedge-anytime"):
-        t_f, _ = best_of(lambda: simulate(fc, "adversarial", n_experts=N, T=Tf, n_samples=8))
-        print(f"   {fc:14s} {Tf * N / t_f / 1e6:8.1f} M expert-rounds/s  (xnas / it: {t_f / t_x:6.1f}x)")
+    forecasters(N)
 
     if args.long:
         numba.set_num_threads(1)

@@ -7,7 +7,10 @@ The kernels live in modules by concern:
 * :mod:`xnas.pea.rng`: the splitmix64 stream of each run;
 * :mod:`xnas.pea.env_kernels`: the synthetic environments;
 * :mod:`xnas.pea.eg_kernels`: the exponentiated step of ``xnas`` and ``eg``;
-* :mod:`xnas.pea.expert_kernels`: AdaHedge, Squint, BOA, ML-Poly, Fixed-share, anytime Hedge;
+* :mod:`xnas.pea.expert_kernels`: AdaHedge, Squint, BOA, ML-Poly, Fixed-share, anytime Hedge,
+  and their segments of rounds between events;
+* :mod:`xnas.pea.vecmath`: the vectorisable exp/log those forecasters use;
+* :mod:`xnas.pea.squint_evidence`: Squint's closed-form evidence;
 * :mod:`xnas.pea.shifting`: the shifting-regret dynamic programme;
 * this module: the run loop (:func:`_run_one`, :func:`_run_many`), the
   mixtures of the other forecasters and the wipeout.
@@ -39,14 +42,18 @@ from xnas.pea.env_kernels import (BLOCK, ENV_ADVERSARIAL, ENV_CONVEX, ENV_LATE_B
                                   ENV_REPLAY, ENV_STOCHASTIC, ENV_SWITCHING, _adversarial_block,
                                   _env_rewards, _env_setup)
 from xnas.pea.expert_kernels import (FC_ADAHEDGE, FC_BOA, FC_FIXED_SHARE, FC_HEDGE_ANYTIME,  # noqa: F401
-                                     FC_MLPOLY, FC_SQUINT, SC_SIZE, ST_ROWS, _expert_init, _expert_step)
+                                     FC_MLPOLY, FC_SQUINT, SC_SIZE, ST_ROWS, _expert_init, _expert_segment,
+                                     _expert_step)
+from xnas.pea.vecmath import _exp_shifted, _softmax_v
 from xnas.pea.rng import _seed_state
 from xnas.pea.shifting import _shift_best, _shift_block, _shift_init, _shift_round
 
 # Which kernel module calls kernels of which others (callers after their callees).
 _CALLEES = (
     ("env_kernels.py", ("rng.py",)),
-    ("kernels.py", ("rng.py", "env_kernels.py", "eg_kernels.py", "expert_kernels.py", "shifting.py")),
+    ("expert_kernels.py", ("vecmath.py", "squint_evidence.py")),
+    ("kernels.py", ("rng.py", "env_kernels.py", "eg_kernels.py", "vecmath.py", "squint_evidence.py",
+                    "expert_kernels.py", "shifting.py")),
 )
 
 
@@ -141,6 +148,10 @@ def _mixture(fc_id, a, S, tmp, out):
     elif fc_id == FC_UNIFORM:
         for i in range(n):
             tmp[i] = 1.0
+    elif fc_id >= FC_ADAHEDGE:
+        # the vectorised exponential, as in the rounds the forecaster played
+        _softmax_v(a, tmp, out)
+        return
     else:
         _weights_from_logits(a, tmp)
     s = 0.0
@@ -220,6 +231,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     record = trace.shape[0] >= T
     is_eg = fc_id == FC_XNAS or fc_id == FC_EG
     is_xnas = fc_id == FC_XNAS
+    is_expert = fc_id >= FC_ADAHEDGE
     # The polynomial is exact to 1e-17 while |eta R| <= 0.35.
     poly = do_clip and eta * L <= 0.35
     convex = env_id == ENV_CONVEX
@@ -247,7 +259,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     buf = np.zeros((BLOCK, n))
     st = np.zeros((ST_ROWS, n))
     sc = np.zeros(SC_SIZE)
-    _expert_init(fc_id, st, sc)
+    _expert_init(fc_id, st, sc, logw0)
     shifts = np.int64(fp[FP_SHIFTS])
     dp = np.empty((max(shifts, 0) + 1, n))
     _shift_init(dp)
@@ -307,6 +319,16 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                     fc_reward += _eg_segment(block, j, j + stop, a, w, S, eta, L, poly, do_clip)
                 j += stop
                 t += stop
+            elif is_expert and not convex:
+                stop = nb - j
+                if si < K:
+                    stop = min(stop, samples[si] - t)
+                if record:
+                    stop = 1
+                fc_reward += _expert_segment(fc_id, block, j, j + stop, t, eta, L, alpha, a, S, tmp,
+                                             logw0, st, sc)
+                j += stop
+                t += stop
             else:
                 t += 1
                 r = block[j]
@@ -359,7 +381,9 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                         for i in range(n):
                             a[i] -= eta * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + eps)
                 elif fc_id >= FC_ADAHEDGE:
-                    _expert_step(fc_id, eta, L, alpha, t, r, rbar, u, S, a, logw0, st, sc)
+                    # only the convex environment comes here (see _expert_segment)
+                    s = _exp_shifted(a, tmp)
+                    _expert_step(fc_id, eta, L, alpha, t, buf, 0, rbar, S, a, logw0, st, sc, tmp, s)
 
             # ---- events after round t
             if is_eg and t % SYNC_EVERY == 0:

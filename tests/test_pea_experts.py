@@ -5,6 +5,7 @@ import itertools
 import json
 import math
 
+import numba
 import numpy as np
 import pytest
 
@@ -215,3 +216,34 @@ def test_validate_table_shows_a_guarantee_violation_and_exits_1(small_validate, 
     assert row["bound"] == "custom" and 0 < row["violations"] and row["worst_ratio"] > 1
     _check_table_against_json(human, js)
     assert human.stdout.startswith(f"FAILED: {js['violations']} violations")
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1e-300, 0.3])
+def test_fixed_share_underflowing_weights_match_the_reference(alpha):
+    # a large step drives the losers' weights below 1e-300, where the kernel
+    # leaves the linear form for the log-space one
+    R = _replay(6, T=200, N=4)
+    res = simulate("fixed-share", "replay", rewards=R, eta=60.0, n_samples=200,
+                   forecaster_params={"alpha": alpha})
+    ref = run_expert_reference("fixed-share", R, eta=60.0, alpha=alpha)
+    np.testing.assert_allclose(res.weights[0, :-1], ref["u_trace"][1:], rtol=1e-9, atol=1e-13)
+    if alpha == 0.0:
+        assert (res.weights[0] < 1e-300).any()
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_same_seed_same_bits_whatever_the_threads_and_samples(name):
+    kw = dict(n_experts=8, T=5000, seeds=4, seed=11)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = simulate(name, "adversarial", n_samples=8, **kw)
+        numba.set_num_threads(max(1, min(2, numba.config.NUMBA_NUM_THREADS)))
+        two = simulate(name, "adversarial", n_samples=8, **kw)
+        # more sampled rounds cut the rounds into more segments: the weights do not change
+        many = simulate(name, "adversarial", n_samples=400, **kw)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one.regret, two.regret)
+    np.testing.assert_array_equal(one.final_weights, two.final_weights)
+    np.testing.assert_array_equal(one.final_weights, many.final_weights)
