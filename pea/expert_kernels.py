@@ -211,10 +211,12 @@ def _squint_step(inv, R, j, rbar, a, logw0, st):
         rho = (R[j, i] - rbar) * inv
         st[0, i] += rho
         st[1, i] += rho * rho
-        a[i] = logw0[i] + squint_log_evidence_fast(st[0, i], st[1, i])
-    # the few experts outside the fast evidence's domain, after the vectorised loop
+        ev = squint_log_evidence_fast(st[0, i], st[1, i])
+        a[i] = logw0[i] + (ev if squint_fast_ok(st[0, i], st[1, i]) else np.nan)
+    # the few experts outside the fast evidence's domain (marked nan), after
+    # the vectorised loop
     for i in range(a.shape[0]):
-        if not squint_fast_ok(st[0, i], st[1, i]):
+        if np.isnan(a[i]):
             a[i] = logw0[i] + squint_log_evidence(st[0, i], st[1, i])
 
 

@@ -89,9 +89,11 @@ def _erfcx(x):
 @njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
 def squint_fast_ok(R, V):
     """Whether :func:`squint_log_evidence_fast` holds at ``(R, V)`` (to 1e-18)."""
-    b = R / (2.0 * math.sqrt(V)) - 0.5 * math.sqrt(V)
-    return (V >= SQUINT_SMALL_V and V < 1e24 and R > -1e12
-            and 0.5 * R - 0.25 * V < _FAST_C and b < -1.0)
+    sv = math.sqrt(V)
+    b = R / (2.0 * sv) - 0.5 * sv
+    # & rather than and: no branches, so that the caller's loop vectorises
+    return ((V >= SQUINT_SMALL_V) & (V < 1e24) & (R > -1e12)
+            & (0.5 * R - 0.25 * V < _FAST_C) & (b < -1.0))
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
@@ -99,21 +101,19 @@ def squint_log_evidence_fast(R, V):
     """Squint's log evidence where ``squint_fast_ok(R, V)``, branch-free (vectorisable).
 
     There ``e^c`` and ``erfc(-b)`` are negligible and the integral is the one
-    over ``[0, inf)``: ``(1 + sqrt(pi) a erfcx(-a)) / (2 V)``.  For ``a <= 0``
-    that is ``G(t) / (2 V + R^2)``; for ``a > 0`` it is ``e^{a^2} (e^{-a^2} +
-    sqrt(pi) a (1 + erf a)) / (2 V)`` with ``1 + erf a = 2 - e^{-a^2} erfcx(a)``.
-    Elsewhere the result is meaningless; :func:`squint_log_evidence` applies.
+    over ``[0, inf)``: ``h(a) / (2 V)`` with ``h(a) = 1 + sqrt(pi) a erfcx(-a)``.
+    With ``g(y) = 1 - sqrt(pi) y erfcx(y) = G(t) / (1 + 2 y^2)``, ``h(a) = g(-a)``
+    for ``a <= 0`` and ``h(a) = g(a) + 2 sqrt(pi) a e^{a^2}`` for ``a > 0``
+    (from ``erfcx(-a) = 2 e^{a^2} - erfcx(a)``): sums of positive terms, one
+    Chebyshev series, one exp and one log.  Elsewhere the result is
+    meaningless; :func:`squint_log_evidence` applies.
     """
     sv = math.sqrt(V)
     a = R / (2.0 * sv)
     y = abs(a)
-    t = (y - _ERFCX_K) / (y + _ERFCX_K)
-    ex = _clenshaw(_ERFCX_C, t) / (1.0 + 2.0 * y)
-    g = _clenshaw(_G_C, t)
-    q = _exp_v(-a * a)
-    pos = (q + _SQRT_PI * a * (2.0 - q * ex)) / (2.0 * V)
-    neg = g / (2.0 * V + R * R)
-    return (a * a if a > 0.0 else 0.0) + _log_v(pos if a > 0.0 else neg)
+    p = a if a > 0.0 else 0.0
+    g = _clenshaw(_G_C, (y - _ERFCX_K) / (y + _ERFCX_K)) / (1.0 + 2.0 * (y * y))
+    return p * p + _log_v((_exp_v(-(p * p)) * g + 2.0 * _SQRT_PI * p) / (2.0 * V))
 
 
 @njit(cache=True)
