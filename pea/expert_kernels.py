@@ -27,7 +27,7 @@ import math
 import numpy as np
 from numba import njit
 
-from xnas.pea.squint_evidence import squint_log_evidence
+from xnas.pea.squint_evidence import squint_fast_ok, squint_log_evidence, squint_log_evidence_fast
 from xnas.pea.vecmath import _exp_v, _log1p_v, _log_v, _dot4, _exp_shifted, _max4, _sum4
 
 # Forecaster ids, continuing those of xnas.pea.kernels.
@@ -211,7 +211,13 @@ def _squint_step(inv, R, j, rbar, a, logw0, st):
         rho = (R[j, i] - rbar) * inv
         st[0, i] += rho
         st[1, i] += rho * rho
-        a[i] = logw0[i] + squint_log_evidence(st[0, i], st[1, i])
+        ev = squint_log_evidence_fast(st[0, i], st[1, i])
+        a[i] = logw0[i] + (ev if squint_fast_ok(st[0, i], st[1, i]) else np.nan)
+    # the few experts outside the fast evidence's domain (marked nan), after
+    # the vectorised loop
+    for i in range(a.shape[0]):
+        if np.isnan(a[i]):
+            a[i] = logw0[i] + squint_log_evidence(st[0, i], st[1, i])
 
 
 @njit(**_FAST)

@@ -51,6 +51,7 @@ from xnas.pea.shifting import _shift_best, _shift_block, _shift_init, _shift_rou
 # Which kernel module calls kernels of which others (callers after their callees).
 _CALLEES = (
     ("env_kernels.py", ("rng.py",)),
+    ("squint_evidence.py", ("vecmath.py",)),
     ("expert_kernels.py", ("vecmath.py", "squint_evidence.py")),
     ("kernels.py", ("rng.py", "env_kernels.py", "eg_kernels.py", "vecmath.py", "squint_evidence.py",
                     "expert_kernels.py", "shifting.py")),
