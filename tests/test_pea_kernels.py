@@ -199,3 +199,39 @@ def test_a_newer_callee_module_gives_the_caller_its_stamp():
         assert os.path.getmtime(path) == newest
     finally:
         os.utime(path, (orig, orig))
+
+
+def test_the_cache_stamp_table_lists_every_kernel_import():
+    # an import missing from _CALLEES lets numba load a stale compiled caller
+    # after its callee's module is edited (it happened twice while developing)
+    import ast
+    import os
+
+    here = os.path.dirname(K.__file__)
+    sources = {f: ast.parse(open(os.path.join(here, f)).read()) for f in os.listdir(here) if f.endswith(".py")}
+
+    def is_kernel_module(tree):
+        return any(isinstance(d, (ast.Name, ast.Call)) and "njit" in ast.dump(d)
+                   for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) for d in n.decorator_list)
+
+    kernel_modules = {f for f, tree in sources.items() if is_kernel_module(tree)}
+    direct = {}
+    for f in kernel_modules:
+        names = {n.module.rsplit(".", 1)[-1] + ".py" for n in ast.walk(sources[f])
+                 if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("xnas.pea.")}
+        direct[f] = names & kernel_modules
+
+    def closure(f, seen=()):
+        out = set()
+        for g in direct.get(f, ()):
+            if g not in seen:
+                out |= {g} | closure(g, seen + (f,))
+        return out
+
+    table = dict(K._CALLEES)
+    for f in kernel_modules:
+        needed = closure(f)
+        if needed:
+            assert f in table, f"{f} calls kernels of {sorted(needed)} but is not in _CALLEES"
+            assert needed <= set(table[f]), f"_CALLEES[{f}] lacks {sorted(needed - set(table[f]))}"
+    assert "vecmath.py" in kernel_modules and "squint_evidence.py" in direct["expert_kernels.py"]
