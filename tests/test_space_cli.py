@@ -9,17 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from xnas.cli.nas import main
+from cli_checks import assert_one_line_exit_2
 
 TINY201 = ["--space", "nb201", "--limit", "96", "--epochs", "1", "--batch-size", "16", "-C", "2", "--layers", "3",
            "--no-progress"]
 ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 ALL_CONV = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
-
-
-def _one_line_exit_2(res, match: str) -> None:
-    assert res.exit_code == 2, res.output
-    lines = res.output.strip().splitlines()
-    assert len(lines) == 1 and match in lines[0] and "Traceback" not in res.output
 
 
 def test_nb201_search_train_eval_end_to_end(tmp_path):
@@ -116,9 +111,9 @@ def test_lr_nb201_counts_every_cell_as_a_replication():
         (["lr", "digits", "--space", "nb201", "--layers", "4"], "3N"),
     ],
 )
-def test_bad_space_input_is_one_line_exit_2(args, match, tmp_path):
+def test_bad_space_input_isassert_one_line_exit_2(args, match, tmp_path):
     res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "o")] if args[0] in ("search", "train") else args)
-    _one_line_exit_2(res, match)
+    assert_one_line_exit_2(res, match)
 
 
 def test_nb201_train_resume_alone_keeps_space_recipe_and_genotype(tmp_path):

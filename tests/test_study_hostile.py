@@ -14,17 +14,11 @@ from xnas.cli.nas import main
 from xnas.nas.study.config import make_config
 from xnas.nas.study.runner import pending_units, run_study
 from xnas.nas.study.units import Unit, read_unit
+from cli_checks import assert_one_line_exit_2
 
 TINY = ["--search-limit", "64", "--train-limit", "64", "--search-epochs", "1", "--train-epochs", "1", "-C", "2",
         "--train-channels", "2", "--search-batch", "16", "--train-batch", "16", "--seeds", "1", "-R", "1",
         "--random-cells", "1", "--no-progress"]
-
-
-def _one_line_exit_2(res, match):
-    assert res.exit_code == 2, (res.exit_code, res.output)
-    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
-    lines = [line for line in res.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and match in lines[0], res.output
 
 
 @pytest.mark.parametrize("args,match", [
@@ -50,7 +44,7 @@ def test_bad_sizes_fail_before_any_unit(args, match, tmp_path):
             pytest.skip("a CUDA machine")
     out = ["--out", str(tmp_path / "s")] if "--out" not in args else []
     res = CliRunner().invoke(main, ["study", "digits", *TINY, *args, *out])
-    _one_line_exit_2(res, match)
+    assert_one_line_exit_2(res, match)
     assert not os.path.exists(tmp_path / "s" / "units")
 
 
@@ -116,7 +110,7 @@ def test_bad_unit_files_count_as_not_done(done, tmp_path, path, writer):
     {"seeds": "abc"}, {"seeds": 10 ** 12}, {"trainings": -1}, {"methods": "xnas"}, {"methods": [["xnas"]]},
     {"recipe": "digits"}, {"split": 2}, {"split": "x"}, {"space": "nosuch"},
 ])
-def test_bad_study_json_is_one_line_exit_2(done, tmp_path, config):
+def test_bad_study_json_isassert_one_line_exit_2(done, tmp_path, config):
     cfg, out = _copy(done, tmp_path)
     path = os.path.join(out, "study.json")
     with open(path) as fh:
@@ -126,7 +120,7 @@ def test_bad_study_json_is_one_line_exit_2(done, tmp_path, config):
         fh.write(json.dumps(data))
     space = config.get("space", "nb201")
     res = CliRunner().invoke(main, ["study", "digits", "--space", space, "--report", "--out", out])
-    _one_line_exit_2(res, "study.json")
+    assert_one_line_exit_2(res, "study.json")
 
 
 def test_deeply_nested_study_json_and_unwritable_report(done, tmp_path):
@@ -134,11 +128,11 @@ def test_deeply_nested_study_json_and_unwritable_report(done, tmp_path):
     os.remove(os.path.join(out, "summary.json"))
     os.makedirs(os.path.join(out, "summary.json", "x"))
     res = CliRunner().invoke(main, ["study", "digits", "--space", "nb201", "--report", "--out", out])
-    _one_line_exit_2(res, "cannot write the report")
+    assert_one_line_exit_2(res, "cannot write the report")
     with open(os.path.join(out, "study.json"), "w") as fh:
         fh.write("[" * 100000 + "]" * 100000)
     res = CliRunner().invoke(main, ["study", "digits", "--space", "nb201", "--report", "--out", out])
-    _one_line_exit_2(res, "study.json")
+    assert_one_line_exit_2(res, "study.json")
 
 
 def test_report_reads_the_space_from_study_json(done, tmp_path):
@@ -147,9 +141,9 @@ def test_report_reads_the_space_from_study_json(done, tmp_path):
     assert res.exit_code == 0 and res.exception is None, res.output
     assert json.loads(res.stdout)["space"] == "nb201"
     res = CliRunner().invoke(main, ["study", "digits", "--space", "darts", "--report", "--out", out])
-    _one_line_exit_2(res, "nb201 space, not digits in darts")
+    assert_one_line_exit_2(res, "nb201 space, not digits in darts")
     res = CliRunner().invoke(main, ["study", "fashion-mnist", "--report", "--out", out])
-    _one_line_exit_2(res, "not fashion-mnist")
+    assert_one_line_exit_2(res, "not fashion-mnist")
 
 
 def test_read_unit_accepts_a_good_unit(done):

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from xnas.cli.nas import main
 from xnas.nas.checkpoint import load_checkpoint, save_checkpoint
 from xnas.nas.runtime import nonfinite_tensors
+from cli_checks import assert_one_line_exit_2
 
 torch.set_num_threads(1)
 
@@ -32,13 +33,6 @@ def trained(tmp_path_factory):
     return out
 
 
-def _one_line_exit_2(result, *words):
-    assert result.exit_code == 2, result.output
-    assert result.output.count("\n") == 1 and "Traceback" not in result.output, result.output
-    for word in words:
-        assert word in result.output, result.output
-
-
 def _forged(trained, tmp_path, change) -> str:
     ckpt = load_checkpoint(trained / "checkpoint.pt")
     change(ckpt)
@@ -49,7 +43,7 @@ def _forged(trained, tmp_path, change) -> str:
 
 @pytest.mark.parametrize("limit", ["0", "-5"])
 def test_eval_rejects_a_limit_below_one(trained, limit):
-    _one_line_exit_2(invoke("eval", str(trained / "checkpoint.pt"), "--limit", limit, "--device", "cpu"), "--limit")
+    assert_one_line_exit_2(invoke("eval", str(trained / "checkpoint.pt"), "--limit", limit, "--device", "cpu"), "--limit")
 
 
 @pytest.mark.parametrize("case, words", [
@@ -75,7 +69,7 @@ def test_eval_refuses_malformed_checkpoints(trained, tmp_path, case, words):
             ckpt["model"][first] = torch.full_like(ckpt["model"][first], float("nan"))
 
     path = _forged(trained, tmp_path, change)
-    _one_line_exit_2(invoke("eval", path, "--limit", "16", "--device", "cpu"), *words)
+    assert_one_line_exit_2(invoke("eval", path, "--limit", "16", "--device", "cpu"), *words)
 
 
 def test_resume_refuses_a_checkpoint_without_model(trained, tmp_path):
@@ -86,7 +80,7 @@ def test_resume_refuses_a_checkpoint_without_model(trained, tmp_path):
     ckpt = load_checkpoint(out / "checkpoint.pt")
     del ckpt["model"]
     save_checkpoint(ckpt, out / "checkpoint.pt")
-    _one_line_exit_2(invoke("train", "digits", "--out", str(out), "--resume", "--epochs", "2",
+    assert_one_line_exit_2(invoke("train", "digits", "--out", str(out), "--resume", "--epochs", "2",
                             "--device", "cpu", "--no-progress"), "model")
 
 
@@ -103,20 +97,20 @@ def _flip_byte_in_largest_member(path):
 def test_a_flipped_byte_inside_a_tensor_is_refused(trained, tmp_path):
     path = _forged(trained, tmp_path, lambda c: None)
     _flip_byte_in_largest_member(path)
-    _one_line_exit_2(invoke("eval", path, "--limit", "16", "--device", "cpu"), "CRC")
+    assert_one_line_exit_2(invoke("eval", path, "--limit", "16", "--device", "cpu"), "CRC")
 
 
 def test_train_resume_on_a_search_folder_says_so(tmp_path):
     out = tmp_path / "search"
     out.mkdir()
     (out / "config.json").write_text(json.dumps({"config": {"dataset": "digits"}, "resolved": {}}))
-    _one_line_exit_2(invoke("train", "digits", "--out", str(out), "--resume", "--no-progress"), "search folder")
+    assert_one_line_exit_2(invoke("train", "digits", "--out", str(out), "--resume", "--no-progress"), "search folder")
 
 
 @pytest.mark.parametrize("command", ["train", "params"])
 def test_short_L_is_not_layers_any_more(tmp_path, command):
     args = [command, "digits", "--out", str(tmp_path / "x")] if command == "train" else [command]
-    _one_line_exit_2(invoke(*args, "-L", "1"), "--layers")
+    assert_one_line_exit_2(invoke(*args, "-L", "1"), "--layers")
 
 
 @pytest.mark.parametrize("lr", ["1e6", "1e12"])
@@ -163,4 +157,4 @@ def test_train_and_eval_take_threads(trained, tmp_path, monkeypatch):
 
 
 def test_unusable_out_for_train(tmp_path):
-    _one_line_exit_2(invoke("train", "digits", "--out", "/dev/null/x", *TINY), "cannot be written")
+    assert_one_line_exit_2(invoke("train", "digits", "--out", "/dev/null/x", *TINY), "cannot be written")
