@@ -205,14 +205,13 @@ def _darts_plot_cells(genotype: Genotype, path: str) -> None:
 
 def _darts_check_shape(layers: int, nodes: int) -> None:
     if layers < 3:
-        raise ValueError(f"a search needs at least 3 cells (normal and reduction), got {layers}")
+        raise ValueError(f"layers must be at least 3 (normal and reduction cells), got {layers}")
 
 
 def _darts_replications(layers: int) -> tuple[int, int]:
     from xnas.nas.lr import cell_replications
 
-    if isinstance(layers, bool) or layers < 3:
-        raise ValueError(f"layers must be at least 3 (normal and reduction cells), got {layers}")
+    _darts_check_shape(layers, 4)
     return cell_replications(layers)
 
 
