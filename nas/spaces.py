@@ -205,7 +205,7 @@ def _darts_plot_cells(genotype: Genotype, path: str) -> None:
 
 def _darts_check_shape(layers: int, nodes: int) -> None:
     if layers < 3:
-        raise ValueError(f"layers must be at least 3 (normal and reduction cells), got {layers}")
+        raise ValueError(f"layers must be at least 3 cells (normal and reduction), got {layers}")
 
 
 def _darts_replications(layers: int) -> tuple[int, int]:
