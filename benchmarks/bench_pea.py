@@ -10,7 +10,7 @@ Prints, on one core unless stated:
   5. the wall time of the whole `xnas-sim regret --experts 8 --T 100000` process (warm cache),
      and whether it imported torch;
   6. the literature's forecasters (AdaHedge, Squint, ...) end to end on the adversarial environment,
-     against xnas in the same run;
+     one seed and 8 seeds in lanes on one thread, against xnas in the same run;
   7. with --long: T = 10^8 rounds, checking finiteness and that memory did not grow with T.
 """
 
@@ -50,17 +50,24 @@ def numpy_baseline(R, eta, L=1.0, zeta=1.0):
     return fc
 
 
-def forecasters(N, Tf=400_000):
-    """Item 6: each literature forecaster end to end on the adversarial environment, against xnas."""
+def forecasters(N, Tf=400_000, seeds=8):
+    """Item 6: each literature forecaster end to end on the adversarial environment, against xnas,
+    one thread: a lone run, and ``seeds`` runs side by side in lanes (xnas.pea.lanes), the way a
+    Monte Carlo study runs them; T rounds per seed either way (Squint's first few thousand rounds
+    take its careful evidence, so a shorter run per seed would be dearer per round)."""
     numba.set_num_threads(1)
     names = ("adahedge", "squint", "boa", "mlpoly", "fixed-share", "hedge-anytime")
     for fc in ("xnas",) + names:  # compile / load
-        simulate(fc, "adversarial", n_experts=N, T=1000, n_samples=8)
+        simulate(fc, "adversarial", n_experts=N, T=1000, seeds=seeds, n_samples=8)
     t_x, _ = best_of(lambda: simulate("xnas", "adversarial", n_experts=N, T=Tf, n_samples=8))
-    print(f"6. literature forecasters, adversarial, N={N}, T={Tf:,} (1 core; xnas {Tf * N / t_x / 1e6:.0f} M/s here):")
+    t_xm, _ = best_of(lambda: simulate("xnas", "adversarial", n_experts=N, T=Tf, seeds=seeds, n_samples=8))
+    print(f"6. literature forecasters, adversarial, N={N}, 1 core, M expert-rounds/s "
+          f"(xnas here: {Tf * N / t_x / 1e6:.0f} alone, {Tf * seeds * N / t_xm / 1e6:.0f} over {seeds} seeds):")
+    print(f"   {'forecaster':14s} {'1 seed':>8s} {f'{seeds} seeds':>9s}  (T = {Tf:,} rounds a seed)")
     for fc in names:
-        t_f, _ = best_of(lambda: simulate(fc, "adversarial", n_experts=N, T=Tf, n_samples=8))
-        print(f"   {fc:14s} {Tf * N / t_f / 1e6:8.1f} M expert-rounds/s  (xnas / it: {t_f / t_x:6.1f}x)")
+        t_1, _ = best_of(lambda: simulate(fc, "adversarial", n_experts=N, T=Tf, n_samples=8))
+        t_m, _ = best_of(lambda: simulate(fc, "adversarial", n_experts=N, T=Tf, seeds=seeds, n_samples=8))
+        print(f"   {fc:14s} {Tf * N / t_1 / 1e6:8.1f} {Tf * seeds * N / t_m / 1e6:9.1f}")
 
 
 def main():

@@ -6,11 +6,16 @@
 1.0
 """
 
-from xnas.pea.environments import ENVIRONMENTS, Environment, get_environment
-from xnas.pea.forecasters import FORECASTERS, Forecaster, get_forecaster
-from xnas.pea.rule import eta_star, xnas_update
-from xnas.pea.simulate import SimulationResult, load_rewards, sample_rounds, simulate, trace_xnas
-from xnas.pea.theory import normalized_entropy, theorem1_bound
+# before any kernel module is imported: numba reads the source stamps then
+from xnas.pea import cache_stamps
+
+cache_stamps.install()
+
+from xnas.pea.environments import ENVIRONMENTS, Environment, get_environment  # noqa: E402
+from xnas.pea.forecasters import FORECASTERS, Forecaster, get_forecaster  # noqa: E402
+from xnas.pea.rule import eta_star, xnas_update  # noqa: E402
+from xnas.pea.simulate import SimulationResult, load_rewards, sample_rounds, simulate, trace_xnas  # noqa: E402
+from xnas.pea.theory import normalized_entropy, theorem1_bound  # noqa: E402
 
 __all__ = [
     "ENVIRONMENTS",

@@ -7,8 +7,10 @@ The kernels live in modules by concern:
 * :mod:`xnas.pea.rng`: the splitmix64 stream of each run;
 * :mod:`xnas.pea.env_kernels`: the synthetic environments;
 * :mod:`xnas.pea.eg_kernels`: the exponentiated step of ``xnas`` and ``eg``;
-* :mod:`xnas.pea.expert_kernels`: AdaHedge, Squint, BOA, ML-Poly, Fixed-share, anytime Hedge,
-  and their segments of rounds between events;
+* :mod:`xnas.pea.expert_kernels`: the steps of AdaHedge, Squint, BOA, ML-Poly,
+  Fixed-share and anytime Hedge, for several seeds side by side
+  (:mod:`xnas.pea.lanes`); :mod:`xnas.pea.expert_segments` loops them over the
+  rounds between two events and :mod:`xnas.pea.expert_run` runs them;
 * :mod:`xnas.pea.vecmath`: the vectorisable exp/log those forecasters use;
 * :mod:`xnas.pea.squint_evidence`: Squint's closed-form evidence;
 * :mod:`xnas.pea.shifting`: the shifting-regret dynamic programme;
@@ -20,16 +22,14 @@ Everything is computed in log-weights.  The XNAS update below is the rule of
 factor); tests hold the kernel to it round by round.
 
 numba's cache keys a compiled kernel on its own source file only, while a
-kernel carries the compiled code of the kernels it calls from other modules.
-:func:`_refresh_cache_stamps` therefore gives a caller's file the time stamp
-of its newest callee module, so that editing, say, ``expert_kernels.py``
-recompiles :func:`_run_one` instead of loading a stale copy.
+kernel carries the compiled code of the kernels it calls from other modules:
+:mod:`xnas.pea.cache_stamps` stamps each kernel module's cache with the
+contents of the modules it calls as well.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import sys
 import types
 
@@ -42,40 +42,13 @@ from xnas.pea.env_kernels import (BLOCK, ENV_ADVERSARIAL, ENV_CONVEX, ENV_LATE_B
                                   ENV_REPLAY, ENV_STOCHASTIC, ENV_SWITCHING, _adversarial_block,
                                   _env_rewards, _env_setup)
 from xnas.pea.expert_kernels import (FC_ADAHEDGE, FC_BOA, FC_FIXED_SHARE, FC_HEDGE_ANYTIME,  # noqa: F401
-                                     FC_MLPOLY, FC_SQUINT, SC_SIZE, ST_ROWS, _expert_init, _expert_segment,
-                                     _expert_step)
+                                     FC_MLPOLY, FC_SQUINT, SC_SIZE, ST_ROWS, _expert_init, _expert_step)
+from xnas.pea.expert_run import _run_expert_lanes
+from xnas.pea.lanes import LN_RBAR, LN_ROWS, LN_S, WD_ROWS, WD_W
 from xnas.pea.vecmath import _exp_shifted, _softmax_v
 from xnas.pea.rng import _seed_state
 from xnas.pea.shifting import _shift_best, _shift_block, _shift_init, _shift_round
 
-# Which kernel module calls kernels of which others (callers after their callees).
-_CALLEES = (
-    ("env_kernels.py", ("rng.py",)),
-    ("squint_evidence.py", ("vecmath.py",)),
-    ("expert_kernels.py", ("vecmath.py", "squint_evidence.py")),
-    ("kernels.py", ("rng.py", "env_kernels.py", "eg_kernels.py", "vecmath.py", "squint_evidence.py",
-                    "expert_kernels.py", "shifting.py")),
-)
-
-
-def _refresh_cache_stamps() -> None:
-    """Give each caller module at least the time stamp of its newest callee module.
-
-    Best effort: a read-only installation keeps its stamps (there, all files
-    are installed together and no callee is newer).
-    """
-    here = os.path.dirname(os.path.abspath(__file__))
-    for caller, callees in _CALLEES:
-        try:
-            path = os.path.join(here, caller)
-            newest = max(os.path.getmtime(os.path.join(here, c)) for c in callees)
-            if newest > os.path.getmtime(path):
-                os.utime(path, (newest, newest))
-        except OSError:
-            pass
-
-
-_refresh_cache_stamps()
 
 
 def _boot_numba_without_blas_probe() -> None:
@@ -258,9 +231,12 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     yvec = np.zeros(dd)
     pvec = np.zeros(dd)
     buf = np.zeros((BLOCK, n))
+    # the literature's forecasters keep their state as one lane (see xnas.pea.lanes)
     st = np.zeros((ST_ROWS, n))
-    sc = np.zeros(SC_SIZE)
-    _expert_init(fc_id, st, sc, logw0)
+    sc = np.zeros((SC_SIZE, 1))
+    work = np.zeros((WD_ROWS, n))
+    ln = np.zeros((LN_ROWS, 1))
+    _expert_init(fc_id, 1, logw0, a, st, sc, work)
     shifts = np.int64(fp[FP_SHIFTS])
     dp = np.empty((max(shifts, 0) + 1, n))
     _shift_init(dp)
@@ -320,16 +296,6 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                     fc_reward += _eg_segment(block, j, j + stop, a, w, S, eta, L, poly, do_clip)
                 j += stop
                 t += stop
-            elif is_expert and not convex:
-                stop = nb - j
-                if si < K:
-                    stop = min(stop, samples[si] - t)
-                if record:
-                    stop = 1
-                fc_reward += _expert_segment(fc_id, block, j, j + stop, t, eta, L, alpha, a, S, tmp,
-                                             logw0, st, sc)
-                j += stop
-                t += stop
             else:
                 t += 1
                 r = block[j]
@@ -381,10 +347,14 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                         c2 = 1.0 - b2t
                         for i in range(n):
                             a[i] -= eta * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + eps)
-                elif fc_id >= FC_ADAHEDGE:
-                    # only the convex environment comes here (see _expert_segment)
-                    s = _exp_shifted(a, tmp)
-                    _expert_step(fc_id, eta, L, alpha, t, buf, 0, rbar, S, a, logw0, st, sc, tmp, s)
+                elif is_expert:
+                    # _run_many plays the other environments in lanes (xnas.pea.expert_run)
+                    ln[LN_S, 0] = _exp_shifted(a, work[WD_W])
+                    ln[LN_RBAR, 0] = rbar
+                    if convex:
+                        _expert_step(fc_id, eta, L, alpha, t, buf, 0, S, a, st, sc, work, ln, 1)
+                    else:
+                        _expert_step(fc_id, eta, L, alpha, t, block, j - 1, S, a, st, sc, work, ln, 1)
 
             # ---- events after round t
             if is_eg and t % SYNC_EVERY == 0:
@@ -426,16 +396,30 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
 
 
 @njit(cache=True, parallel=True)
-def _run_many(fc_id, fp, env_id, ep, replay, logw0, T, seeds, samples, d,
+def _run_many(fc_id, fp, env_id, ep, replay, logw0, T, seeds, samples, d, lanes,
               scal, exp_reward, exp_loss, wipe_round, final_u,
               traj_regret, traj_true_regret, traj_alive, traj_lgamma, traj_u):
     """Independent runs, one per seed, spread over threads.
 
-    Every run owns its random stream (seeded from its seed alone), so a seed's
-    result does not depend on the number of threads.
+    The literature's forecasters (but on the convex environment) play up to
+    ``lanes`` seeds side by side in one thread (:mod:`xnas.pea.expert_run`).
+    Every run owns its random stream (seeded from its seed alone), and a lane
+    computes exactly what a run on its own would, so a seed's result depends
+    neither on the number of threads nor on ``lanes``.
     """
     trace = np.zeros((0, logw0.shape[0]))
-    for k in prange(seeds.shape[0]):
-        _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seeds[k], samples, d,
-                 scal[k], exp_reward[k], exp_loss[k], wipe_round[k], final_u[k],
-                 traj_regret[k], traj_true_regret[k], traj_alive[k], traj_lgamma[k], traj_u[k], trace)
+    in_lanes = fc_id >= FC_ADAHEDGE and env_id != ENV_CONVEX
+    G = max(lanes, 1) if in_lanes else 1
+    ns = seeds.shape[0]
+    for q in prange((ns + G - 1) // G):
+        lo = q * G
+        hi = min(lo + G, ns)
+        if in_lanes:
+            _run_expert_lanes(fc_id, fp[FP_ETA], fp[FP_L], fp[FP_ALPHA], np.int64(fp[FP_SHIFTS]), env_id, ep,
+                              replay, logw0, T, seeds[lo:hi], samples, scal[lo:hi], exp_reward[lo:hi],
+                              exp_loss[lo:hi], wipe_round[lo:hi], final_u[lo:hi], traj_regret[lo:hi],
+                              traj_true_regret[lo:hi], traj_alive[lo:hi], traj_lgamma[lo:hi], traj_u[lo:hi])
+        else:
+            _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seeds[lo], samples, d,
+                     scal[lo], exp_reward[lo], exp_loss[lo], wipe_round[lo], final_u[lo],
+                     traj_regret[lo], traj_true_regret[lo], traj_alive[lo], traj_lgamma[lo], traj_u[lo], trace)

@@ -169,7 +169,7 @@ def simulate(
     rounds = sample_rounds(T, n_samples)
     seed_arr = np.arange(seed, seed + seeds, dtype=np.int64)
     out, seconds = _run_kernel(fc.kernel_id, fp, en.kernel_id, ep, rewards, log_u0, T, seed_arr, rounds,
-                               int(eparams.get("dim", 1)))
+                               int(eparams.get("dim", 1)), fc.max_lanes)
     return _make_result(fc.name, en.name, n_experts, T, eta_v, L, zeta, seed_arr, eparams, fparams,
                         rounds, out, log_u0, seconds, shifts)
 
@@ -282,7 +282,24 @@ def _forecaster_vector(eta, L, zeta, fparams, shifts):
     return fp
 
 
-def _run_kernel(fc_id, fp, env_id, ep, rewards, log_u0, T, seed_arr, rounds, dim):
+# Most seeds one thread plays side by side (the literature's forecasters, see xnas.pea.lanes).
+MAX_LANES = 8
+
+
+def _lanes(n_seeds: int, n_experts: int, shifts: int, max_lanes: int = MAX_LANES) -> int:
+    """Seeds per thread for the forecasters that run in lanes: enough to fill the
+    SIMD unit, few enough to keep every thread busy, and never so many that the
+    lanes' shifting-regret programmes outgrow one run's allowance.  A seed's
+    result does not depend on it."""
+    import numba
+
+    lanes = min(max_lanes, MAX_LANES, max(1, -(-n_seeds // numba.get_num_threads())))
+    if shifts >= 0:
+        lanes = min(lanes, max(1, MAX_CONVEX_SIZE // ((shifts + 1) * n_experts)))
+    return lanes
+
+
+def _run_kernel(fc_id, fp, env_id, ep, rewards, log_u0, T, seed_arr, rounds, dim, max_lanes=MAX_LANES):
     """Allocate the outputs, run every seed, check finiteness; returns (outputs, seconds)."""
     S, N, Kn = seed_arr.size, log_u0.size, rounds.size
     from xnas.nas.limits import check_memory  # no torch; the one memory check of both tools
@@ -303,7 +320,8 @@ def _run_kernel(fc_id, fp, env_id, ep, rewards, log_u0, T, seed_arr, rounds, dim
     }
     _announce_compile()
     t0 = time.perf_counter()
-    K._run_many(fc_id, fp, env_id, ep, rewards, log_u0, T, seed_arr, rounds, dim, *out.values())
+    lanes = _lanes(S, N, int(fp[K.FP_SHIFTS]), max_lanes)
+    K._run_many(fc_id, fp, env_id, ep, rewards, log_u0, T, seed_arr, rounds, dim, lanes, *out.values())
     seconds = time.perf_counter() - t0
     if not (np.isfinite(out["traj_regret"]).all() and np.isfinite(out["final_u"]).all()):
         raise FloatingPointError("non-finite values in the simulation output; check eta and the rewards")

@@ -66,7 +66,7 @@ _G_C = np.array([
 _FAST_C = -130.0
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
+@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
 def _clenshaw(c, t):
     """``sum_k c[k] T_k(t)`` by Clenshaw's recurrence."""
     t2 = 2.0 * t
@@ -79,7 +79,7 @@ def _clenshaw(c, t):
     return c[0] + t * b1 - b2
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
+@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
 def _cheb24(c, t):
     """``sum_{k<=24} c[k] T_k(t)`` with the ``T_k`` from products of lower ones
     (``T_{m+n} = 2 T_m T_n - T_{|m-n|}``): 6 dependent steps instead of
@@ -116,14 +116,14 @@ def _cheb24(c, t):
     return (s0 + s1) + (s2 + s3)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
+@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
 def _erfcx(x):
     """``exp(x^2) erfc(x)`` for ``x >= 0``, branch-free (vectorisable): a
     Chebyshev series in ``t = (x - K) / (x + K)``."""
     return _clenshaw(_ERFCX_C, (x - _ERFCX_K) / (x + _ERFCX_K)) / (1.0 + 2.0 * x)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
+@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
 def squint_fast_ok(R, V):
     """Whether :func:`squint_log_evidence_fast` holds at ``(R, V)`` (to 1e-18)."""
     sv = math.sqrt(V)
@@ -133,7 +133,7 @@ def squint_fast_ok(R, V):
             & (0.5 * R - 0.25 * V < _FAST_C) & (b < -1.0))
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
+@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
 def squint_log_evidence_fast(R, V):
     """Squint's log evidence where ``squint_fast_ok(R, V)``, branch-free (vectorisable).
 
@@ -149,8 +149,10 @@ def squint_log_evidence_fast(R, V):
     a = R / (2.0 * sv)
     y = abs(a)
     p = a if a > 0.0 else 0.0
-    g = _cheb24(_G_C, (y - _ERFCX_K) / (y + _ERFCX_K)) / (1.0 + 2.0 * (y * y))
-    return p * p + _log_v((_exp_v(-(p * p)) * g + 2.0 * _SQRT_PI * p) / (2.0 * V))
+    # g = G(t) / q with q = 1 + 2 y^2, brought under the one division by 2 V
+    q = 1.0 + 2.0 * (y * y)
+    gq = _cheb24(_G_C, (y - _ERFCX_K) / (y + _ERFCX_K))
+    return p * p + _log_v((_exp_v(-(p * p)) * gq + (2.0 * _SQRT_PI * p) * q) / ((2.0 * V) * q))
 
 
 @njit(cache=True)

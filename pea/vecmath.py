@@ -92,7 +92,7 @@ _TWO54 = 18014398509481984.0
 _LOG_R = tuple(2.0 / (2 * k + 1) for k in range(1, 12))
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
+@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
 def _exp_v(x):
     """``exp(x)`` for any float64, branch-free (vectorisable); ``exp(-inf) = 0``."""
     xc = x if x > _EXP_LO else _EXP_LO
@@ -125,7 +125,7 @@ def _exp_v(x):
     return y if x == x else x
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
+@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
 def _log_v(x):
     """``log(x)`` for any float64, branch-free (vectorisable): ``-inf`` at 0, nan below."""
     sub = x < _TINY
@@ -159,7 +159,7 @@ def _log_v(x):
     return y if x == x else x
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
+@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
 def _log1p_v(y):
     """``log(1 + y)`` for ``y > -1``, accurate also for tiny ``|y|`` (vectorisable)."""
     u = 1.0 + y
@@ -168,7 +168,7 @@ def _log1p_v(y):
     return lu + c if (u > 0.0 and u < np.inf) else lu
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
+@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
 def _max4(a):
     """``max a`` in four interleaved chains (max is exact in any order)."""
     n = a.shape[0]
@@ -191,7 +191,7 @@ def _max4(a):
     return m2 if m2 > m0 else m0
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
+@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
 def _sum4(w):
     """``sum w`` in four interleaved chains, combined pairwise (a fixed order)."""
     n = w.shape[0]
@@ -212,7 +212,7 @@ def _sum4(w):
     return (s0 + s1) + (s2 + s3)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
+@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
 def _dot4(w, R, j):
     """``w . R[j]`` in four interleaved chains, combined pairwise."""
     n = w.shape[0]
@@ -233,7 +233,7 @@ def _dot4(w, R, j):
     return (d0 + d1) + (d2 + d3)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
+@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
 def _exp_shifted(a, w):
     """``w = exp(a - max a)``; returns ``sum w``."""
     n = a.shape[0]
@@ -243,7 +243,7 @@ def _exp_shifted(a, w):
     return _sum4(w)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", inline="always")
+@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
 def _softmax_v(a, w, u):
     """``u = exp(a - max a) / s``; ``w`` receives ``exp(a - max a)``; returns ``s``."""
     s = _exp_shifted(a, w)

@@ -11,7 +11,7 @@ import pytest
 
 from pea_reference_experts import best_switching_reward as best_switching_reward_ref
 from pea_reference_experts import run_expert_reference, squint_log_evidence_quad
-from xnas.pea import simulate
+from xnas.pea import FORECASTERS, simulate
 from xnas.pea.expert_kernels import squint_log_evidence
 from xnas.pea.shifting import best_switching_reward
 
@@ -247,6 +247,46 @@ def test_same_seed_same_bits_whatever_the_threads_and_samples(name):
     np.testing.assert_array_equal(one.regret, two.regret)
     np.testing.assert_array_equal(one.final_weights, two.final_weights)
     np.testing.assert_array_equal(one.final_weights, many.final_weights)
+
+
+@pytest.mark.parametrize("name", NEW)
+@pytest.mark.parametrize("env,extra", [("adversarial", {}), ("stochastic", {}), ("switching", {}),
+                                       ("late-bloomer", {}), ("replay", {"eta": 60.0})])
+def test_a_seed_gives_the_same_bits_in_any_lane(name, env, extra, monkeypatch):
+    # the seeds of a run share a thread in lanes (xnas.pea.lanes): a lane must
+    # compute exactly what its seed computes alone, whichever lane it has and
+    # however many share it; 7 experts also take the reductions' remainders
+    import importlib
+
+    sim_mod = importlib.import_module("xnas.pea.simulate")
+
+    kw = dict(n_samples=16, shifts=3, seed=5, **extra)
+    if env == "replay":
+        # rewards large enough for Fixed-share's log-space rounds and Squint's careful evidence
+        kw.update(rewards=_replay(3, T=400, N=7, scale=1.0), seeds=5)
+    else:
+        kw.update(n_experts=7, T=3000, seeds=11)
+    runs = {}
+    for lanes in (1, 3, 8):
+        monkeypatch.setattr(sim_mod, "_lanes", lambda *a, lanes=lanes: lanes)
+        runs[lanes] = simulate(name, env, **kw)
+    for lanes in (3, 8):
+        for field in ("regret", "final_weights", "weights", "shifting_regret", "forecaster_reward"):
+            np.testing.assert_array_equal(getattr(runs[lanes], field), getattr(runs[1], field), err_msg=field)
+
+
+def test_lanes_fill_the_threads_and_respect_the_shifting_allowance(monkeypatch):
+    import importlib
+
+    sim_mod = importlib.import_module("xnas.pea.simulate")
+
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 2)
+    assert sim_mod._lanes(1, 8, -1) == 1
+    assert sim_mod._lanes(6, 8, -1) == 3
+    assert sim_mod._lanes(100, 8, -1) == sim_mod.MAX_LANES
+    assert sim_mod._lanes(100, 8, sim_mod.MAX_CONVEX_SIZE // 8 - 1) == 1
+    assert sim_mod._lanes(100, 8, -1, max_lanes=1) == 1
+    assert all(1 <= f.max_lanes <= sim_mod.MAX_LANES for f in FORECASTERS.values())
 
 
 def test_erfcx_matches_scipy_from_0_to_1e6():

@@ -1,6 +1,8 @@
 """The numba kernels against the NumPy references (tests/pea_reference.py) and the rule."""
 
 import math
+import os
+import shutil
 
 import numba
 import numpy as np
@@ -183,22 +185,30 @@ def test_paired_general_segment_is_bit_identical_to_single_rounds(n, j0, j1):
     np.testing.assert_array_equal(S1, S2)
 
 
-def test_a_newer_callee_module_gives_the_caller_its_stamp():
-    # numba keys a cached kernel on its own file only: a caller must look at
-    # least as new as the kernels it calls, or an edit would load stale code
-    import os
+def test_every_kernel_module_is_cached_under_its_callees_contents_too():
+    # numba stamps a cached kernel with its own file's contents only; an edit
+    # to lanes.py then left stale expert_kernels code running (seen three times)
+    from xnas.pea import cache_stamps, expert_kernels, expert_run, lanes
+
+    for module, kernel in ((expert_kernels, expert_kernels._expert_init), (expert_run, expert_run._run_expert_lanes),
+                           (lanes, lanes._mix_lanes), (K, K._run_many)):
+        name = os.path.basename(module.__file__)
+        assert kernel._cache._cache_file._source_stamp == cache_stamps.source_stamp(name), name
+
+
+def test_a_callee_edit_changes_its_callers_stamps_only(tmp_path):
+    from xnas.pea import cache_stamps
 
     here = os.path.dirname(K.__file__)
-    path = os.path.join(here, "kernels.py")
-    orig = os.path.getmtime(path)
-    newest = max(os.path.getmtime(os.path.join(here, f)) for f in
-                 ("rng.py", "env_kernels.py", "eg_kernels.py", "expert_kernels.py", "shifting.py"))
-    try:
-        os.utime(path, (newest - 10, newest - 10))
-        K._refresh_cache_stamps()
-        assert os.path.getmtime(path) == newest
-    finally:
-        os.utime(path, (orig, orig))
+    for f in os.listdir(here):
+        if f.endswith(".py"):
+            shutil.copy(os.path.join(here, f), tmp_path / f)
+    before = {f: cache_stamps.source_stamp(f, str(tmp_path)) for f, _ in cache_stamps._CALLEES}
+    with open(tmp_path / "lanes.py", "a") as fh:
+        fh.write("# an edit\n")
+    after = {f: cache_stamps.source_stamp(f, str(tmp_path)) for f, _ in cache_stamps._CALLEES}
+    changed = {f for f in before if before[f] != after[f]}
+    assert changed == {"lanes.py", "expert_kernels.py", "expert_segments.py", "expert_run.py", "kernels.py"}
 
 
 def test_the_cache_stamp_table_lists_every_kernel_import():
@@ -228,7 +238,9 @@ def test_the_cache_stamp_table_lists_every_kernel_import():
                 out |= {g} | closure(g, seen + (f,))
         return out
 
-    table = dict(K._CALLEES)
+    from xnas.pea.cache_stamps import _CALLEES
+
+    table = dict(_CALLEES)
     for f in kernel_modules:
         needed = closure(f)
         if needed:

@@ -1,0 +1,142 @@
+"""The run loop of the expert-advice forecasters: several seeds in lanes, one thread.
+
+:func:`_run_expert_lanes` plays the seeds it is given side by side
+(:mod:`xnas.pea.lanes`) against any environment but the convex one, whose
+rewards depend on each run's mixture (those runs go round by round through
+:func:`xnas.pea.kernels._run_one`).  Each lane draws its environment from its
+own seed's stream in the order :func:`xnas.pea.kernels._run_one` would, so a
+seed meets the same rewards whichever forecaster plays it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from xnas.pea.env_kernels import BLOCK, ENV_ADVERSARIAL, ENV_REPLAY, ENV_SWITCHING, _adversarial_block, _env_rewards, _env_setup
+from xnas.pea.expert_kernels import SC_SIZE, ST_ROWS, _expert_init
+from xnas.pea.expert_segments import _expert_segment
+from xnas.pea.lanes import LN_FC, LN_ROWS, WD_ROWS
+from xnas.pea.rng import _seed_state
+from xnas.pea.shifting import _shift_best, _shift_block, _shift_init
+from xnas.pea.vecmath import _softmax_v
+
+# Layout of the per-run scalar outputs (as in xnas.pea.kernels).
+_OUT_FC_REWARD = 0
+_OUT_FC_LOSS = 1
+_OUT_LOG_GAMMA = 2
+_OUT_ALIVE = 3
+_OUT_SHIFT = 4
+
+
+@njit(cache=True)
+def _lane_rewards(env_id, ep, t, nb, T, replay, state, env_vec, env_int, env_mat, target, buf, R, dp, shifts):
+    """Rounds ``t+1 .. t+nb`` of every lane into ``R[:nb]`` (lanes side by side),
+    and into each lane's shifting-regret programme."""
+    G = state.shape[0]
+    n = buf.shape[2]
+    dummy = np.zeros(1)
+    losses = np.zeros(n + 1)
+    fvec = np.zeros((n, 1))
+    for g in range(G):
+        if env_id == ENV_REPLAY:
+            block = replay[t:t + nb]
+        elif env_id == ENV_ADVERSARIAL:
+            block = buf[g]
+            _adversarial_block(state[g], block, nb, ep[0])
+        else:
+            block = buf[g]
+            for j in range(nb):
+                _env_rewards(env_id, ep, t + j + 1, T, state[g], env_vec[g], env_int[g], env_mat[g],
+                             target[g], dummy, block[j], fvec, dummy, dummy, losses)
+        if shifts >= 0:
+            _shift_block(block, nb, dp[g])
+        for j in range(nb):
+            for i in range(n):
+                R[j, i * G + g] = block[j, i]
+
+
+@njit(cache=True)
+def _record_lanes(G, alive, a, S, ln, si, traj_regret, traj_true_regret, traj_alive, traj_u):
+    """The sampled round ``si`` of every lane: regret and mixture."""
+    n = a.shape[0] // G
+    ag = np.empty(n)
+    tmp = np.empty(n)
+    for g in range(G):
+        best = -np.inf
+        for i in range(n):
+            ag[i] = a[i * G + g]
+            best = max(best, S[i * G + g])
+        traj_regret[g, si] = best - ln[LN_FC, g]
+        traj_true_regret[g, si] = best - ln[LN_FC, g]
+        traj_alive[g, si] = alive
+        _softmax_v(ag, tmp, traj_u[g, si])
+
+
+@njit(cache=True)
+def _run_expert_lanes(fc_id, eta, L, alpha, shifts, env_id, ep, replay, logw0, T, seeds, samples,
+                      scal, exp_reward, exp_loss, wipe_round, final_u,
+                      traj_regret, traj_true_regret, traj_alive, traj_lgamma, traj_u):
+    """Play ``T`` rounds of expert forecaster ``fc_id`` for every seed of ``seeds``
+    at once, one lane each; outputs as :func:`xnas.pea.kernels._run_one`'s,
+    with a leading axis over the seeds.  There is no wipeout: ``ln gamma`` is
+    0, no expert is wiped and the alive count is the prior's support.
+    """
+    G = seeds.shape[0]
+    n = logw0.shape[0]
+    state = np.empty((G, 1), np.uint64)
+    kseg = np.int64(ep[1]) + 1 if env_id == ENV_SWITCHING else 1
+    env_vec = np.zeros((G, n))
+    env_int = np.zeros((G, max(n, kseg)), np.int64)
+    env_mat = np.zeros((G, n, 1))
+    target = np.zeros((G, 1))
+    dp = np.empty((G, max(shifts, 0) + 1, n))
+    for g in range(G):
+        _seed_state(seeds[g], state[g])
+        _shift_init(dp[g])
+        _env_setup(env_id, ep, n, state[g], env_vec[g], env_int[g], env_mat[g], target[g])
+    a = np.empty(n * G)
+    S = np.zeros(n * G)
+    st = np.zeros((ST_ROWS, n * G))
+    sc = np.zeros((SC_SIZE, G))
+    wd = np.zeros((WD_ROWS, n * G))
+    ln = np.zeros((LN_ROWS, G))
+    _expert_init(fc_id, G, logw0, a, st, sc, wd)
+    alive = 0
+    for i in range(n):
+        alive += 1 if logw0[i] > -np.inf else 0
+    buf = np.zeros((G, BLOCK, n))
+    R = np.zeros((BLOCK, n * G))
+    si = 0
+    K = samples.shape[0]
+    t = 0
+    while t < T:
+        nb = min(BLOCK, T - t)
+        _lane_rewards(env_id, ep, t, nb, T, replay, state, env_vec, env_int, env_mat, target, buf, R, dp, shifts)
+        j = 0
+        while j < nb:
+            stop = nb - j
+            if si < K:
+                stop = min(stop, samples[si] - t)
+            _expert_segment(fc_id, R, j, j + stop, t, eta, L, alpha, G, a, S, st, sc, wd, ln)
+            j += stop
+            t += stop
+            if si < K and t == samples[si]:
+                _record_lanes(G, alive, a, S, ln, si, traj_regret, traj_true_regret, traj_alive, traj_u)
+                si += 1
+    tmp = np.empty(n)
+    ag = np.empty(n)
+    for g in range(G):
+        for i in range(n):
+            ag[i] = a[i * G + g]
+            exp_reward[g, i] = S[i * G + g]
+            exp_loss[g, i] = -S[i * G + g]
+            wipe_round[g, i] = 0
+        _softmax_v(ag, tmp, final_u[g])
+        for k in range(K):
+            traj_lgamma[g, k] = 0.0
+        scal[g, _OUT_FC_REWARD] = ln[LN_FC, g]
+        scal[g, _OUT_FC_LOSS] = -ln[LN_FC, g]
+        scal[g, _OUT_LOG_GAMMA] = 0.0
+        scal[g, _OUT_ALIVE] = alive
+        scal[g, _OUT_SHIFT] = _shift_best(dp[g]) if shifts >= 0 else 0.0
