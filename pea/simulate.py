@@ -284,16 +284,21 @@ def _forecaster_vector(eta, L, zeta, fparams, shifts):
 
 # Most seeds one thread plays side by side (the literature's forecasters, see xnas.pea.lanes).
 MAX_LANES = 8
+# Most bytes of reward blocks the lanes of one thread hold (two copies of BLOCK rounds a lane):
+# lanes pay off with few experts, where one run's chain of dependent steps is short of work.
+MAX_LANE_BYTES = 1 << 24
 
 
 def _lanes(n_seeds: int, n_experts: int, shifts: int, max_lanes: int = MAX_LANES) -> int:
     """Seeds per thread for the forecasters that run in lanes: enough to fill the
     SIMD unit, few enough to keep every thread busy, and never so many that the
-    lanes' shifting-regret programmes outgrow one run's allowance.  A seed's
-    result does not depend on it."""
+    lanes' reward blocks or shifting-regret programmes outgrow their
+    allowance (many experts fill the SIMD unit alone).  A seed's result does
+    not depend on it."""
     import numba
 
     lanes = min(max_lanes, MAX_LANES, max(1, -(-n_seeds // numba.get_num_threads())))
+    lanes = min(lanes, max(1, MAX_LANE_BYTES // (2 * 8 * K.BLOCK * n_experts)))
     if shifts >= 0:
         lanes = min(lanes, max(1, MAX_CONVEX_SIZE // ((shifts + 1) * n_experts)))
     return lanes

@@ -286,6 +286,9 @@ def test_lanes_fill_the_threads_and_respect_the_shifting_allowance(monkeypatch):
     assert sim_mod._lanes(100, 8, -1) == sim_mod.MAX_LANES
     assert sim_mod._lanes(100, 8, sim_mod.MAX_CONVEX_SIZE // 8 - 1) == 1
     assert sim_mod._lanes(100, 8, -1, max_lanes=1) == 1
+    # a thousand experts fill the vector unit alone; a million would make lanes' blocks gigabytes
+    assert sim_mod._lanes(100, 1000, -1) == 4
+    assert sim_mod._lanes(100, 10**6, -1) == 1
     assert all(1 <= f.max_lanes <= sim_mod.MAX_LANES for f in FORECASTERS.values())
 
 
