@@ -45,11 +45,6 @@ class Forecaster:
         learning rate 3e-4, ``"none"`` means the forecaster has no step size.
     doc : str
         The update and its guarantee, with the paper (literature forecasters).
-    max_lanes : int
-        Most seeds the kernel plays side by side in one thread
-        (:mod:`xnas.pea.lanes`; the literature forecasters only).  Squint's
-        evidence keeps the vector units busy in a lone run already, and lanes
-        only add their bookkeeping: it plays one.
     """
 
     name: str
@@ -58,7 +53,6 @@ class Forecaster:
     defaults: Mapping[str, float] = field(default_factory=dict)
     auto_eta: str = "theory"
     doc: str = ""
-    max_lanes: int = 8
 
     def resolve_eta(self, eta: float | str, n_experts: int, T: int, L: float) -> float:
         """The learning rate for ``eta`` (a positive number or ``'auto'``)."""
@@ -148,7 +142,6 @@ FORECASTERS: Mapping[str, Forecaster] = freeze_registry(
             "in log space.  Guarantee (their Theorem 4): R_k = O(sqrt(V_k (ln ln V_k + ln 1/pi_k)) + ln 1/pi_k) "
             "for every expert k simultaneously (no closed-form constant is checked)."
         ),
-        max_lanes=1,
     ),
     Forecaster(
         "boa",

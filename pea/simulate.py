@@ -169,7 +169,7 @@ def simulate(
     rounds = sample_rounds(T, n_samples)
     seed_arr = np.arange(seed, seed + seeds, dtype=np.int64)
     out, seconds = _run_kernel(fc.kernel_id, fp, en.kernel_id, ep, rewards, log_u0, T, seed_arr, rounds,
-                               int(eparams.get("dim", 1)), fc.max_lanes)
+                               int(eparams.get("dim", 1)))
     return _make_result(fc.name, en.name, n_experts, T, eta_v, L, zeta, seed_arr, eparams, fparams,
                         rounds, out, log_u0, seconds, shifts)
 
@@ -289,7 +289,7 @@ MAX_LANES = 8
 MAX_LANE_BYTES = 1 << 24
 
 
-def _lanes(n_seeds: int, n_experts: int, shifts: int, max_lanes: int = MAX_LANES) -> int:
+def _lanes(n_seeds: int, n_experts: int, shifts: int) -> int:
     """Seeds per thread for the forecasters that run in lanes: enough to fill the
     SIMD unit, few enough to keep every thread busy, and never so many that the
     lanes' reward blocks or shifting-regret programmes outgrow their
@@ -297,14 +297,14 @@ def _lanes(n_seeds: int, n_experts: int, shifts: int, max_lanes: int = MAX_LANES
     not depend on it."""
     import numba
 
-    lanes = min(max_lanes, MAX_LANES, max(1, -(-n_seeds // numba.get_num_threads())))
+    lanes = min(MAX_LANES, max(1, -(-n_seeds // numba.get_num_threads())))
     lanes = min(lanes, max(1, MAX_LANE_BYTES // (2 * 8 * K.BLOCK * n_experts)))
     if shifts >= 0:
         lanes = min(lanes, max(1, MAX_CONVEX_SIZE // ((shifts + 1) * n_experts)))
     return lanes
 
 
-def _run_kernel(fc_id, fp, env_id, ep, rewards, log_u0, T, seed_arr, rounds, dim, max_lanes=MAX_LANES):
+def _run_kernel(fc_id, fp, env_id, ep, rewards, log_u0, T, seed_arr, rounds, dim):
     """Allocate the outputs, run every seed, check finiteness; returns (outputs, seconds)."""
     S, N, Kn = seed_arr.size, log_u0.size, rounds.size
     from xnas.nas.limits import check_memory  # no torch; the one memory check of both tools
@@ -325,7 +325,7 @@ def _run_kernel(fc_id, fp, env_id, ep, rewards, log_u0, T, seed_arr, rounds, dim
     }
     _announce_compile()
     t0 = time.perf_counter()
-    lanes = _lanes(S, N, int(fp[K.FP_SHIFTS]), max_lanes)
+    lanes = _lanes(S, N, int(fp[K.FP_SHIFTS]))
     K._run_many(fc_id, fp, env_id, ep, rewards, log_u0, T, seed_arr, rounds, dim, lanes, *out.values())
     seconds = time.perf_counter() - t0
     if not (np.isfinite(out["traj_regret"]).all() and np.isfinite(out["final_u"]).all()):
