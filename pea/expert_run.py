@@ -21,12 +21,13 @@ from xnas.pea.rng import _seed_state
 from xnas.pea.shifting import _shift_best, _shift_block, _shift_init
 from xnas.pea.vecmath import _softmax_v
 
-# Layout of the per-run scalar outputs (as in xnas.pea.kernels).
-_OUT_FC_REWARD = 0
-_OUT_FC_LOSS = 1
-_OUT_LOG_GAMMA = 2
-_OUT_ALIVE = 3
-_OUT_SHIFT = 4
+# Layout of the per-run scalar outputs, of both run loops (xnas.pea.kernels imports it).
+OUT_FC_REWARD = 0  # sum_t u_{t-1} . R_t (raw rewards)
+OUT_FC_LOSS = 1  # forecaster's cumulative true loss (convex) or linear loss
+OUT_LOG_GAMMA = 2  # ln gamma_T
+OUT_ALIVE = 3  # alive experts at the end
+OUT_SHIFT = 4  # best reward of a sequence with at most FP_SHIFTS switches
+OUT_SIZE = 5
 
 
 @njit(cache=True)
@@ -135,8 +136,8 @@ def _run_expert_lanes(fc_id, eta, L, alpha, shifts, env_id, ep, replay, logw0, T
         _softmax_v(ag, tmp, final_u[g])
         for k in range(K):
             traj_lgamma[g, k] = 0.0
-        scal[g, _OUT_FC_REWARD] = ln[LN_FC, g]
-        scal[g, _OUT_FC_LOSS] = -ln[LN_FC, g]
-        scal[g, _OUT_LOG_GAMMA] = 0.0
-        scal[g, _OUT_ALIVE] = alive
-        scal[g, _OUT_SHIFT] = _shift_best(dp[g]) if shifts >= 0 else 0.0
+        scal[g, OUT_FC_REWARD] = ln[LN_FC, g]
+        scal[g, OUT_FC_LOSS] = -ln[LN_FC, g]
+        scal[g, OUT_LOG_GAMMA] = 0.0
+        scal[g, OUT_ALIVE] = alive
+        scal[g, OUT_SHIFT] = _shift_best(dp[g]) if shifts >= 0 else 0.0

@@ -85,28 +85,14 @@ def _rounds_rho(fc_id, R, j0, j1, L, G, a, S, st, wd, ln):
         _rho_step(fc_id, inv, R, j, a, st, wd, ln, G)
 
 
-@njit(**_SEG)
-def _segment_boa(R, j0, j1, L, G, a, S, st, wd, ln):
+@njit(**_IR_INLINE)
+def _segment_rho(fc, R, j0, j1, L, G, a, S, st, wd, ln):
+    """BOA, ML-Poly or Squint; :func:`_expert_segment` passes ``fc`` as a literal,
+    so that each of them gets loops of its own."""
     if G == 1:
-        _rounds_rho(FC_BOA, R, j0, j1, L, 1, a, S, st, wd, ln)
+        _rounds_rho(fc, R, j0, j1, L, 1, a, S, st, wd, ln)
     else:
-        _rounds_rho(FC_BOA, R, j0, j1, L, G, a, S, st, wd, ln)
-
-
-@njit(**_SEG)
-def _segment_mlpoly(R, j0, j1, L, G, a, S, st, wd, ln):
-    if G == 1:
-        _rounds_rho(FC_MLPOLY, R, j0, j1, L, 1, a, S, st, wd, ln)
-    else:
-        _rounds_rho(FC_MLPOLY, R, j0, j1, L, G, a, S, st, wd, ln)
-
-
-@njit(**_SEG)
-def _segment_squint(R, j0, j1, L, G, a, S, st, wd, ln):
-    if G == 1:
-        _rounds_rho(FC_SQUINT, R, j0, j1, L, 1, a, S, st, wd, ln)
-    else:
-        _rounds_rho(FC_SQUINT, R, j0, j1, L, G, a, S, st, wd, ln)
+        _rounds_rho(fc, R, j0, j1, L, G, a, S, st, wd, ln)
 
 
 @njit(**_SEG)
@@ -121,8 +107,8 @@ def _expert_segment(fc_id, R, j0, j1, t, eta, L, alpha, G, a, S, st, sc, wd, ln)
     elif fc_id == FC_ADAHEDGE:
         _segment_adahedge(R, j0, j1, G, a, S, sc, wd, ln)
     elif fc_id == FC_BOA:
-        _segment_boa(R, j0, j1, L, G, a, S, st, wd, ln)
+        _segment_rho(FC_BOA, R, j0, j1, L, G, a, S, st, wd, ln)
     elif fc_id == FC_MLPOLY:
-        _segment_mlpoly(R, j0, j1, L, G, a, S, st, wd, ln)
+        _segment_rho(FC_MLPOLY, R, j0, j1, L, G, a, S, st, wd, ln)
     else:
-        _segment_squint(R, j0, j1, L, G, a, S, st, wd, ln)
+        _segment_rho(FC_SQUINT, R, j0, j1, L, G, a, S, st, wd, ln)

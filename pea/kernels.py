@@ -43,7 +43,8 @@ from xnas.pea.env_kernels import (BLOCK, ENV_ADVERSARIAL, ENV_CONVEX, ENV_LATE_B
                                   _env_rewards, _env_setup)
 from xnas.pea.expert_kernels import (FC_ADAHEDGE, FC_BOA, FC_FIXED_SHARE, FC_HEDGE_ANYTIME,  # noqa: F401
                                      FC_MLPOLY, FC_SQUINT, SC_SIZE, ST_ROWS, _expert_init, _expert_step)
-from xnas.pea.expert_run import _run_expert_lanes
+from xnas.pea.expert_run import (OUT_ALIVE, OUT_FC_LOSS, OUT_FC_REWARD, OUT_LOG_GAMMA, OUT_SHIFT,  # noqa: F401
+                                 OUT_SIZE, _run_expert_lanes)
 from xnas.pea.lanes import LN_RBAR, LN_ROWS, LN_S, WD_ROWS, WD_W
 from xnas.pea.vecmath import _exp_shifted, _softmax_v
 from xnas.pea.rng import _seed_state
@@ -97,14 +98,6 @@ FP_MOMENTUM = 8
 FP_ALPHA = 9
 FP_SHIFTS = 10  # switches of the shifting-regret comparator; -1: not computed
 FP_SIZE = 11
-
-# Layout of the per-run scalar outputs.
-OUT_FC_REWARD = 0  # sum_t u_{t-1} . R_t (raw rewards)
-OUT_FC_LOSS = 1  # forecaster's cumulative true loss (convex) or linear loss
-OUT_LOG_GAMMA = 2  # ln gamma_T
-OUT_ALIVE = 3  # alive experts at the end
-OUT_SHIFT = 4  # best reward of a sequence with at most FP_SHIFTS switches
-OUT_SIZE = 5
 
 # Rounds between re-derivations of the cached linear weights from the
 # log-weights (bounds the drift of repeated multiplication and rescales).

@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any, Mapping
 
+import numba
 import numpy as np
 
 from xnas.pea import kernels as K
@@ -295,8 +296,6 @@ def _lanes(n_seeds: int, n_experts: int, shifts: int) -> int:
     lanes' reward blocks or shifting-regret programmes outgrow their
     allowance (many experts fill the SIMD unit alone).  A seed's result does
     not depend on it."""
-    import numba
-
     lanes = min(MAX_LANES, max(1, -(-n_seeds // numba.get_num_threads())))
     lanes = min(lanes, max(1, MAX_LANE_BYTES // (2 * 8 * K.BLOCK * n_experts)))
     if shifts >= 0:
