@@ -29,12 +29,15 @@ _CALLEES = (
     ("env_kernels.py", ("rng.py",)),
     ("squint_evidence.py", ("vecmath.py",)),
     ("lanes.py", ("vecmath.py",)),
-    ("expert_kernels.py", ("vecmath.py", "squint_evidence.py", "lanes.py")),
-    ("expert_segments.py", ("vecmath.py", "squint_evidence.py", "lanes.py", "expert_kernels.py")),
+    ("squint_lanes.py", ("vecmath.py", "squint_evidence.py", "lanes.py")),
+    ("expert_kernels.py", ("vecmath.py", "squint_evidence.py", "lanes.py", "squint_lanes.py")),
+    ("expert_segments.py", ("vecmath.py", "squint_evidence.py", "lanes.py", "squint_lanes.py",
+                            "expert_kernels.py")),
     ("expert_run.py", ("rng.py", "env_kernels.py", "vecmath.py", "squint_evidence.py", "lanes.py",
-                       "expert_kernels.py", "expert_segments.py", "shifting.py")),
+                       "squint_lanes.py", "expert_kernels.py", "expert_segments.py", "shifting.py")),
     ("kernels.py", ("rng.py", "env_kernels.py", "eg_kernels.py", "vecmath.py", "squint_evidence.py",
-                    "lanes.py", "expert_kernels.py", "expert_segments.py", "expert_run.py", "shifting.py")),
+                    "lanes.py", "squint_lanes.py", "expert_kernels.py", "expert_segments.py", "expert_run.py",
+                    "shifting.py")),
 )
 
 

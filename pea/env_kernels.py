@@ -160,6 +160,13 @@ def _env_rewards(env_id, ep, t, T, state, env_vec, env_int, env_mat, target, u, 
             losses[i] = 0.25 * L * li
 
 
+@njit(cache=True, forceinline=True)
+def _bit_reward(bits, i, L):
+    """Bit ``i`` of ``bits`` as the reward ``(2 b - 1) L``, branch-free (the
+    bit goes through int64: that conversion is one instruction)."""
+    return (2.0 * np.float64(np.int64((bits >> np.uint64(i)) & _U1)) - 1.0) * L
+
+
 @njit(cache=True)
 def _adversarial_block(state, buf, nb, L):
     """``nb`` rounds of i.i.d. +-L rewards: one random bit per expert."""
@@ -169,8 +176,33 @@ def _adversarial_block(state, buf, nb, L):
         while i0 < n:
             bits = _next_u64(state)
             m = min(64, n - i0)
-            # branch-free: bit b gives (2 b - 1) L
             for i in range(m):
-                b = np.float64((bits >> np.uint64(i)) & _U1)
-                buf[j, i0 + i] = (2.0 * b - 1.0) * L
+                buf[j, i0 + i] = _bit_reward(bits, i, L)
+            i0 += m
+
+
+@njit(cache=True)
+def _adversarial_lanes(state, R, nb, L):
+    """:func:`_adversarial_block` for ``G`` lanes at once, straight into their
+    columns of ``R`` (``R[j, i G + g]``, as :mod:`xnas.pea.lanes` lays them
+    out): each lane draws its words from its own stream in the same order, and
+    a lane's bit ``i`` lands beside the other lanes' (one vector store)."""
+    G = state.shape[0]
+    if G == 1:
+        _adversarial_block(state[0], R, nb, L)
+        return
+    n = R.shape[1] // G
+    words = np.empty(G, np.uint64)
+    for j in range(nb):
+        row = R[j]
+        i0 = 0
+        while i0 < n:
+            m = min(64, n - i0)
+            for g in range(G):
+                words[g] = _next_u64(state[g])
+            for i in range(m):
+                # a slice, so that the stores are known to be consecutive (vectorised)
+                out = row[(i0 + i) * G:(i0 + i + 1) * G]
+                for g in range(G):
+                    out[g] = _bit_reward(words[g], i, L)
             i0 += m

@@ -25,7 +25,8 @@ Speed: the per-expert loops use the branch-free exp/log of
 cases that need a branch (AdaHedge before its first mixability gap, a
 Fixed-share weight below 1e-300, Squint's evidence outside its fast domain)
 are redone lane by lane after the vectorised loop.  The loops over the rounds
-between two events are in :mod:`xnas.pea.expert_segments`.
+between two events are in :mod:`xnas.pea.expert_segments`; Squint's steps are
+in :mod:`xnas.pea.squint_lanes`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import numpy as np
 from numba import njit
 
 from xnas.pea.lanes import LN_M, LN_RBAR, LN_S, LN_X, WD_B, WD_PRIOR, WD_W, WD_X, _lane_max, _lane_sum, _spread
-from xnas.pea.squint_evidence import squint_fast_ok, squint_log_evidence, squint_log_evidence_fast
+from xnas.pea.squint_lanes import _squint_step
 from xnas.pea.vecmath import _exp_v, _log1p_v, _log_v, _max4, _sum4
 
 # Forecaster ids, continuing those of xnas.pea.kernels.
@@ -298,16 +299,6 @@ def _mlpoly_expert(k, rho, a, st, P):
     return 1.0 if pos else 0.0
 
 
-@njit(**_FAST)
-def _squint_expert(k, rho, a, st, P):
-    """Squint's evidence for the uniform prior on eta (Koolen and van Erven 2015);
-    nan outside the fast evidence's domain (redone after the loop)."""
-    st[0, k] += rho
-    st[1, k] += rho * rho
-    ev = squint_log_evidence_fast(st[0, k], st[1, k])
-    a[k] = P[k] + (ev if squint_fast_ok(st[0, k], st[1, k]) else np.nan)
-
-
 @njit(**_IR_INLINE)
 def _boa_step(inv, R, j, a, st, wd, ln, G):
     """:func:`_boa_expert` on every expert; ``rho = (R - rbar) / (2 L)``."""
@@ -343,25 +334,6 @@ def _mlpoly_step(inv, R, j, a, st, wd, ln, G):
         if ln[LN_X, g] == 0.0:
             for i in range(a.shape[0] // G):
                 a[i * G + g] = P[i * G + g]
-
-
-@njit(**_FAST)
-def _squint_step(inv, R, j, a, st, wd, ln, G):
-    """:func:`_squint_expert` on every expert, then the careful evidence for the
-    few outside the fast one's domain (marked nan)."""
-    P = wd[WD_PRIOR]
-    if G == 1:
-        rb = ln[LN_RBAR, 0]
-        for k in range(a.shape[0]):
-            _squint_expert(k, (R[j, k] - rb) * inv, a, st, P)
-    else:
-        b = wd[WD_B]
-        _spread(ln[LN_RBAR], G, b)
-        for k in range(a.shape[0]):
-            _squint_expert(k, (R[j, k] - b[k]) * inv, a, st, P)
-    for k in range(a.shape[0]):
-        if np.isnan(a[k]):
-            a[k] = P[k] + squint_log_evidence(st[0, k], st[1, k])
 
 
 @njit(**_IR_INLINE)

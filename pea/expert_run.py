@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from xnas.pea.env_kernels import BLOCK, ENV_ADVERSARIAL, ENV_REPLAY, ENV_SWITCHING, _adversarial_block, _env_rewards, _env_setup
+from xnas.pea.env_kernels import (BLOCK, ENV_ADVERSARIAL, ENV_REPLAY, ENV_SWITCHING, _adversarial_lanes, _env_rewards,
+                                  _env_setup)
 from xnas.pea.expert_kernels import SC_SIZE, ST_ROWS, _expert_init
 from xnas.pea.expert_segments import _expert_segment
 from xnas.pea.lanes import LN_FC, LN_ROWS, WD_ROWS
@@ -36,15 +37,18 @@ def _lane_rewards(env_id, ep, t, nb, T, replay, state, env_vec, env_int, env_mat
     and into each lane's shifting-regret programme."""
     G = state.shape[0]
     n = buf.shape[2]
+    if env_id == ENV_ADVERSARIAL:
+        _adversarial_lanes(state, R, nb, ep[0])
+        if shifts >= 0:
+            for g in range(G):
+                _shift_block(R[:nb, g::G], nb, dp[g])
+        return
     dummy = np.zeros(1)
     losses = np.zeros(n + 1)
     fvec = np.zeros((n, 1))
     for g in range(G):
         if env_id == ENV_REPLAY:
             block = replay[t:t + nb]
-        elif env_id == ENV_ADVERSARIAL:
-            block = buf[g]
-            _adversarial_block(state[g], block, nb, ep[0])
         else:
             block = buf[g]
             for j in range(nb):

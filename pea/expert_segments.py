@@ -12,9 +12,10 @@ from __future__ import annotations
 from numba import njit
 
 from xnas.pea.expert_kernels import (_FAST, _IR_INLINE, FC_ADAHEDGE, FC_BOA, FC_FIXED_SHARE,
-                                     FC_HEDGE_ANYTIME, FC_MLPOLY, FC_SQUINT, _adahedge_step,
+                                     FC_HEDGE_ANYTIME, FC_MLPOLY, _adahedge_step,
                                      _fixed_share_step, _hedge_step, _rho_step)
 from xnas.pea.lanes import LN_FC, LN_RBAR, LN_S, _lane_dot, _lane_sum, _mix_lanes
+from xnas.pea.squint_lanes import _squint_log_weights, _squint_mix, _squint_start, _squint_update
 
 # One segment loop per forecaster: a loop that inlines every forecaster's step
 # runs short of registers and reloads its constants every round (2x slower).
@@ -77,6 +78,25 @@ def _segment_adahedge(R, j0, j1, G, a, S, sc, wd, ln):
         _rounds_adahedge(R, j0, j1, G, a, S, sc, wd, ln)
 
 
+@njit(**_FAST)
+def _rounds_squint(R, j0, j1, L, G, a, S, st, wd, ln):
+    # factored weights within the segment (xnas.pea.squint_lanes), log-weights at its end
+    inv = 1.0 / (2.0 * L)
+    _squint_start(st, wd)
+    for j in range(j0, j1):
+        _squint_mix(S, R, j, G, wd, ln)
+        _squint_update(inv, R, j, st, wd, ln, G)
+    _squint_log_weights(a, wd)
+
+
+@njit(**_SEG)
+def _segment_squint(R, j0, j1, L, G, a, S, st, wd, ln):
+    if G == 1:
+        _rounds_squint(R, j0, j1, L, 1, a, S, st, wd, ln)
+    else:
+        _rounds_squint(R, j0, j1, L, G, a, S, st, wd, ln)
+
+
 @njit(**_IR_INLINE)
 def _rounds_rho(fc_id, R, j0, j1, L, G, a, S, st, wd, ln):
     inv = 1.0 / (2.0 * L)
@@ -87,7 +107,7 @@ def _rounds_rho(fc_id, R, j0, j1, L, G, a, S, st, wd, ln):
 
 @njit(**_IR_INLINE)
 def _segment_rho(fc, R, j0, j1, L, G, a, S, st, wd, ln):
-    """BOA, ML-Poly or Squint; :func:`_expert_segment` passes ``fc`` as a literal,
+    """BOA or ML-Poly; :func:`_expert_segment` passes ``fc`` as a literal,
     so that each of them gets loops of its own."""
     if G == 1:
         _rounds_rho(fc, R, j0, j1, L, 1, a, S, st, wd, ln)
@@ -111,4 +131,4 @@ def _expert_segment(fc_id, R, j0, j1, t, eta, L, alpha, G, a, S, st, sc, wd, ln)
     elif fc_id == FC_MLPOLY:
         _segment_rho(FC_MLPOLY, R, j0, j1, L, G, a, S, st, wd, ln)
     else:
-        _segment_rho(FC_SQUINT, R, j0, j1, L, G, a, S, st, wd, ln)
+        _segment_squint(R, j0, j1, L, G, a, S, st, wd, ln)

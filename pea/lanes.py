@@ -29,7 +29,12 @@ WD_W = 0  # the round's unnormalised mixture exp(a - max a)
 WD_B = 1  # a lane value spread over the lane's experts
 WD_PRIOR = 2  # the log prior, spread over the lanes
 WD_X = 3  # scratch
-WD_ROWS = 4
+WD_F1 = 4  # Squint's factored weights (xnas.pea.squint_lanes)
+WD_F2 = 5
+WD_PI = 6  # the prior, spread over the lanes
+WD_PACK_R = 7  # Squint's leaders' regrets and their squares, packed
+WD_PACK_V = 8
+WD_ROWS = 9
 # Rows of the per-lane workspace ``ln``.
 LN_M = 0  # the round's largest log-weight, then scratch
 LN_S = 1  # sum of the unnormalised mixture
@@ -126,17 +131,16 @@ def _spread(v, G, out):
         for k in range(out.shape[0]):
             out[k] = c
         return
-    o2 = out.reshape((out.shape[0] // G, G))
-    for i in range(o2.shape[0]):
+    # (indices rather than a reshaped view: numba's reshape calls out of the loop, every round)
+    for i in range(out.shape[0] // G):
         for g in range(G):
-            o2[i, g] = v[g]
+            out[i * G + g] = v[g]
 
 
 @njit(**_FAST)
 def _mix_lanes(a, S, R, j, G, wd, ln):
-    """Play round ``j`` of ``R``: ``wd[WD_W] = exp(a - max a)``, ``ln[LN_S]`` its
-    sum, ``ln[LN_RBAR]`` the mixture's reward (added to ``ln[LN_FC]``); adds
-    the round's rewards to the cumulative rewards ``S``.
+    """Play round ``j`` of ``R``: ``wd[WD_W] = exp(a - max a)``, then
+    :func:`_play_mixture`.
 
     One lane keeps its maximum in a register rather than spread in memory: a
     lone run is latency-bound, and the same operations in the same order give
@@ -146,21 +150,31 @@ def _mix_lanes(a, S, R, j, G, wd, ln):
         m = _max4(a)
         for k in range(a.shape[0]):
             w[k] = _exp_v(a[k] - m)
-        s = _sum4(w)
-        rbar = _dot4(w, R, j) / s
-        ln[LN_S, 0] = s
-        ln[LN_RBAR, 0] = rbar
-        ln[LN_FC, 0] += rbar
     else:
         b = wd[WD_B]
         _lane_max(a, G, ln[LN_M])
         _spread(ln[LN_M], G, b)
         for k in range(a.shape[0]):
             w[k] = _exp_v(a[k] - b[k])
+    _play_mixture(w, S, R, j, G, ln)
+
+
+@njit(**_FAST)
+def _play_mixture(w, S, R, j, G, ln):
+    """Play the unnormalised mixture ``w`` in round ``j`` of ``R``: ``ln[LN_S]``
+    its sum, ``ln[LN_RBAR]`` its reward (added to ``ln[LN_FC]``); adds the
+    round's rewards to the cumulative rewards ``S``."""
+    if G == 1:
+        s = _sum4(w)
+        rbar = _dot4(w, R, j) / s
+        ln[LN_S, 0] = s
+        ln[LN_RBAR, 0] = rbar
+        ln[LN_FC, 0] += rbar
+    else:
         _lane_sum(w, G, ln[LN_S])
         _lane_dot(w, R, j, G, ln[LN_RBAR])
         for g in range(G):
             ln[LN_RBAR, g] = ln[LN_RBAR, g] / ln[LN_S, g]
             ln[LN_FC, g] += ln[LN_RBAR, g]
-    for k in range(a.shape[0]):
+    for k in range(w.shape[0]):
         S[k] += R[j, k]

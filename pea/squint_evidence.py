@@ -61,98 +61,139 @@ _G_C = np.array([
     1.740846278690405e-13, -7.777902615125548e-15, -7.258322349653298e-15,
     -1.358242385554785e-15,
 ])
-# The fast evidence drops e^c and erfc(-b) terms: valid where they are below
-# 1e-18 of the result (c < -130 with |R| < 1e12, V < 1e24, V >= SQUINT_SMALL_V).
+# Where b < 0, the tail of the integral beyond eta = 1/2 is below 1e-18 of the
+# evidence once c < -130 (with |R| < 1e12, V < 1e24, V >= SQUINT_SMALL_V).
 _FAST_C = -130.0
+# Kinds of point for squint_evidence_parts.
+KIND_FAST = 0.0  # the parts are the evidence
+KIND_TAIL = 1.0  # the parts less squint_tail are the evidence
+KIND_CAREFUL = 2.0  # squint_log_evidence alone holds
+# Below this V, subtracting the tail cancels more than squint_log_evidence does.
+_TAIL_V = 1.0
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
-def _clenshaw(c, t):
-    """``sum_k c[k] T_k(t)`` by Clenshaw's recurrence."""
-    t2 = 2.0 * t
-    b1 = 0.0
-    b2 = 0.0
-    for k in range(c.shape[0] - 1, 0, -1):
-        b0 = c[k] + t2 * b1 - b2
-        b2 = b1
-        b1 = b0
-    return c[0] + t * b1 - b2
+# Both series in the monomial basis, for Estrin's scheme (24 multiply-adds, 5
+# dependent steps; Clenshaw's recurrence takes 24).  Their monomial coefficients
+# stay below 1.3 in size, so the change of basis costs under 1e-15.
+_ERFCX_M = tuple(float(x) for x in np.polynomial.chebyshev.cheb2poly(_ERFCX_C))
+_G_M = tuple(float(x) for x in np.polynomial.chebyshev.cheb2poly(_G_C))
+_VEC = {"cache": True, "fastmath": {"contract"}, "error_model": "numpy", "forceinline": True}
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
-def _cheb24(c, t):
-    """``sum_{k<=24} c[k] T_k(t)`` with the ``T_k`` from products of lower ones
-    (``T_{m+n} = 2 T_m T_n - T_{|m-n|}``): 6 dependent steps instead of
-    Clenshaw's 24, since a round waits on this chain (the ``|T_k| <= 1`` keep
-    the rounding at a few ulp)."""
-    t1 = t
-    t2 = 2.0 * t * t - 1.0
-    t3 = 2.0 * t * t2 - t
-    t4 = 2.0 * t2 * t2 - 1.0
-    t5 = 2.0 * t2 * t3 - t
-    t6 = 2.0 * t3 * t3 - 1.0
-    t7 = 2.0 * t3 * t4 - t
-    t8 = 2.0 * t4 * t4 - 1.0
-    t9 = 2.0 * t8 * t1 - t7
-    t10 = 2.0 * t8 * t2 - t6
-    t11 = 2.0 * t8 * t3 - t5
-    t12 = 2.0 * t8 * t4 - t4
-    t13 = 2.0 * t8 * t5 - t3
-    t14 = 2.0 * t8 * t6 - t2
-    t15 = 2.0 * t8 * t7 - t1
-    t16 = 2.0 * t8 * t8 - 1.0
-    t17 = 2.0 * t16 * t1 - t15
-    t18 = 2.0 * t16 * t2 - t14
-    t19 = 2.0 * t16 * t3 - t13
-    t20 = 2.0 * t16 * t4 - t12
-    t21 = 2.0 * t16 * t5 - t11
-    t22 = 2.0 * t16 * t6 - t10
-    t23 = 2.0 * t16 * t7 - t9
-    t24 = 2.0 * t16 * t8 - t8
-    s0 = c[0] + c[1] * t1 + c[2] * t2 + c[3] * t3 + c[4] * t4 + c[5] * t5
-    s1 = c[6] * t6 + c[7] * t7 + c[8] * t8 + c[9] * t9 + c[10] * t10 + c[11] * t11
-    s2 = c[12] * t12 + c[13] * t13 + c[14] * t14 + c[15] * t15 + c[16] * t16 + c[17] * t17
-    s3 = c[18] * t18 + c[19] * t19 + c[20] * t20 + c[21] * t21 + c[22] * t22 + c[23] * t23 + c[24] * t24
-    return (s0 + s1) + (s2 + s3)
+@njit(**_VEC)
+def _poly24(c, t):
+    """``sum_{k<=24} c[k] t^k`` by Estrin's scheme."""
+    t2 = t * t
+    t4 = t2 * t2
+    t8 = t4 * t4
+    q0 = c[0] + t * c[1]
+    q1 = c[2] + t * c[3]
+    q2 = c[4] + t * c[5]
+    q3 = c[6] + t * c[7]
+    q4 = c[8] + t * c[9]
+    q5 = c[10] + t * c[11]
+    q6 = c[12] + t * c[13]
+    q7 = c[14] + t * c[15]
+    q8 = c[16] + t * c[17]
+    q9 = c[18] + t * c[19]
+    q10 = c[20] + t * c[21]
+    q11 = c[22] + t * c[23]
+    r0 = q0 + t2 * q1
+    r1 = q2 + t2 * q3
+    r2 = q4 + t2 * q5
+    r3 = q6 + t2 * q7
+    r4 = q8 + t2 * q9
+    r5 = q10 + t2 * q11
+    s0 = r0 + t4 * r1
+    s1 = r2 + t4 * r3
+    s2 = r4 + t4 * r5
+    return (s0 + t8 * s1) + (t8 * t8) * (s2 + t8 * c[24])
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
+@njit(**_VEC)
 def _erfcx(x):
     """``exp(x^2) erfc(x)`` for ``x >= 0``, branch-free (vectorisable): a
     Chebyshev series in ``t = (x - K) / (x + K)``."""
-    return _clenshaw(_ERFCX_C, (x - _ERFCX_K) / (x + _ERFCX_K)) / (1.0 + 2.0 * x)
+    return _poly24(_ERFCX_M, (x - _ERFCX_K) / (x + _ERFCX_K)) / (1.0 + 2.0 * x)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
-def squint_fast_ok(R, V):
-    """Whether :func:`squint_log_evidence_fast` holds at ``(R, V)`` (to 1e-18)."""
+@njit(**_VEC)
+def squint_evidence_parts(R, V):
+    """Squint's evidence as ``E = f1 + e^{p2} f2``, branch-free (vectorisable).
+
+    Returns ``(p2, f1, f2, kind)``.  With ``a = R / (2 sqrt V)`` and ``b = a -
+    sqrt(V) / 2``, the integral over ``[0, inf)`` is ``h(a) / (2 V)`` with
+    ``h(a) = 1 + sqrt(pi) a erfcx(-a) = g(|a|) + 2 sqrt(pi) p e^{p^2}``, where
+    ``p = max(a, 0)`` and ``g(y) = 1 - sqrt(pi) y erfcx(y) = G(t) / (1 + 2 y^2)``
+    (from ``erfcx(-a) = 2 e^{a^2} - erfcx(a)``).  So ``f1 = G(t) / (2 V + R^2)``,
+    ``f2 = sqrt(pi) p / V`` and ``p2 = p^2``: positive terms, one square root,
+    one division and one series; the exponential is left to the caller.
+    ``kind`` says where that is Squint's evidence: :data:`KIND_FAST` where the
+    part beyond ``eta = 1/2`` is negligible, :data:`KIND_TAIL` where it must be
+    taken from ``f1`` (:func:`squint_tail`), :data:`KIND_CAREFUL` where only
+    :func:`squint_log_evidence` holds (``b >= 0``, tiny or huge ``V``).
+    """
     sv = math.sqrt(V)
-    b = R / (2.0 * sv) - 0.5 * sv
+    ar = abs(R)
+    # the three divisions (by sqrt V, by y + K in t, by 2 V + R^2) share one.
+    # No sum of two products anywhere: LLVM may fuse either product, and not
+    # always the same one in a vector loop and its scalar remainder, which
+    # would make a lane's bits depend on its place (tests hold them equal).
+    d1 = ar + (2.0 * _ERFCX_K) * sv
+    d2 = R * R + (V + V)
+    d = 1.0 / (sv * (d1 * d2))
+    isv = (d1 * d2) * d
+    t = (ar - (2.0 * _ERFCX_K) * sv) * (sv * d2) * d
+    p = (R if R > 0.0 else 0.0) * (0.5 * isv)
+    f1 = _poly24(_G_M, t) * (sv * d1 * d)
+    f2 = (_SQRT_PI * p) * (isv * isv)
     # & rather than and: no branches, so that the caller's loop vectorises
-    return ((V >= SQUINT_SMALL_V) & (V < 1e24) & (R > -1e12)
-            & (0.5 * R - 0.25 * V < _FAST_C) & (b < -1.0))
+    body = (V >= SQUINT_SMALL_V) & (V < 1e24) & (R > -1e12) & (R < V)
+    fast = body & (0.5 * (R - 0.5 * V) < _FAST_C)
+    kind = KIND_FAST if fast else (KIND_TAIL if body & (V >= _TAIL_V) else KIND_CAREFUL)
+    return p * p, f1, f2, kind
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
-def squint_log_evidence_fast(R, V):
-    """Squint's log evidence where ``squint_fast_ok(R, V)``, branch-free (vectorisable).
+@njit(**_VEC)
+def squint_tail(R, V):
+    """The part of the integral beyond ``eta = 1/2``, to subtract from ``f1``
+    (:func:`squint_evidence_parts`) where ``b < 0``: ``e^c (1 + sqrt(pi) a
+    erfcx(-b)) / (2 V)`` with ``c = R/2 - V/4 < 0``, from ``eta = 1/2 + s``.
 
-    There ``e^c`` and ``erfc(-b)`` are negligible and the integral is the one
-    over ``[0, inf)``: ``h(a) / (2 V)`` with ``h(a) = 1 + sqrt(pi) a erfcx(-a)``.
-    With ``g(y) = 1 - sqrt(pi) y erfcx(y) = G(t) / (1 + 2 y^2)``, ``h(a) = g(-a)``
-    for ``a <= 0`` and ``h(a) = g(a) + 2 sqrt(pi) a e^{a^2}`` for ``a > 0``
-    (from ``erfcx(-a) = 2 e^{a^2} - erfcx(a)``): sums of positive terms, one
-    Chebyshev series, one exp and one log.  Elsewhere the result is
-    meaningless; :func:`squint_log_evidence` applies.
+    The subtraction cancels most where ``V`` is small; from ``V = 1`` on
+    (``KIND_TAIL``) the result stays within 2e-14 of 40-digit quadrature.
     """
     sv = math.sqrt(V)
     a = R / (2.0 * sv)
-    y = abs(a)
-    p = a if a > 0.0 else 0.0
-    # g = G(t) / q with q = 1 + 2 y^2, brought under the one division by 2 V
-    q = 1.0 + 2.0 * (y * y)
-    gq = _cheb24(_G_C, (y - _ERFCX_K) / (y + _ERFCX_K))
-    return p * p + _log_v((_exp_v(-(p * p)) * gq + (2.0 * _SQRT_PI * p) * q) / ((2.0 * V) * q))
+    w = 0.5 * sv - a
+    c = 0.5 * (R - 0.5 * V)
+    return _exp_v(c) * (1.0 + _SQRT_PI * a * _erfcx(w)) / (2.0 * V)
+
+
+@njit(**_VEC)
+def squint_fast_ok(R, V):
+    """Whether :func:`squint_log_evidence_fast` holds at ``(R, V)`` (to 1e-18)."""
+    return squint_evidence_parts(R, V)[3] == KIND_FAST
+
+
+@njit(**_VEC)
+def squint_log_evidence_fast(R, V):
+    """Squint's log evidence where ``squint_fast_ok(R, V)``, branch-free
+    (vectorisable): ``p2 + ln(f1 e^{-p2} + f2)`` from :func:`squint_evidence_parts`.
+    Elsewhere the result is meaningless; :func:`squint_log_evidence_rest` applies.
+    """
+    p2, f1, f2, kind = squint_evidence_parts(R, V)
+    return p2 + _log_v(f1 * _exp_v(-p2) + f2)
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def squint_log_evidence_rest(R, V):
+    """Squint's log evidence where :func:`squint_log_evidence_fast` does not hold:
+    the parts less the tail where ``b < 0``, else the careful closed form."""
+    p2, f1, f2, kind = squint_evidence_parts(R, V)
+    if kind == KIND_CAREFUL:
+        return squint_log_evidence(R, V)
+    return p2 + _log_v((f1 - squint_tail(R, V)) * _exp_v(-p2) + f2)
 
 
 @njit(cache=True)

@@ -153,7 +153,10 @@ def _log_v(x):
     R = z * ((h0 + z4 * h1) + z8 * h2)
     hfsq = 0.5 * f * f
     ef = np.float64(e)
-    y = ef * _LN2_HI + (f - (hfsq - (s * (hfsq + R) + ef * _LN2_LO)))
+    # fdlibm's sum, with no sum of two products: LLVM may fuse either product
+    # of such a sum, and not always the same one in a vector loop and its
+    # scalar remainder, which would make a lane's bits depend on its place
+    y = ef * _LN2_HI + ((f - (hfsq - s * (hfsq + R))) + ef * _LN2_LO)
     y = y if x < np.inf else x
     y = y if x > 0.0 else (-np.inf if x == 0.0 else np.nan)
     return y if x == x else x

@@ -12,7 +12,7 @@ import pytest
 from pea_reference_experts import best_switching_reward as best_switching_reward_ref
 from pea_reference_experts import run_expert_reference, squint_log_evidence_quad
 from xnas.pea import simulate
-from xnas.pea.expert_kernels import squint_log_evidence
+from xnas.pea.squint_evidence import squint_log_evidence
 from xnas.pea.shifting import best_switching_reward
 
 NEW = ("adahedge", "squint", "boa", "mlpoly", "fixed-share", "hedge-anytime")
@@ -339,3 +339,122 @@ def test_squint_fast_evidence_agrees_with_the_closed_form_on_random_points():
             want = squint_log_evidence(r, v)
             assert abs(squint_log_evidence_fast(r, v) - want) <= 1e-13 * max(1.0, abs(want))
     assert n > 5000
+
+
+def test_squint_series_in_the_monomial_basis_are_the_chebyshev_ones():
+    """Estrin's scheme runs on the monomial forms of the two Chebyshev series."""
+    from xnas.pea.squint_evidence import _ERFCX_C, _ERFCX_M, _G_C, _G_M, _poly24
+
+    t = np.concatenate([np.linspace(-1.0, 1.0, 4001), [-1.0, 1.0, 0.0, 1e-300]])
+    for c, m in ((_G_C, _G_M), (_ERFCX_C, _ERFCX_M)):
+        got = np.array([_poly24(m, x) for x in t])
+        np.testing.assert_allclose(got, np.polynomial.chebyshev.chebval(t, c), rtol=0.0, atol=2e-15)
+
+
+def test_squint_evidence_kinds():
+    from xnas.pea.squint_evidence import KIND_CAREFUL, KIND_FAST, KIND_TAIL, squint_evidence_parts
+
+    def kind(R, V):
+        return squint_evidence_parts(R, V)[3]
+
+    assert kind(-300.0, 500.0) == kind(200.0, 1e3) == kind(5e5, 2e6) == KIND_FAST
+    # a leader: the part beyond eta = 1/2 counts (c > -130), b < 0
+    assert kind(8.1, 10.1) == kind(33.0, 151.0) == kind(-30.0, 400.0) == kind(0.9, 1.0) == KIND_TAIL
+    # b >= 0, V below 1, V tiny, R or V out of range
+    for R, V in [(12.0, 10.0), (2e6, 2e6), (0.3, 0.5), (0.0, 0.0), (-1e13, 1e14), (0.0, 1e25)]:
+        assert kind(R, V) == KIND_CAREFUL
+
+
+@pytest.mark.parametrize("R,V", [(33.0, 151.0), (8.1, 10.1), (10.5, 19.3), (9.0, 17.9), (0.9, 1.0),
+                                 (-0.5, 2.0), (-30.0, 400.0), (100.0, 500.0), (3.0, 3.5), (1.2, 1.3)])
+def test_squint_evidence_less_its_tail_matches_quadrature(R, V):
+    """Squint's leaders: Hedge-like weight on one expert keeps its regrets small,
+    so the integral beyond eta = 1/2 counts, and the parts lose it again."""
+    from xnas.pea.squint_evidence import KIND_TAIL, squint_evidence_parts, squint_log_evidence_rest
+
+    assert squint_evidence_parts(R, V)[3] == KIND_TAIL
+    want = squint_log_evidence_quad(R, V)
+    assert squint_log_evidence_rest(R, V) == pytest.approx(want, rel=1e-12, abs=1e-12)
+
+
+def test_squint_factored_mixture_is_the_softmax_of_its_log_weights():
+    """The lanes play ``w = pi e^{-m} f1 + e^{A - m} f2``; normalised, that must
+    be the softmax of ``ln pi + ln E`` (E from the careful closed form), in every
+    lane and for every kind of point; so must the log-weights written from the factors."""
+    from xnas.pea.lanes import LN_RBAR, LN_ROWS, LN_S, WD_PRIOR, WD_ROWS, WD_W
+    from xnas.pea.squint_lanes import _squint_log_weights, _squint_mix, _squint_start
+
+    # every kind, with weights of comparable size (one huge p2 would leave the others at 0)
+    points = [(-300.0, 500.0), (8.1, 10.1), (12.0, 10.0), (0.3, 0.5), (60.0, 900.0), (-1e4, 5e3), (200.0, 1e3)]
+    n, G = len(points), 3
+    rng = np.random.default_rng(5)
+    st = np.zeros((4, n * G))
+    wd = np.zeros((WD_ROWS, n * G))
+    for g in range(G):
+        order = rng.permutation(n)
+        prior = rng.dirichlet(np.ones(n))
+        for i in range(n):
+            st[0, i * G + g], st[1, i * G + g] = points[order[i]]
+            wd[WD_PRIOR, i * G + g] = math.log(prior[i])
+    ln = np.zeros((LN_ROWS, G))
+    R = rng.uniform(-1.0, 1.0, (1, n * G))
+    _squint_start(st, wd)
+    a = np.empty(n * G)
+    _squint_log_weights(a, wd)
+    _squint_mix(np.zeros(n * G), R, 0, G, wd, ln)
+    # against the careful closed form, independent of the parts
+    want_log = wd[WD_PRIOR] + np.array([squint_log_evidence(r, v) for r, v in zip(st[0], st[1])])
+    np.testing.assert_allclose(a, want_log, rtol=1e-12, atol=1e-12)
+    for g in range(G):
+        want = np.exp(want_log[g::G] - want_log[g::G].max())
+        want /= want.sum()
+        np.testing.assert_allclose(wd[WD_W, g::G] / ln[LN_S, g], want, rtol=1e-12, atol=1e-300)
+        assert ln[LN_RBAR, g] == pytest.approx(want @ R[0, g::G], rel=1e-12, abs=1e-15)
+
+
+def test_squint_long_run_matches_the_closed_form_round_by_round():
+    """20,000 rounds of +-1 rewards: the leaders' evidence needs its tail, the
+    others' the fast path; the lanes' factored rounds must agree with a plain
+    loop over the careful closed form."""
+    from xnas.pea.squint_evidence import KIND_FAST, KIND_TAIL, squint_evidence_parts
+
+    T, N = 20_000, 4
+    R = np.random.default_rng(11).choice([-1.0, 1.0], size=(T, N))
+    res = simulate("squint", "replay", rewards=R, n_samples=4)
+    reg = np.zeros(N)
+    sq = np.zeros(N)
+    logp = np.full(N, -math.log(N))
+    u = np.full(N, 1.0 / N)
+    kinds = set()
+    for t in range(T):
+        rho = (R[t] - u @ R[t]) / 2.0
+        reg += rho
+        sq += rho * rho
+        lw = logp + [squint_log_evidence(r, v) for r, v in zip(reg, sq)]
+        u = np.exp(lw - lw.max())
+        u /= u.sum()
+        if t % 97 == 0:
+            kinds |= {squint_evidence_parts(r, v)[3] for r, v in zip(reg, sq)}
+    assert {KIND_FAST, KIND_TAIL} <= kinds
+    np.testing.assert_allclose(res.final_weights[0], u, rtol=1e-9, atol=1e-14)
+
+
+@pytest.mark.parametrize("n,G", [(7, 3), (70, 2), (8, 1)])
+def test_adversarial_rewards_in_lanes_are_each_seeds_own(n, G):
+    """The lanes draw their +-L rewards straight into their columns; each lane
+    must get exactly the block its seed draws alone (70 experts: two words a round)."""
+    from xnas.pea.env_kernels import BLOCK, _adversarial_block, _adversarial_lanes
+    from xnas.pea.rng import _seed_state
+
+    state = np.empty((G, 1), np.uint64)
+    for g in range(G):
+        _seed_state(100 + g, state[g])
+    alone = state.copy()
+    R = np.zeros((BLOCK, n * G))
+    for _ in range(2):  # the streams go on across blocks
+        _adversarial_lanes(state, R, 100, 2.5)
+        for g in range(G):
+            want = np.zeros((100, n))
+            _adversarial_block(alone[g], want, 100, 2.5)
+            np.testing.assert_array_equal(R[:100, g::G], want)
+    assert set(np.unique(R[:100])) == {-2.5, 2.5}
