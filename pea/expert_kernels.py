@@ -23,8 +23,8 @@ for unit-range losses becomes ``eta / (2 L)`` on rewards.
 Speed: the per-expert loops use the branch-free exp/log of
 :mod:`xnas.pea.vecmath`, so they vectorise across experts and lanes; the rare
 cases that need a branch (AdaHedge before its first mixability gap, a
-Fixed-share weight below 1e-300, Squint's evidence outside its fast domain)
-are redone lane by lane after the vectorised loop.  The loops over the rounds
+Fixed-share weight below 1e-300) are redone lane by lane after the vectorised
+loop.  The loops over the rounds
 between two events are in :mod:`xnas.pea.expert_segments`; Squint's steps are
 in :mod:`xnas.pea.squint_lanes`.
 """

@@ -12,7 +12,8 @@ The kernels live in modules by concern:
   (:mod:`xnas.pea.lanes`); :mod:`xnas.pea.expert_segments` loops them over the
   rounds between two events and :mod:`xnas.pea.expert_run` runs them;
 * :mod:`xnas.pea.vecmath`: the vectorisable exp/log those forecasters use;
-* :mod:`xnas.pea.squint_evidence`: Squint's closed-form evidence;
+* :mod:`xnas.pea.squint_evidence`: Squint's evidence (branch-free parts and the closed form);
+* :mod:`xnas.pea.squint_lanes`: Squint's steps, its mixture played from factored weights;
 * :mod:`xnas.pea.shifting`: the shifting-regret dynamic programme;
 * this module: the run loop (:func:`_run_one`, :func:`_run_many`), the
   mixtures of the other forecasters and the wipeout.

@@ -25,6 +25,7 @@ from numba import njit
 from xnas.pea.vecmath import _dot4, _exp_v, _max4, _sum4
 
 # Rows of the per-expert workspace ``wd``.
+# (Squint uses WD_W, WD_B and WD_X for more: see xnas.pea.squint_lanes)
 WD_W = 0  # the round's unnormalised mixture exp(a - max a)
 WD_B = 1  # a lane value spread over the lane's experts
 WD_PRIOR = 2  # the log prior, spread over the lanes

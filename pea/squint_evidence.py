@@ -1,9 +1,15 @@
 """Squint's evidence for the uniform prior on the learning rate (Koolen and van Erven 2015).
 
-``ln int_0^{1/2} eta exp(eta R - eta^2 V) d eta``, in closed form with the
-exponentially scaled complementary error function, or by Gauss-Legendre
-quadrature where the closed form cancels.  Used by
-:mod:`xnas.pea.expert_kernels`; tests hold it to adaptive quadrature.
+``E = int_0^{1/2} eta exp(eta R - eta^2 V) d eta``, two ways:
+
+* :func:`squint_evidence_parts` and :func:`squint_tail`: ``E = f1 + e^{p2} (f2
+  - tail)`` from one series, branch-free, for the vectorised loops of
+  :mod:`xnas.pea.squint_lanes` (every expert, every round);
+* :func:`squint_log_evidence`: ``ln E`` in closed form with the exponentially
+  scaled complementary error function, or by Gauss-Legendre quadrature where
+  the closed form cancels; for the points the parts do not cover.
+
+Tests hold both to adaptive quadrature, and the parts to 40-digit quadrature.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
-from xnas.pea.vecmath import _exp_v, _log_v
+from xnas.pea.vecmath import _exp_v
 
 # Below this cumulative squared regret the closed form of Squint's evidence
 # cancels badly; a 24-point Gauss-Legendre rule on [0, 1/2] is exact there
@@ -130,8 +136,9 @@ def squint_evidence_parts(R, V):
     one division and one series; the exponential is left to the caller.
     ``kind`` says where that is Squint's evidence: :data:`KIND_FAST` where the
     part beyond ``eta = 1/2`` is negligible, :data:`KIND_TAIL` where it must be
-    taken from ``f1`` (:func:`squint_tail`), :data:`KIND_CAREFUL` where only
-    :func:`squint_log_evidence` holds (``b >= 0``, tiny or huge ``V``).
+    taken off (:func:`squint_tail`), :data:`KIND_CAREFUL` where only
+    :func:`squint_log_evidence` holds: ``b >= 0``, ``V < 1`` (but the fast
+    points), ``V >= 1e24`` or ``R <= -1e12``.
     """
     sv = math.sqrt(V)
     ar = abs(R)
@@ -156,44 +163,22 @@ def squint_evidence_parts(R, V):
 
 @njit(**_VEC)
 def squint_tail(R, V):
-    """The part of the integral beyond ``eta = 1/2``, to subtract from ``f1``
-    (:func:`squint_evidence_parts`) where ``b < 0``: ``e^c (1 + sqrt(pi) a
-    erfcx(-b)) / (2 V)`` with ``c = R/2 - V/4 < 0``, from ``eta = 1/2 + s``.
+    """The part of the integral beyond ``eta = 1/2`` where ``b < 0``, times
+    ``e^{-p2}``: to subtract from ``f2`` (:func:`squint_evidence_parts`).
 
-    The subtraction cancels most where ``V`` is small; from ``V = 1`` on
+    Substituting ``eta = 1/2 + s``, the part is ``e^c (1 + sqrt(pi) a
+    erfcx(-b)) / (2 V)`` with ``c = R/2 - V/4``.  ``e^c`` alone overflows once
+    ``c > 709`` (a leader with ``V/2 + 1420 < R < V``), but ``c - p2 = n^2 -
+    b^2 <= 0`` with ``n = min(a, 0)``, so the scaled part never does.  The
+    subtraction cancels most where ``V`` is small; from ``V = 1`` on
     (``KIND_TAIL``) the result stays within 2e-14 of 40-digit quadrature.
     """
     sv = math.sqrt(V)
     a = R / (2.0 * sv)
     w = 0.5 * sv - a
-    c = 0.5 * (R - 0.5 * V)
-    return _exp_v(c) * (1.0 + _SQRT_PI * a * _erfcx(w)) / (2.0 * V)
-
-
-@njit(**_VEC)
-def squint_fast_ok(R, V):
-    """Whether :func:`squint_log_evidence_fast` holds at ``(R, V)`` (to 1e-18)."""
-    return squint_evidence_parts(R, V)[3] == KIND_FAST
-
-
-@njit(**_VEC)
-def squint_log_evidence_fast(R, V):
-    """Squint's log evidence where ``squint_fast_ok(R, V)``, branch-free
-    (vectorisable): ``p2 + ln(f1 e^{-p2} + f2)`` from :func:`squint_evidence_parts`.
-    Elsewhere the result is meaningless; :func:`squint_log_evidence_rest` applies.
-    """
-    p2, f1, f2, kind = squint_evidence_parts(R, V)
-    return p2 + _log_v(f1 * _exp_v(-p2) + f2)
-
-
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def squint_log_evidence_rest(R, V):
-    """Squint's log evidence where :func:`squint_log_evidence_fast` does not hold:
-    the parts less the tail where ``b < 0``, else the careful closed form."""
-    p2, f1, f2, kind = squint_evidence_parts(R, V)
-    if kind == KIND_CAREFUL:
-        return squint_log_evidence(R, V)
-    return p2 + _log_v((f1 - squint_tail(R, V)) * _exp_v(-p2) + f2)
+    n = a if a < 0.0 else 0.0
+    # n^2 - w^2 as a product (a sum of two products fuses either way)
+    return _exp_v((n - w) * (n + w)) * (1.0 + _SQRT_PI * a * _erfcx(w)) / (2.0 * V)
 
 
 @njit(cache=True)

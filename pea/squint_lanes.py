@@ -10,8 +10,8 @@ needs its weights only up to a common factor, so the lanes' rounds play
 with ``m`` the largest ``A`` of the lane: one exponential an expert, as
 Hedge's, where the log-weights cost an exponential, a logarithm and then the
 mixture's exponential.  Neither term overflows: ``pi_k e^{-m} <= e^{-p2_k}``,
-and where the parts are used (``V >= 1``) ``e^{-p2} |f1|`` and ``f2`` stay
-below 2.  An expert outside the parts' domain carries ``A = ln pi + ln E``,
+and where the parts are used (``V >= 1``) ``f1 <= 1/2`` and ``|f2| < 2`` (the
+tail, scaled by ``e^{-p2}``, comes off ``f2``: :func:`squint_tail`).  An expert outside the parts' domain carries ``A = ln pi + ln E``,
 ``f1 = 0``, ``f2 = 1``.  The log-weights ``a`` are written from the factors
 at the end of each segment, for the events, and round by round in the convex
 environment's loop (:func:`_squint_step`).
@@ -51,7 +51,9 @@ def _squint_log_weights(a, wd):
     for k in range(a.shape[0]):
         d = P[k] - A[k]
         # d = -p2 <= 0 where f1 counts; a careful expert's d may be large (and f1 = 0)
-        a[k] = A[k] + _log_v(f2[k] + f1[k] * _exp_v(d if d < 0.0 else 0.0))
+        la = A[k] + _log_v(f2[k] + f1[k] * _exp_v(d if d < 0.0 else 0.0))
+        # an expert without prior weight stays at -inf (d would be nan)
+        a[k] = la if A[k] > -np.inf else -np.inf
 
 
 @njit(**_FAST)
@@ -74,7 +76,7 @@ def _put_parts(k, R, V, P, A, f1, f2, mark):
 @njit(**_FAST)
 def _second_look(st, wd):
     """The marked experts: the careful evidence (rare after the first rounds),
-    or the tail off ``f1``.  A lane's leader needs its tail round after round,
+    or the tail off ``f2``.  A lane's leader needs its tail round after round,
     so the tails are computed side by side, in whole vectors: the experts'
     states are packed into ``wd[WD_PACK_R]`` and ``wd[WD_PACK_V]`` (padded with
     a point whose result goes unused), their indices into ``wd[WD_B]``."""
@@ -107,7 +109,7 @@ def _second_look(st, wd):
     for i in range(top):
         pr[i] = squint_tail(pr[i], pv[i])
     for i in range(c):
-        wd[WD_F1, np.int64(idx[i])] -= pr[i]
+        wd[WD_F2, np.int64(idx[i])] -= pr[i]
 
 
 @njit(**_FAST)
