@@ -36,7 +36,8 @@ import math
 import numpy as np
 from numba import njit
 
-from xnas.pea.lanes import LN_M, LN_RBAR, LN_S, LN_X, WD_B, WD_PRIOR, WD_W, WD_X, _lane_max, _lane_sum, _spread
+from xnas.pea.lanes import (LN_M, LN_RBAR, LN_S, LN_X, WD_B, WD_PI, WD_PRIOR, WD_W, WD_X, _lane_max, _lane_sum,
+                            _spread)
 from xnas.pea.squint_lanes import _squint_step
 from xnas.pea.vecmath import _exp_v, _log1p_v, _log_v, _max4, _sum4
 
@@ -65,7 +66,8 @@ _IR_INLINE = {"cache": True, "fastmath": {"contract"}, "error_model": "numpy", "
 
 @njit(cache=True)
 def _expert_init(fc_id, G, logw0, a, st, sc, wd):
-    """Initial state of ``G`` lanes: the log prior in ``a`` and ``wd[WD_PRIOR]``;
+    """Initial state of ``G`` lanes: the log prior in ``a`` and ``wd[WD_PRIOR]``,
+    the prior in ``wd[WD_PI]``;
     BOA's learning rates start at 1/2, AdaHedge's at infinity; Fixed-share
     keeps its prior and its mixture in linear space."""
     n = logw0.shape[0]
@@ -74,6 +76,7 @@ def _expert_init(fc_id, G, logw0, a, st, sc, wd):
             k = i * G + g
             a[k] = logw0[i]
             wd[WD_PRIOR, k] = logw0[i]
+            wd[WD_PI, k] = math.exp(logw0[i])
             for r in range(st.shape[0]):
                 st[r, k] = 0.0
             if fc_id == FC_BOA:

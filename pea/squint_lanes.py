@@ -116,9 +116,7 @@ def _second_look(st, wd):
 def _squint_start(st, wd):
     """Factored weights from the state, at the start of a segment."""
     P = wd[WD_PRIOR]
-    pi = wd[WD_PI]
     for k in range(P.shape[0]):
-        pi[k] = _exp_v(P[k])
         _put_parts(k, st[0, k], st[1, k], P, wd[WD_X], wd[WD_F1], wd[WD_F2], wd[WD_W])
     _second_look(st, wd)
 

@@ -414,7 +414,7 @@ def test_squint_factored_mixture_is_the_softmax_of_its_log_weights(points, G):
     """The lanes play ``w = pi e^{-m} f1 + e^{A - m} f2``; normalised, that must
     be the softmax of ``ln pi + ln E`` (E from the careful closed form), in every
     lane and for every kind of point; so must the log-weights written from the factors."""
-    from xnas.pea.lanes import LN_RBAR, LN_ROWS, LN_S, WD_PRIOR, WD_ROWS, WD_W
+    from xnas.pea.lanes import LN_RBAR, LN_ROWS, LN_S, WD_PI, WD_PRIOR, WD_ROWS, WD_W
     from xnas.pea.squint_lanes import _squint_log_weights, _squint_mix, _squint_start
 
     n = len(points)
@@ -427,6 +427,7 @@ def test_squint_factored_mixture_is_the_softmax_of_its_log_weights(points, G):
         for i in range(n):
             st[0, i * G + g], st[1, i * G + g] = points[order[i]]
             wd[WD_PRIOR, i * G + g] = math.log(prior[i])
+    wd[WD_PI] = np.exp(wd[WD_PRIOR])  # as _expert_init sets it
     ln = np.zeros((LN_ROWS, G))
     R = rng.uniform(-1.0, 1.0, (1, n * G))
     _squint_start(st, wd)
