@@ -18,9 +18,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from xnas.cli import nas_search, nas_study, nas_train
+    from xnas.cli import nas_lookup, nas_search, nas_study, nas_train
 
-    add_commands(main, nas_search, nas_train, nas_study)
+    add_commands(main, nas_search, nas_train, nas_study, nas_lookup)
 
 
 _register()

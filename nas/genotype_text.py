@@ -11,7 +11,6 @@ import json
 import re
 from typing import Any
 
-from xnas.nas.ops import OPERATIONS, PRIMITIVES, check_primitives
 
 __all__ = ["GenotypeError", "MAX_JSON_DEPTH", "json_loads_limited", "parse_darts_fields", "parse_ops"]
 
@@ -36,6 +35,9 @@ def parse_ops(text: str | None, option: str = "--ops", choices: tuple[str, ...] 
     GenotypeError
         One line naming the bad entry.
     """
+    # torch-free until an operation set is checked: the NAS-Bench-201 parser and lookup import this module
+    from xnas.nas.ops import OPERATIONS, PRIMITIVES, check_primitives
+
     if text is None:
         return PRIMITIVES
     known = tuple(OPERATIONS) if choices is None else tuple(choices)

@@ -53,6 +53,10 @@ def load_rewards(path: str | os.PathLike) -> np.ndarray:
     try:
         arr = np.load(path, allow_pickle=False)
     except Exception as exc:  # numpy raises several types for bad files
+        if "pickle" in str(exc):
+            # numpy's own message advises allow_pickle=True, which would run code from the file
+            raise ValueError(f"reward file {path} is not a numeric .npy array (numpy would read it as pickled "
+                             "Python objects, which xnas never loads)") from None
         raise ValueError(f"cannot read reward file {path}: {exc}") from None
     return check_rewards(arr, name=path)
 

@@ -274,3 +274,19 @@ def _table_rows(text):
     """The ``(quantity, value)`` rows of a rich table."""
     cells = [[c.strip() for c in ln.split("│")[1:-1]] for ln in text.splitlines() if ln.startswith("│")]
     return [tuple(c) for c in cells]
+
+
+@pytest.mark.parametrize("kind", ["object array", "raw pickle", "text"])
+def test_a_reward_file_numpy_takes_for_a_pickle_gets_our_own_line(tmp_path, kind):
+    import pickle
+
+    p = tmp_path / "r.npy"
+    if kind == "object array":
+        np.save(p, np.array([[1, "a"], [2, None]], dtype=object), allow_pickle=True)
+    elif kind == "raw pickle":
+        p.write_bytes(pickle.dumps([[0.1, 0.2], [0.3, 0.4]]))
+    else:
+        p.write_text("0.1 0.2\n0.3 0.4\n")
+    r = run("regret", "--rewards", str(p))
+    assert r.exit_code == 2 and r.output.count("\n") == 1, r.output
+    assert "not a numeric .npy array" in r.output and "allow_pickle" not in r.output, r.output

@@ -2,6 +2,8 @@
 
 :mod:`~xnas.nas.nb201.genotype` (torch-free): the genotype and the benchmark's string;
 :mod:`~xnas.nas.nb201.ops`: the five operations; :mod:`~xnas.nas.nb201.networks`:
-the supernet, the discrete network, discretization and sizes. The registry entry
+the supernet, the discrete network, discretization and sizes; :mod:`~xnas.nas.nb201.table`
+(torch-free): the benchmark's 200-epoch accuracies of all 15,625 cells, shipped in ``data/``
+(MIT, Xuanyi Dong; see ``data/README.md``). The registry entry
 is ``xnas.nas.spaces.SPACES["nb201"]``.
 """

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from xnas.nas.genotypes import GenotypeError
+from xnas.nas.genotype_text import GenotypeError, json_loads_limited
 
 __all__ = [
     "NB201_PRIMITIVES",
@@ -116,6 +116,8 @@ class NB201Genotype:
         if isinstance(data, dict) and "genotype" in data and "arch_str" not in data:
             inner = data["genotype"]
             return parse_arch_str(inner) if isinstance(inner, str) else cls.from_dict(inner)
+        if isinstance(data, dict) and "arch_str" not in data and ("normal" in data or data.get("space") == "darts"):
+            raise GenotypeError("genotype JSON is a darts-space cell (normal and reduction cells), not a NAS-Bench-201 cell")
         if not isinstance(data, dict) or not isinstance(data.get("arch_str"), str):
             raise GenotypeError("NAS-Bench-201 genotype JSON must be an object with an 'arch_str' string")
         if data.get("space", "nb201") != "nb201":
@@ -135,11 +137,7 @@ class NB201Genotype:
     @classmethod
     def from_json(cls, text: str) -> "NB201Genotype":
         """Parse :meth:`to_json` output."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise GenotypeError(f"genotype JSON is malformed: {exc.msg} at line {exc.lineno}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(json_loads_limited(text, what="genotype JSON"))
 
 
 def parse_arch_str(text: str) -> NB201Genotype:
