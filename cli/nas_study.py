@@ -48,9 +48,12 @@ def _methods(text: Optional[str]) -> Optional[tuple[str, ...]]:
 @click.option("--quick", is_flag=True, help="The 'quick' preset: a tiny end-to-end study (minutes on digits).")
 @click.option("--preset", type=str, default=None, help="A named sizing: quick or cifar10-paper (GPUs).")
 @click.option("--seeds", "-S", type=int, default=None, help="Search seeds (cells) per searching method [3].")
-@click.option("--trainings", "-R", type=int, default=None, help="Training seeds per cell [2].")
+@click.option("--trainings", "-R", type=int, default=None,
+              help="Training seeds per cell [2]; 0: a search-only study, every cell scored by NAS-Bench-201's "
+                   "table (nb201 only).")
 @click.option("--random-cells", type=int, default=None, help="Cells of the random row [4].")
-@click.option("--ws-samples", "-K", type=int, default=None, help="Cells random-ws ranks with shared weights [16].")
+@click.option("--ws-samples", "-K", type=int, default=None,
+              help="K: cells random-ws ranks with shared weights [16; the table study uses 100].")
 @click.option("--search-epochs", type=int, default=None, help="Search epochs, every searching method [6].")
 @click.option("--search-batch", type=int, default=None, help="Search batch size [64].")
 @click.option("--search-limit", type=int, default=None, help="Training images a search uses, before the split [all].")

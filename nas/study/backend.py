@@ -123,11 +123,14 @@ def _fresh(workdir: str) -> str:
     return workdir
 
 
-def search_cell(space: Any, cfg: StudyConfig, arch_optimizer: str, seed: int, workdir: str) -> tuple[Any, float]:
-    """One supernet search; returns ``(genotype, wall seconds)``.
+def search_cell(space: Any, cfg: StudyConfig, arch_optimizer: str, seed: int,
+                workdir: str) -> tuple[Any, float, dict[str, Any]]:
+    """One supernet search; returns ``(genotype, wall seconds, trace)``.
 
     Every searching method gets the same budget (``cfg.search_*``); the optimizer's
     own settings are its defaults (the theory's etas for xnas, DARTS's Adam for darts).
+    ``trace`` holds the final mean normalised ``entropy`` of the architecture weights and
+    ``epochs``: per search epoch, the cell derived at its end (the space's text) and the entropy.
     """
     check_wired(space)
     from xnas.nas.search import run_search
@@ -135,7 +138,10 @@ def search_cell(space: Any, cfg: StudyConfig, arch_optimizer: str, seed: int, wo
     search_cfg = _search_config(space, cfg, arch_optimizer, seed, _fresh(workdir))
     start = time.perf_counter()
     result = run_search(search_cfg)
-    return result.genotype, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    epochs = [{"genotype": space.format_genotype(space.genotype_from_dict(e["genotype"])), "entropy": e["entropy"]}
+              for e in result.log]
+    return result.genotype, seconds, {"entropy": epochs[-1]["entropy"] if epochs else None, "epochs": epochs}
 
 
 def train_cell(space: Any, genotype: Any, cfg: StudyConfig, seed: int, workdir: str) -> dict[str, float]:

@@ -48,7 +48,8 @@ class StudyConfig:
     seeds : int
         S: search seeds (cells) per searching method.
     trainings : int
-        R: training seeds per cell.
+        R: training seeds per cell; 0 makes a search-only study, every cell scored by
+        the space's table of trained cells (NAS-Bench-201 only).
     random_cells : int
         Cells of the ``random`` row.
     ws_samples : int
@@ -123,8 +124,10 @@ class StudyConfig:
         for name in ("seeds", "trainings", "random_cells", "ws_samples", "search_epochs", "search_batch",
                      "search_channels", "search_layers"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise StudyError(f"{name} must be a positive integer, got {value!r}")
+            low = 0 if name == "trainings" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise StudyError(f"{name} must be a {'non-negative' if low == 0 else 'positive'} integer, got {value!r}")
+        self._check_search_only(space.name)
         for name in ("search_nodes", "train_epochs", "train_batch", "train_channels", "train_layers"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -139,6 +142,14 @@ class StudyConfig:
             raise StudyError("data_dir and device must be text")
         self._check_counts()
         return self
+
+    def _check_search_only(self, space: str) -> None:
+        # trainings = 0 scores every cell by the benchmark's own table only, which needs one
+        from xnas.nas.tables import has_table
+
+        if self.trainings == 0 and not has_table(space):
+            raise StudyError(f"--trainings 0 (a search-only study, scored by a table of trained cells) needs a space "
+                             f"with a table (nb201); the {space} space has none")
 
     def _check_counts(self) -> None:
         # plan_units lists every unit and each is a file: bound them before anything is planned

@@ -46,6 +46,7 @@ def run_unit(unit: Unit, cfg: StudyConfig, out: str) -> dict:
 
     from xnas.nas.spaces import get_space
     from xnas.nas.study import backend
+    from xnas.nas.tables import table_scores
 
     space = get_space(cfg.space)
     method = get_method(unit.method)
@@ -54,7 +55,8 @@ def run_unit(unit: Unit, cfg: StudyConfig, out: str) -> dict:
         record: dict[str, Any] = {"method": unit.method, "kind": method.kind, "seed": unit.cell}
         start = time.perf_counter()
         if method.kind == "search":
-            genotype, seconds = backend.search_cell(space, cfg, method.arch_optimizer, unit.cell, workdir)
+            genotype, seconds, trace = backend.search_cell(space, cfg, method.arch_optimizer, unit.cell, workdir)
+            record.update(trace)
         elif method.kind == "random-ws":
             from xnas.nas.study.random_ws import random_ws_search
 
@@ -68,6 +70,9 @@ def run_unit(unit: Unit, cfg: StudyConfig, out: str) -> dict:
             genotype = space.parse_genotype(method.genotype)
             seconds = 0.0
         record.update(genotype=space.format_genotype(genotype), seconds=seconds)
+        scores = table_scores(space.name, genotype)  # the benchmark's own result for the cell, if it has one
+        if scores is not None:
+            record["table"] = scores
     else:
         search = read_unit(out, unit.search_unit(), space)
         if search is None:

@@ -1,4 +1,5 @@
-"""The statistics of a study: t-intervals, the paired difference, ICC(1) and the F-test.
+"""The statistics of a study: t-intervals, paired and one-sample differences, ICC(1), the F-test,
+Levene's test, rank correlations and Holm's adjustment.
 
 Pure functions of numbers (NumPy and ``scipy.stats``); no torch.
 """
@@ -11,7 +12,8 @@ from typing import Optional, Sequence
 import numpy as np
 from scipy import stats
 
-__all__ = ["t_interval", "paired_difference", "welch_difference", "one_way", "ALPHA"]
+__all__ = ["t_interval", "paired_difference", "welch_difference", "one_sample_difference", "one_way", "levene",
+           "rank_correlation", "holm", "ALPHA"]
 
 ALPHA = 0.05
 """Level of the discrimination F-test and of the 95% intervals."""
@@ -41,7 +43,28 @@ def paired_difference(a: dict[int, float], b: dict[int, float]) -> dict:
     keys = sorted(set(a) & set(b))
     diffs = [a[k] - b[k] for k in keys]
     mean, low, high = t_interval(diffs)
-    return {"mean": None if not diffs else mean, "ci95": [low, high], "n_pairs": len(diffs)}
+    return {"mean": None if not diffs else mean, "ci95": [low, high], "n_pairs": len(diffs), "p": _t_p(diffs, 0.0)}
+
+
+def _t_p(values: Sequence[float], mu: float) -> Optional[float]:
+    """Two-sided p of the one-sample t-test of ``mean(values) == mu`` (``None``: under 2 values or no spread)."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size < 2 or x.var() == 0.0:
+        return None
+    return float(stats.ttest_1samp(x, mu).pvalue)
+
+
+def one_sample_difference(values: Sequence[float], mu: float) -> Optional[dict]:
+    """``mean(values) - mu`` against an exactly known mean ``mu``: the 95% t-interval and the t-test's p.
+
+    Used for a method's cells against the mean over every cell of a space with a table
+    (the exact expectation of a uniformly random cell). ``None`` with no values.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        return None
+    mean, low, high = t_interval(x - mu)
+    return {"mean": mean, "ci95": [low, high], "p": _t_p(x, mu), "n": int(x.size)}
 
 
 def welch_difference(a: Sequence[float], b: Sequence[float]) -> Optional[dict]:
@@ -103,4 +126,40 @@ def one_way(groups: Sequence[Sequence[float]]) -> dict:
     elif ms_between > 0:
         # no training noise at all and different cells: perfectly separated
         out["F"], out["p"] = math.inf, 0.0
+    return out
+
+
+def levene(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
+    """p of Levene's test (``scipy.stats.levene``, median-centred) that ``a`` and ``b`` have equal spread."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.size < 2 or y.size < 2 or (x.var() == 0.0 and y.var() == 0.0):
+        return None
+    return float(stats.levene(x, y).pvalue)
+
+
+def rank_correlation(x: Sequence[float], y: Sequence[float]) -> dict:
+    """Kendall's tau-b and Spearman's rho of ``x`` and ``y`` with their two-sided p-values (scipy.stats)."""
+    a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    out = {"kendall_tau": None, "kendall_p": None, "spearman": None, "spearman_p": None, "n_cells": int(a.size)}
+    if a.size < 3 or a.var() == 0.0 or b.var() == 0.0:
+        return out
+    tau, spear = stats.kendalltau(a, b), stats.spearmanr(a, b)
+    out.update(kendall_tau=float(tau.statistic), kendall_p=float(tau.pvalue),
+               spearman=float(spear.statistic), spearman_p=float(spear.pvalue))
+    return out
+
+
+def holm(pvalues: Sequence[Optional[float]]) -> list[Optional[float]]:
+    """Holm's step-down adjustment of a family of p-values (``None`` entries are not tests and stay ``None``).
+
+    The i-th smallest of m p-values becomes ``max_{j <= i} min(1, (m - j + 1) p_(j))``;
+    rejecting where the adjusted p is below alpha controls the family-wise error rate.
+    """
+    tested = [(p, i) for i, p in enumerate(pvalues) if p is not None]
+    m = len(tested)
+    out: list[Optional[float]] = [None] * len(pvalues)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(tested)):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
     return out

@@ -14,7 +14,8 @@ import numpy as np
 
 from xnas.nas.study.config import StudyConfig
 from xnas.nas.study.methods import get_method
-from xnas.nas.study.stats import ALPHA, one_way, paired_difference, t_interval, welch_difference
+from xnas.nas.study.stats import ALPHA, levene, one_way, paired_difference, t_interval, welch_difference
+from xnas.nas.study.table_summary import HOLM_RULE, adjust_holm, cell_table_fields, table_summary
 from xnas.nas.study.units import Unit, plan_units, read_unit, unit_problem
 
 __all__ = ["build_summary", "DISCRIMINATION_RULE", "COST_DEFINITION"]
@@ -27,7 +28,7 @@ DISCRIMINATION_RULE = (
 COST_DEFINITION = "cost of a cell = its search seconds + the seconds of all its trainings; cost_vs_random = mean cost / random's"
 
 
-def _cell_record(out: str, space: Any, method: str, cell: int, trainings: int) -> Optional[dict]:
+def _cell_record(out: str, space: Any, method: str, cell: int, trainings: int, table: Any = None) -> Optional[dict]:
     search = read_unit(out, Unit(method, cell), space)
     if search is None:
         return None
@@ -49,6 +50,7 @@ def _cell_record(out: str, space: Any, method: str, cell: int, trainings: int) -
         "skip_connect_normal": sum(op == "skip_connect" for op in normal),
         "parameter_free_normal": free,
         "all_parameter_free": free == len(normal),
+        **cell_table_fields(table, space, search),
     }
 
 
@@ -83,6 +85,7 @@ def _method_row(name: str, cells: list[dict]) -> dict:
         "skip_connect_normal": _mean(c["skip_connect_normal"] for c in cells),
         "parameter_free_normal": _mean(c["parameter_free_normal"] for c in cells),
         "all_parameter_free_cells": sum(c["all_parameter_free"] for c in cells),
+        "final_entropy": _mean(c["entropy"] for c in cells),
         "cells": cells,
     }
 
@@ -91,6 +94,7 @@ def _discrimination(methods: dict[str, dict]) -> tuple[dict, bool]:
     random_groups = [c["errors"] for m in methods.values() if m["kind"] == "random" for c in m["cells"] if c["errors"]]
     all_groups = [c["errors"] for m in methods.values() for c in m["cells"] if c["errors"]]
     rnd, every = one_way(random_groups), one_way(all_groups)
+    searched = _searched_cells(methods, random_groups)
     usable = rnd["p"] is not None
     basis, test = ("random cells", rnd) if usable else ("all cells", every)
     decided = test["p"] is not None
@@ -113,8 +117,30 @@ def _discrimination(methods: dict[str, dict]) -> tuple[dict, bool]:
         "training_noise_sd": test["within_sd"],
         "random_cells": rnd,
         "all_cells": every,
+        "searched_cells": searched,
         "verdict": words,
     }, discriminates
+
+
+def _residuals(groups) -> list[float]:
+    return [float(x - np.mean(g)) for g in groups if len(g) > 1 for x in g]
+
+
+def _searched_cells(methods: dict[str, dict], random_groups) -> dict:
+    """The same F-test over the cells the search methods return, their training noise, and Levene against random's."""
+    groups = [c["errors"] for m in methods.values() if m["kind"] == "search" for c in m["cells"] if c["errors"]]
+    test = one_way(groups)
+    return {
+        "methods": [name for name, m in methods.items() if m["kind"] == "search"],
+        "groups": test["groups"],
+        "F": test["F"],
+        "p": test["p"],
+        "within_sd": test["within_sd"],
+        "between_sd": test["between_sd"],
+        "levene_p_vs_random": levene(_residuals(groups), _residuals(random_groups)),
+        "levene_definition": ("scipy.stats.levene (median-centred) on each training's deviation from its cell's mean "
+                              "error: the searched cells' against the random cells'"),
+    }
 
 
 def _clean(obj: Any) -> Any:
@@ -134,7 +160,14 @@ def build_summary(cfg: StudyConfig, out: str) -> dict:
     """The summary of the units found in ``out`` (a partial study gives a partial summary)."""
     from xnas.nas.spaces import get_space
 
+    from xnas.nas.study.config import StudyError
+    from xnas.nas.tables import TableError, get_table, has_table
+
     space = get_space(cfg.space)
+    try:
+        table = get_table(space.name) if has_table(space.name) else None
+    except TableError as exc:
+        raise StudyError(str(exc)) from None
     planned = plan_units(cfg)
     checked = [(u, unit_problem(out, u, space)) for u in planned]
     done = sum(record is not None for _, (record, _) in checked)
@@ -142,7 +175,7 @@ def build_summary(cfg: StudyConfig, out: str) -> dict:
     methods = {}
     for name in cfg.methods:
         n = get_method(name).n_cells(cfg.seeds, cfg.random_cells)
-        cells = [c for c in (_cell_record(out, space, name, i, cfg.trainings) for i in range(n)) if c is not None]
+        cells = [c for c in (_cell_record(out, space, name, i, cfg.trainings, table) for i in range(n)) if c is not None]
         methods[name] = _method_row(name, cells)
     random_cost = methods.get("random", {}).get("cost_seconds")
     random_means = [c["mean_err"] for c in methods.get("random", {}).get("cells", []) if c["errors"]]
@@ -156,6 +189,9 @@ def build_summary(cfg: StudyConfig, out: str) -> dict:
         cells = methods.get(name, {}).get("cells", [])
         pairs[name] = {c["cell"]: c["mean_err"] for c in cells if c["errors"]}
     discrimination, discriminates = _discrimination(methods)
+    xnas_minus_darts = paired_difference(pairs["xnas"], pairs["darts"])
+    scores = table_summary(table, methods) if table is not None else None
+    adjust_holm(methods, xnas_minus_darts, scores)
     return _clean({
         "dataset": cfg.dataset,
         "space": cfg.space,
@@ -165,7 +201,9 @@ def build_summary(cfg: StudyConfig, out: str) -> dict:
         "complete": done == len(planned),
         "units_invalid": invalid,
         "methods": methods,
-        "xnas_minus_darts": paired_difference(pairs["xnas"], pairs["darts"]),
+        "xnas_minus_darts": xnas_minus_darts,
+        "holm_rule": HOLM_RULE,
+        "table": scores,
         "cost_definition": COST_DEFINITION,
         "discriminates": discriminates,
         "discrimination": discrimination,
