@@ -157,11 +157,22 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
         progress=not no_progress,
     )
     result = _run(config, resume)
+    summary = result.summary(space)
     if as_json:
-        emit_json(result.summary(space))
+        emit_json(summary)
     else:
         click.echo(space_entry.format_genotype(result.genotype))
+        if summary["table"] is not None:
+            click.echo(table_line(summary["table"]))
         click.echo(f"results in {result.out_dir}")
+
+
+def table_line(found: dict) -> str:
+    """The found cell's benchmark accuracies and percentile, in one line (as ``xnas-nas lookup`` shows them)."""
+    return (f"NAS-Bench-201 (200 epochs), valid / test %: CIFAR-10 {found['cifar10_valid']:.2f} / "
+            f"{found['cifar10_test']:.2f}, CIFAR-100 {found['cifar100_valid']:.2f} / {found['cifar100_test']:.2f}, "
+            f"ImageNet16-120 {found['imagenet16_valid']:.2f} / {found['imagenet16_test']:.2f}; index {found['index']}, "
+            f"rank {found['rank']:,} of 15,625 by CIFAR-10 test (percentile {found['percentile']:.1f})")
 
 
 def _run(config, resume: bool):

@@ -13,6 +13,7 @@ from xnas.nas.limits import check_hyperparameters, check_network_size, check_see
 from xnas.nas.ops import check_primitives
 from xnas.nas.runtime import RunError, device_memory
 from xnas.nas.spaces import SPACES, get_space
+from xnas.nas.tables import get_table, has_table
 from xnas.pea.rule import check_reward_bound
 
 __all__ = ["CHECKPOINT", "RESUME_KEYS", "SearchConfig", "SearchError", "SearchResult", "mean_normalized_entropy"]
@@ -113,6 +114,8 @@ class SearchConfig:
 
     def _check_fields(self) -> None:
         space = get_space(self.space)
+        if has_table(space.name):
+            get_table(space.name)  # a missing or corrupt table stops the search before it starts (TableError)
 
         def positive(name: str, value: Any, integer: bool = False) -> None:
             bad = value is None or isinstance(value, bool) or not isinstance(value, (int, float))
@@ -197,7 +200,9 @@ class SearchResult:
 
         ``space`` names the search space, which writes the genotype's ``text``
         (``darts`` repeats it for the darts space, ``None`` otherwise);
-        ``seconds`` sums the logged epochs' times.
+        ``seconds`` sums the logged epochs' times; ``table`` is the found cell's entry in the
+        space's table of trained cells (nb201: :meth:`~xnas.nas.nb201.table.NB201Table.lookup`),
+        ``None`` in a space without one.
         """
         last = self.log[-1] if self.log else {}
         text = get_space(space).format_genotype(self.genotype)
@@ -213,6 +218,7 @@ class SearchResult:
             "entropy": last.get("entropy"),
             "alive": last.get("alive"),
             "seconds": sum(e.get("seconds", 0.0) for e in self.log),
+            "table": get_table(space).lookup(self.genotype) if has_table(space) else None,
         }
 
 

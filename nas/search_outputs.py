@@ -12,6 +12,7 @@ import numpy as np
 
 from xnas.nas.runtime import atomic_write, save_npy_atomic, write_text_atomic
 from xnas.nas.search_config import mean_normalized_entropy
+from xnas.nas.tables import get_table, has_table, table_scores
 
 __all__ = ["epoch_entry", "epoch_text", "genotype_of", "probs_array", "record_rewards", "write_epoch",
            "write_outputs"]
@@ -57,8 +58,12 @@ def epoch_entry(s, epoch: int, lr: float, sums, seconds: float) -> dict:
         "entropy_per_type": {k: mean_normalized_entropy({k: probs[k]}) for k in kinds},
         "network_params": int(sum(p.numel() for p in s.net.parameters())),
         "seconds": seconds,
-        "genotype": genotype_of(s, probs).to_dict(),
     }
+    genotype = genotype_of(s, probs)
+    entry["genotype"] = genotype.to_dict()
+    scores = table_scores(s.space.name, genotype)  # the benchmark's own result for the cell (nb201)
+    if scores is not None:
+        entry["table"] = scores
     if hasattr(s.arch, "log_gamma"):
         lg = s.arch.log_gamma()
         entry["log_gamma_max"] = {k: float(lg[k].max()) for k in kinds}
@@ -117,6 +122,10 @@ def write_outputs(s, genotype) -> None:
             cell_types=s.space.cell_types, edge_labels=s.space.edge_labels,
         )
         s.space.plot_cells(genotype, os.path.join(out, "cells.png"))
+        if has_table(s.space.name) and s.log:
+            from xnas.nas.search_plots import plot_table_by_epoch
+
+            plot_table_by_epoch(s.log, get_table(s.space.name).all_cells(), os.path.join(out, "table.png"))
 
 
 def _assemble_rewards(s) -> None:

@@ -11,7 +11,7 @@ from xnas.nas.genotypes import Genotype
 from xnas.nas.runtime_io import save_figure
 from xnas.nas.supernet import CELL_TYPES, edge_endpoints
 
-__all__ = ["plot_arch_weights", "plot_cells", "plot_nb201_cell"]
+__all__ = ["plot_arch_weights", "plot_cells", "plot_nb201_cell", "plot_table_by_epoch"]
 
 
 def _pyplot():
@@ -189,6 +189,34 @@ def plot_nb201_cell(genotype, path: str) -> None:
     ax.set_aspect("equal")
     ax.set_title(genotype.to_str(), fontsize=7)
     ax.axis("off")
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_table_by_epoch(log: Sequence[dict], all_cells: dict, path: str) -> None:
+    """``table.png``: the benchmark's 200-epoch accuracy of the cell derived after each search epoch.
+
+    The figure of the NAS-Bench-201 papers: CIFAR-10 test (and valid) accuracy against the
+    search epoch, beside the mean and the best of all cells (``all_cells``: the table's
+    ``{column: {mean, max, ...}}``). ``log`` is the search's ``log.jsonl`` entries.
+    """
+    plt = _pyplot()
+    epochs = [e["epoch"] for e in log if e.get("table")]
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for column, style in (("cifar10_test", "o-"), ("cifar10_valid", "s--")):
+        ax.plot(epochs, [e["table"][column] for e in log if e.get("table")], style, ms=4,
+                label=column.replace("_", " ").replace("cifar10", "CIFAR-10"))
+    ax.axhline(all_cells["cifar10_test"]["mean"], color="0.4", ls=":", lw=1,
+               label=f"mean of all cells, test ({all_cells['cifar10_test']['mean']:.2f})")
+    ax.axhline(all_cells["cifar10_test"]["max"], color="0.2", ls="-.", lw=1,
+               label=f"best cell, test ({all_cells['cifar10_test']['max']:.2f})")
+    ax.set_xlabel("search epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel("accuracy (%), NAS-Bench-201, 200 epochs")
+    ax.set_title("the cell derived after each epoch, scored by the benchmark's table", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)

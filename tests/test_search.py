@@ -144,12 +144,13 @@ def test_search_result_summary_is_the_json_object_of_the_command():
     assert SearchResult(g, 2, log, "runs/x").summary("darts") == {
         "space": "darts", "genotype": g.to_dict(), "text": g.to_darts(), "darts": g.to_darts(), "out_dir": "runs/x",
         "epochs": 2, "valid_acc": 0.75, "valid_loss": 0.6, "entropy": 0.2, "alive": {"normal": 3, "reduce": 4},
-        "seconds": 3.5,
+        "seconds": 3.5, "table": None,
     }
     arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
     d = SearchResult(parse_arch_str(arch), 0, [], "runs/y").summary("nb201")
     assert d["text"] == arch and d["darts"] is None and d["genotype"] == parse_arch_str(arch).to_dict()
     assert d["valid_acc"] is None and d["alive"] is None and d["seconds"] == 0
+    assert d["table"]["index"] == 1 and d["table"]["cifar10_test"] == 93.66  # the benchmark's row of the cell
 
 
 def _drive(updater, costs, steps):
