@@ -229,7 +229,7 @@ def test_readme_shows_every_command():
             if args and not args[0].startswith("-"):
                 shown.add((script, args[0]))
     assert {("xnas-sim", "regret"), ("xnas-sim", "validate"), ("xnas-sim", "figure")} <= shown
-    assert {("xnas-nas", c) for c in ("search", "lr", "train", "eval", "params", "study")} <= shown
+    assert {("xnas-nas", c) for c in ("search", "lr", "train", "eval", "params", "study", "lookup")} <= shown
 
 
 def test_command_check_fails_on_unknown_command_or_option():

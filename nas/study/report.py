@@ -146,8 +146,10 @@ def plot_study(summary: dict, path: str) -> None:
     if scores:
         _plot_table(cx, summary, names)
         _plot_by_epoch(dx, scores)
-    verdict = "discriminates" if summary["discriminates"] else "does not discriminate"
-    fig.suptitle(f"{summary['dataset']}, {summary['space']} space: the benchmark {verdict}", fontsize=10)
+    verdict = "the benchmark " + ("discriminates" if summary["discriminates"] else "does not discriminate")
+    if scores and not any(row["n_trainings"] for row in summary["methods"].values()):
+        verdict = "a search-only study, every cell scored by NAS-Bench-201's table"
+    fig.suptitle(f"{summary['dataset']}, {summary['space']} space: {verdict}", fontsize=10)
     fig.tight_layout()
     try:
         save_figure(fig, path)

@@ -99,7 +99,10 @@ def _discrimination(methods: dict[str, dict]) -> tuple[dict, bool]:
     basis, test = ("random cells", rnd) if usable else ("all cells", every)
     decided = test["p"] is not None
     discriminates = bool(decided and test["p"] < ALPHA)
-    if not decided:
+    if not all_groups and any(c.get("table") for m in methods.values() for c in m["cells"]):
+        words = ("A search-only study: every cell is scored by the benchmark's table of trained cells, which has "
+                 "no training noise; the discrimination test of trained cells does not apply.")
+    elif not decided:
         words = ("The study cannot say whether the benchmark tells cells apart: it needs at least 2 cells "
                  "trained with 2 or more seeds.")
     elif discriminates:
