@@ -186,3 +186,18 @@ def test_search_only_outside_nb201_and_a_corrupt_table_are_one_line_exit_2(searc
     shutil.copytree(out, copy)
     assert_one_line_exit_2(CliRunner().invoke(main, ["study", "digits", "--out", str(copy), "--report"]),
                            "fails its checksum")
+
+
+def test_search_only_shards_and_resume_give_the_same_table(search_only, tmp_path):
+    from xnas.nas.study.runner import run_study
+
+    cfg, _, reference = search_only
+    out = str(tmp_path / "sharded")
+    first = run_study(cfg, out, resume=True, shard=(0, 2), progress=False)
+    assert not first["complete"]
+    second = run_study(cfg, out, resume=True, shard=(1, 2), progress=False)
+    again = run_study(cfg, out, resume=True, progress=False)  # nothing left to run
+    for summary in (second, again):
+        assert summary["complete"]
+        assert summary["table"]["methods"] == reference["table"]["methods"]
+        assert summary["table"]["by_epoch"] == reference["table"]["by_epoch"]

@@ -91,7 +91,7 @@ def _render_scores(summary: dict, console) -> None:
         table.add_row(name, str(test["n"]), _num(row["cifar10_valid"]["mean"]), _num(test["mean"]),
                       "-" if low is None else f"[{low:.2f}, {high:.2f}]", _ci(d),
                       _num(d.get("p_holm") if d else None, "{:.2g}"), _num(row["cifar100_test"]["mean"]),
-                      _num(row["imagenet16_test"]["mean"]), _num(entropy, "{:.4f}"))
+                      _num(row["imagenet16_test"]["mean"]), _num(entropy, "{:.5f}"))
     every = t["all_cells"]
     table.add_section()
     table.add_row("all 15,625 cells: mean", "-", _num(every["cifar10_valid"]["mean"]), _num(every["cifar10_test"]["mean"]),
@@ -217,6 +217,8 @@ def _plot_table(cx, summary: dict, names: list) -> None:
     cx.set_xticks(range(len(names)), names, rotation=25, ha="right", fontsize=8)
     cx.set_ylabel("NAS-Bench-201 CIFAR-10 test accuracy (%), 200 epochs")
     cx.set_title(f"each cell's benchmark accuracy (published rows: {scores['published_label']})", fontsize=8)
+    low, high = cx.get_ylim()  # an interval from 2 cells can run past what an accuracy can be
+    cx.set_ylim(max(low, 0.0), min(high, 100.0))
     cx.legend(fontsize=7, loc="lower left")
     cx.grid(axis="y", alpha=0.3)
 
@@ -229,6 +231,7 @@ def _plot_by_epoch(dx, scores: dict) -> None:
             drawn = True
     dx.axhline(scores["all_cells"]["cifar10_test"]["mean"], color="0.3", ls="--", lw=1)
     dx.set_xlabel("search epoch")
+    dx.xaxis.get_major_locator().set_params(integer=True)
     dx.set_ylabel("CIFAR-10 test accuracy (%)")
     dx.set_title("derived cell after each epoch (mean over seeds)", fontsize=8)
     if drawn:
