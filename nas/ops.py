@@ -41,6 +41,7 @@ __all__ = [
     "Identity",
     "SepConv",
     "DilConv",
+    "SubgridConv2d",
 ]
 
 
@@ -63,6 +64,26 @@ class ReLUConvBN(nn.Sequential):
         )
 
 
+class SubgridConv2d(nn.Conv2d):
+    """An ``nn.Conv2d`` that computes a convolution whose stride equals its dilation on the subsampled grid.
+
+    With stride ``s`` = dilation ``s`` and a padding that ``s`` divides, output
+    pixel ``i`` reads only the input pixels ``s * (i + j) - padding``, all on
+    the grid ``x[..., ::s, ::s]``: the result is the stride-1, undilated
+    convolution of that grid with padding ``padding / s``, the same products
+    summed in the same order.  oneDNN's CPU kernel for strided dilated
+    depthwise convolutions is 10x slower than that in the backward pass (the
+    reduction cells' ``dil_conv``; docs/performance.md).  Other shapes are
+    plain ``nn.Conv2d``; parameters and state dicts are ``nn.Conv2d``'s.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        (s, s_w), (d, d_w), (p, p_w) = self.stride, self.dilation, self.padding
+        if s == 1 or (s, d, s) != (s_w, d_w, d) or p % s or p_w != p or self.padding_mode != "zeros":
+            return super().forward(x)
+        return F.conv2d(x[..., ::s, ::s], self.weight, self.bias, 1, p // s, 1, self.groups)
+
+
 class DilConv(nn.Sequential):
     """ReLU, depthwise ``kernel_size`` convolution (with ``dilation``), pointwise 1x1, BN.
 
@@ -81,7 +102,7 @@ class DilConv(nn.Sequential):
     ) -> None:
         super().__init__(
             nn.ReLU(inplace=False),
-            nn.Conv2d(
+            SubgridConv2d(
                 C_in,
                 C_in,
                 kernel_size,

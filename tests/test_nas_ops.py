@@ -11,6 +11,7 @@ from xnas.nas.ops import (
     PRIMITIVES,
     AvgPool3x3,
     FactorizedReduce,
+    SubgridConv2d,
     ReLUConvBN,
     get_operation,
     is_parametric,
@@ -91,6 +92,26 @@ def test_avg_pool_op_keeps_the_state_dict_of_torch_pooling(registry) -> None:
     # checkpoints written before the pooling became a convolution still load: no new entries
     op = registry["avg_pool_3x3"].build(4, 1, False)
     assert isinstance(op, AvgPool3x3) and op.state_dict() == {} and not list(op.parameters())
+
+
+@pytest.mark.parametrize("kernel", [3, 5])
+@pytest.mark.parametrize("size", [8, 7, 2, 1])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_subgrid_conv_equals_the_strided_dilated_conv(kernel, size, channels_last) -> None:
+    # the reduction cells' dil_conv (stride 2, dilation 2) on the even grid: same values and gradients
+    g = torch.Generator().manual_seed(0)
+    conv = SubgridConv2d(4, 4, kernel, stride=2, padding=kernel - 1, dilation=2, groups=4, bias=False).double()
+    x = torch.randn(2, 4, size, size, generator=g, dtype=torch.float64)
+    if channels_last:
+        x, conv = x.contiguous(memory_format=torch.channels_last), conv.to(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    y = conv(x)
+    ref = torch.nn.functional.conv2d(x, conv.weight, None, 2, kernel - 1, 2, 4)
+    assert y.shape == ref.shape
+    torch.testing.assert_close(y, ref, rtol=1e-12, atol=1e-12)
+    up = torch.randn(ref.shape, generator=g, dtype=torch.float64)
+    for a, b in zip(torch.autograd.grad(y, [x, conv.weight], up), torch.autograd.grad(ref, [x, conv.weight], up)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_parameter_counts_follow_the_maths() -> None:
