@@ -168,15 +168,19 @@ def _info_of(search) -> dict:
             "network_params": int(sum(p.numel() for p in search.net.parameters()))}
 
 
-def _timed_step(search, it) -> float:
+def _timed_step(search, it, cpu: list | None = None) -> float:
+    """Wall seconds of one step; ``cpu`` gets its process CPU seconds (less sensitive to outside load)."""
     import torch
 
     xt, yt, xv, yv = next(it)
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     search.step(xt, yt, xv, yv)
     if search.cuda:
         torch.cuda.synchronize()
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    if cpu is not None:
+        cpu.append(time.process_time() - c0)
+    return wall
 
 
 def _memory_variant(variant: str, conf: dict, queue) -> None:
@@ -270,13 +274,16 @@ def worker(conf: dict, warmup: int, steps: int) -> dict:
     search, it = _build_variant("xnas", conf)
     build_s = time.perf_counter() - t0
     warm = [_timed_step(search, it) for _ in range(warmup)]
-    return {"build_s": build_s, "warmup_s": warm, "step_s": [_timed_step(search, it) for _ in range(steps)]}
+    cpu: list = []
+    wall = [_timed_step(search, it, cpu) for _ in range(steps)]
+    return {"build_s": build_s, "warmup_s": warm, "step_s": wall, "cpu_s": cpu}
 
 
 def compare(args: argparse.Namespace, conf: dict) -> dict:
     """``xnas`` steps under each interpreter of ``args.compare``, alternating, ``args.rounds`` rounds."""
     pythons = list(args.compare)
     steps: dict[str, list] = {p: [] for p in pythons}
+    cpu: dict[str, list] = {p: [] for p in pythons}
     cmd_tail = ["--worker", json.dumps(conf), "--warmup", str(args.warmup), "--steps", str(args.steps)]
     loads = [os.getloadavg()[0]]
     for r in range(args.rounds):
@@ -290,18 +297,22 @@ def compare(args: argparse.Namespace, conf: dict) -> dict:
             if proc.returncode != 0:
                 last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
                 raise BenchError(f"{py}: the worker failed (exit code {proc.returncode}): {last}")
-            steps[py] += json.loads(proc.stdout.strip().splitlines()[-1])["step_s"]
+            out = json.loads(proc.stdout.strip().splitlines()[-1])
+            steps[py] += out["step_s"]
+            cpu[py] += out["cpu_s"]
             loads.append(os.getloadavg()[0])
     med = {p: statistics.median(steps[p]) for p in pythons}
-    base = med[pythons[0]]
+    med_cpu = {p: statistics.median(cpu[p]) for p in pythons}
+    base, base_cpu = med[pythons[0]], med_cpu[pythons[0]]
     print(f"{conf['space']} setting (C={conf['channels']}, {conf['layers']} cells, batch {conf['batch']}, "
           f"{conf['size']}x{conf['size']}x{conf['in_channels']}), {conf['threads']} thread(s), "
           f"{args.rounds} rounds x {args.steps} steps; load average {min(loads):.2f}-{max(loads):.2f}",
           file=sys.stderr)
     for p in pythons:
-        print(f"  {med[p]:.3f} s/step (min {min(steps[p]):.3f}), ratio to the first {med[p] / base:.3f}  {p}",
-              file=sys.stderr)
-    return {"config": conf, "step_s": med, "all_step_s": steps, "ratios": {p: med[p] / base for p in pythons},
+        print(f"  {med[p]:.3f} s/step (min {min(steps[p]):.3f}), ratio to the first {med[p] / base:.3f}; "
+              f"CPU {med_cpu[p]:.3f} s/step, ratio {med_cpu[p] / base_cpu:.3f}  {p}", file=sys.stderr)
+    return {"config": conf, "step_s": med, "cpu_s": med_cpu, "all_step_s": steps, "all_cpu_s": cpu,
+            "ratios": {p: med[p] / base for p in pythons}, "cpu_ratios": {p: med_cpu[p] / base_cpu for p in pythons},
             "load_average": [min(loads), max(loads)]}
 
 

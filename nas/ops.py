@@ -22,7 +22,7 @@ convolution is chosen as ``dilation * (k - 1) / 2`` so that stride 1 keeps the s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +31,7 @@ from torch import nn
 __all__ = [
     "Operation",
     "OPERATIONS",
+    "after_relu",
     "PRIMITIVES",
     "get_operation",
     "check_primitives",
@@ -228,10 +229,38 @@ class FactorizedReduce(nn.Module):
         self.bn = nn.BatchNorm2d(C_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(x)
+        return self.after_relu(self.relu(x))
+
+    def after_relu(self, x: torch.Tensor) -> torch.Tensor:
+        """The operation on an input already passed through the ReLU."""
         shifted = F.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
         out = torch.cat([self.conv_even(x), self.conv_odd(shifted)], dim=1)
         return self.bn(out)
+
+
+def after_relu(op: nn.Module) -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
+    """``f`` with ``f(relu(x)) == op(x)`` when ``op`` begins with a ReLU, else None.
+
+    The candidates of a mixed edge read the same input, and most begin with a
+    ReLU of it (separable and dilated convolutions, ReLU-conv-BN, factorized
+    reduce): the edge computes that ReLU once and hands it to each ``f``.
+    """
+    if isinstance(op, FactorizedReduce):
+        return op.after_relu
+    if not isinstance(op, nn.Sequential) or len(op) == 0:
+        return None
+    first, rest = op[0], list(op)[1:]
+    head = (lambda r: r) if isinstance(first, nn.ReLU) else after_relu(first)
+    if head is None:
+        return None
+
+    def run(r: torch.Tensor) -> torch.Tensor:
+        y = head(r)
+        for module in rest:
+            y = module(y)
+        return y
+
+    return run
 
 
 @dataclass(frozen=True)
