@@ -186,15 +186,22 @@ class AvgPool3x3(nn.Module):
         self._counts: dict = {}
 
     def _count(self, x: torch.Tensor) -> torch.Tensor:
-        """Real (non-padding) pixels under each output window, ``(1, 1, H_out, W_out)``."""
-        key = (tuple(x.shape[-2:]), x.device, x.dtype)
+        """Real (non-padding) pixels under each output window, ``(1, C, H_out, W_out)`` in ``x``'s layout.
+
+        Every channel gets its copy so that the division runs over two tensors
+        of one layout (a ``(1, 1, H, W)`` divisor broadcast over channels_last
+        data runs an inner loop of only C elements, 2.5x slower).
+        """
+        channels_last = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+        key = (tuple(x.shape[-2:]), x.device, x.dtype, channels_last)
         count = self._counts.get(key)
         if count is None:
             per_axis = []
             for n in x.shape[-2:]:
                 start = torch.arange(0, n, self.stride, device=x.device) - 1  # first row/column of each window
                 per_axis.append((torch.clamp(start + 3, max=n) - torch.clamp(start, min=0)).to(x.dtype))
-            count = (per_axis[0][:, None] * per_axis[1][None, :])[None, None]
+            count = (per_axis[0][:, None] * per_axis[1][None, :]).expand(1, self.C, -1, -1)
+            count = count.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
             self._counts[key] = count
         return count
 

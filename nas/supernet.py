@@ -34,6 +34,7 @@ from torch import nn
 
 from xnas.nas.genotypes import Genotype
 from xnas.nas.lr import reduction_layers
+from xnas.nas.mixture import mix
 from xnas.nas.ops import (OPERATIONS, PRIMITIVES, FactorizedReduce, ReLUConvBN, after_relu, check_primitives,
                           get_operation)
 
@@ -102,6 +103,7 @@ class MixedEdge(nn.Module):
         self._share_relu = sum(tail is not None for _, tail, _ in tails) > 1
         self._plan = [(i, tail, True) if tail is not None and self._share_relu else (i, op, False)
                       for i, tail, op in tails]
+        self._index = tuple(i for i, _, _ in self._plan)
 
     @property
     def alive(self) -> list[int]:
@@ -128,11 +130,7 @@ class MixedEdge(nn.Module):
         # dloss/du_i = grad_p . f_i, is then formed in fp32 (rounded to bf16 it
         # would carry a relative error of ~1e-3, enough to flip near-zero rewards).
         r = torch.relu(x) if self._share_relu else None
-        out = None
-        for i, fn, on_relu in self._plan:
-            y = u[i] * fn(r if on_relu else x).float()
-            out = y if out is None else out + y
-        return out
+        return mix(u, self._index, [fn(r if on_relu else x) for _, fn, on_relu in self._plan])
 
 
 class SearchCell(nn.Module):
