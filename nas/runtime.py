@@ -143,11 +143,28 @@ def to_layout(obj, channels_last: bool):
     return obj.contiguous(memory_format=torch.channels_last) if obj.dim() == 4 else obj
 
 
-def maybe_compile(fn, enabled: bool):
-    """``torch.compile(fn)`` when ``enabled`` (the inductor backend), else ``fn`` itself (eager)."""
+# Graphs dynamo may compile per module (weight and architecture steps, and each
+# change of the supernet by wipeout, compile anew); past it the module runs eagerly.
+COMPILE_LIMIT = 8
+
+
+def maybe_compile(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
+    """``module`` compiled in place with ``torch.compile`` (inductor) when ``enabled``, else unchanged (eager).
+
+    Off by default for the search and the training: on a CPU the inductor
+    compile of a supernet takes minutes per graph, and wipeout changes the
+    graph, so a search of a few hundred steps never earns it back
+    (docs/performance.md).  The state dict keeps its keys (``Module.compile``
+    wraps the call, not the module).  At most :data:`COMPILE_LIMIT` graphs are
+    compiled per module; later changes run eagerly.
+    """
     if not enabled:
-        return fn
-    return torch.compile(fn)
+        return module
+    import torch._dynamo
+
+    torch._dynamo.config.cache_size_limit = COMPILE_LIMIT
+    module.compile()
+    return module
 
 
 def seed_everything(seed: int) -> None:

@@ -41,6 +41,8 @@ class SearchConfig:
     every device (:func:`xnas.nas.runtime.to_layout`): 2x faster search steps on
     one CPU thread (docs/performance.md); False gives the NCHW layout of the
     earlier releases, with the same math up to floating-point rounding.
+    ``compile`` runs the supernet through ``torch.compile`` (off by default: it
+    pays on no CPU search, see :func:`xnas.nas.runtime.maybe_compile`).
     """
 
     dataset: str = "cifar10"
@@ -75,6 +77,7 @@ class SearchConfig:
     threads: Optional[int] = None
     micro_batches: int = 1
     channels_last: bool = True
+    compile: bool = False
     record_rewards: bool = False
     plots: bool = True
     progress: bool = True
