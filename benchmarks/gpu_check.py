@@ -21,9 +21,9 @@ slow compile costs that row only (the table says "failed" or "timed out"):
   more than one GPU is visible.
 
 Without CUDA it prints one line and exits with status 2.  ``--dry-run`` runs
-every row on the CPU at a tiny size (the compiled and torchrun rows are
-skipped: the CPU inductor compile alone takes minutes), to check the script
-itself; its numbers mean nothing.
+every row on the CPU at a tiny size, in this process (the compiled and
+torchrun rows are skipped: the CPU inductor compile alone takes minutes), to
+check the script itself; its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def row_train(dry: bool) -> dict:
     import contextlib
     import io
 
-    with contextlib.redirect_stdout(io.StringIO()):  # the child's stdout carries its JSON line only
+    with contextlib.redirect_stdout(io.StringIO()):  # stdout carries the table (and a child's JSON line) only
         report = bench.main(argv)
     fast = report["results"][-1]
     return {"variant": fast["variant"], "images_per_s": fast["images_per_s"],
@@ -127,7 +127,12 @@ def _child(spec: dict) -> dict:
 
 
 def _run_row(spec: dict, limit: float) -> dict:
-    """One row in a child process; failures and timeouts become the row's text."""
+    """One row in a child process (in this one for --dry-run); failures and timeouts become the row's text."""
+    if spec.get("dry"):
+        try:
+            return _child(spec)
+        except Exception as exc:  # noqa: BLE001 - the row reports it, the table goes on
+            return {"error": f"failed: {type(exc).__name__}: {exc}"[:120]}
     try:
         proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--row", json.dumps(spec)],
                               capture_output=True, text=True, timeout=limit)

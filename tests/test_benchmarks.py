@@ -90,3 +90,13 @@ def test_gpu_check_without_cuda_is_one_line_and_exit_2() -> None:
                           timeout=120, env=_env())
     assert proc.returncode == 2
     assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1 and "CUDA" in proc.stderr
+
+
+def test_gpu_check_row_child_prints_its_json_line() -> None:
+    # the child-process path of a GPU run, at the dry run's tiny size on the CPU
+    spec = '{"kind": "search", "space": "nb201", "variant": "xnas", "dry": true}'
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "gpu_check.py"), "--row", spec], capture_output=True,
+                          text=True, timeout=300, env=_env())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = __import__("json").loads(proc.stdout.strip().splitlines()[-1])
+    assert row["step_s"] > 0 and row["epoch_s"] == pytest.approx(row["step_s"] * 260)
