@@ -75,11 +75,13 @@ def main():
     ap.add_argument("--T", type=int, default=4_000_000)
     ap.add_argument("--long", action="store_true", help="also run T = 10^8")
     ap.add_argument("--only-forecasters", action="store_true", help="run item 6 alone")
+    ap.add_argument("--smoke", action="store_true", help="every item at a tiny size (seconds), to check the harness")
     args = ap.parse_args()
-    N, T = 8, args.T
+    N, T = 8, (20_000 if args.smoke else args.T)
+    T_mc, T_fc = (20_000, 20_000) if args.smoke else (2_000_000, 400_000)
     numba.set_num_threads(1)
     if args.only_forecasters:
-        forecasters(N)
+        forecasters(N, Tf=T_fc)
         return
     rng = np.random.default_rng(0)
     R = rng.choice([-1.0, 1.0], size=(T, N)) * rng.uniform(0.2, 1.0, size=(T, N))
@@ -105,13 +107,13 @@ def main():
     print(f"   ratio kernel/NumPy: given rewards {replay_rate / np_rate:8.0f}x, end to end {adv_rate / np_rate:8.0f}x")
 
     threads = min(2, numba.config.NUMBA_NUM_THREADS)
-    kw = dict(n_experts=N, T=2_000_000, seeds=8, n_samples=50)
+    kw = dict(n_experts=N, T=T_mc, seeds=8, n_samples=50)
     numba.set_num_threads(1)
     t1, r1 = best_of(lambda: simulate("xnas", "adversarial", **kw), repeat=3)
     numba.set_num_threads(threads)
     t2, r2 = best_of(lambda: simulate("xnas", "adversarial", **kw), repeat=3)
     assert np.array_equal(r1.regret, r2.regret), "thread count changed a result"
-    print(f"4. Monte Carlo, 8 seeds x 2x10^6 rounds: 1 thread {t1:.3f} s, {threads} threads {t2:.3f} s, "
+    print(f"4. Monte Carlo, 8 seeds x {T_mc:,} rounds: 1 thread {t1:.3f} s, {threads} threads {t2:.3f} s, "
           f"speed-up {t1 / t2:.2f}x (identical results)")
 
     cmd = [sys.executable, "-c",
@@ -131,7 +133,7 @@ def main():
     print(f"5. `xnas-sim regret --experts 8 --T 100000` whole process: best {min(walls):.2f} s, "
           f"median {sorted(walls)[1]:.2f} s; imported torch: {torch_seen}")
 
-    forecasters(N)
+    forecasters(N, Tf=T_fc)
 
     if args.long:
         numba.set_num_threads(1)

@@ -101,6 +101,10 @@ def _default_out(dataset: str, arch_optimizer: str, space: str = "darts") -> str
 @click.option("--threads", type=int, default=None, help="CPU threads of torch [torch's default; digits 1].")
 @click.option("--micro-batches", type=int, default=1, show_default=True,
               help="Split each batch into this many strided chunks (as ranks would).")
+@click.option("--channels-last/--no-channels-last", default=True, show_default=True,
+              help="NHWC tensors (2x faster steps on one CPU thread); --no-channels-last is the NCHW layout.")
+@click.option("--compile/--no-compile", "compile_", default=False, show_default=True,
+              help="torch.compile the supernet (minutes of compilation; pays on no CPU search).")
 @click.option("--record-rewards", is_flag=True,
               help="Save each edge's (T, N) reward stream under OUT/rewards/ for xnas-sim regret --rewards.")
 @click.option("--no-augment", is_flag=True, help="No random crops/flips on the search data.")
@@ -109,8 +113,9 @@ def _default_out(dataset: str, arch_optimizer: str, space: str = "darts") -> str
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer, epochs, batch_size, split, limit, channels,
            layers, nodes, ops, lr, lr_min, momentum, weight_decay, grad_clip, eta_normal, eta_reduce, L, zeta,
-           arch_lr, arch_weight_decay, seed, device, workers, threads, micro_batches, record_rewards, no_augment,
-           no_plots, no_progress, as_json) -> None:
+           arch_lr, arch_weight_decay, seed, device, workers, threads, micro_batches, channels_last, compile_,
+           record_rewards,
+           no_augment, no_plots, no_progress, as_json) -> None:
     """Search a cell on DATASET: a normal and a reduction cell (darts), or one cell (nb201).
 
     DATASET is cifar10, cifar100, svhn, fashion-mnist, digits or imagefolder:PATH.
@@ -153,7 +158,8 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
         eta_reduce=_rate(eta_reduce, "--eta-reduce"), L=L, zeta=zeta, arch_lr=arch_lr,
         arch_weight_decay=arch_weight_decay, seed=seed, device=device,
         workers=workers, threads=threads if threads is not None else default_threads(dataset),
-        micro_batches=micro_batches, record_rewards=record_rewards, plots=not no_plots,
+        micro_batches=micro_batches, channels_last=channels_last, compile=compile_,
+        record_rewards=record_rewards, plots=not no_plots,
         progress=not no_progress,
     )
     result = _run(config, resume)

@@ -131,7 +131,7 @@ def _train_config(opts: dict):
         download=opts["download"], seed=opts["seed"], device=opts["device"], limit=opts["limit"],
         max_steps=opts["max_steps"], num_workers=opts["workers"], eval_every=opts["eval_every"],
         log_format=opts["log_format"], progress=not opts["no_progress"], channels_last=opts["channels_last"],
-        threads=opts["threads"],
+        compile=opts["compile"], threads=opts["threads"],
     )
 
 
@@ -201,6 +201,8 @@ _THREADS_HELP = "CPU threads of torch [torch's default; digits 1], as on search.
 @click.option("--log-format", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--channels-last/--no-channels-last", default=True, show_default=True,
               help="NHWC tensors (faster on CUDA and, at 32x32, on CPU).")
+@click.option("--compile/--no-compile", default=False, show_default=True,
+              help="torch.compile the network (minutes of compilation on a CPU).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress display.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 def train(**opts) -> None:

@@ -20,7 +20,7 @@ from xnas.nas.checkpoint import CheckpointError, check_finite_state, load_checkp
 from xnas.nas.data import dataset_info, default_transform, load_dataset, make_loader
 from xnas.nas.genotypes import GenotypeError
 from xnas.nas.network import build_from_arch, count_parameters_M
-from xnas.nas.runtime import SetupError, apply_threads, default_threads, resolve_device
+from xnas.nas.runtime import SetupError, apply_threads, default_threads, resolve_device, to_layout
 from xnas.nas.spaces import get_space
 
 __all__ = ["CHECKPOINT_FORMAT", "evaluate", "evaluate_checkpoint", "load_training_checkpoint", "seeded_subset"]
@@ -60,8 +60,7 @@ def evaluate(
         for x, y in loader:
             x = x.to(device, non_blocking=True)
             y = y.to(device, non_blocking=True)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = to_layout(x, channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits, _ = model(x)
             logits = logits.float()
@@ -188,7 +187,7 @@ def evaluate_checkpoint(
         )
     model = build_from_arch(arch)
     load_model_state(model, ckpt["model"], path)
-    model = model.to(dev).to(memory_format=torch.channels_last)  # as in training
+    model = to_layout(model.to(dev), True)  # as in training
     test_set = load_dataset(name, data_dir, False, default_transform(info, train=False), download)
     test_set = seeded_subset(test_set, limit, TEST_SUBSET_SEED)
     loader = make_loader(test_set, batch_size, shuffle=False)

@@ -7,7 +7,7 @@ operations, in the DARTS order, are:
 ``none``
     zeros, strided when reducing.
 ``max_pool_3x3``, ``avg_pool_3x3``
-    3x3 pooling with padding 1; the average excludes the padding.
+    3x3 pooling with padding 1; the average excludes the padding (:class:`AvgPool3x3`).
 ``skip_connect``
     identity, or :class:`FactorizedReduce` when the stride is 2.
 ``sep_conv_3x3``, ``sep_conv_5x5``
@@ -22,7 +22,7 @@ convolution is chosen as ``dilation * (k - 1) / 2`` so that stride 1 keeps the s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -31,15 +31,18 @@ from torch import nn
 __all__ = [
     "Operation",
     "OPERATIONS",
+    "after_relu",
     "PRIMITIVES",
     "get_operation",
     "check_primitives",
     "ReLUConvBN",
     "FactorizedReduce",
+    "AvgPool3x3",
     "Zero",
     "Identity",
     "SepConv",
     "DilConv",
+    "SubgridConv2d",
 ]
 
 
@@ -62,6 +65,26 @@ class ReLUConvBN(nn.Sequential):
         )
 
 
+class SubgridConv2d(nn.Conv2d):
+    """An ``nn.Conv2d`` that computes a convolution whose stride equals its dilation on the subsampled grid.
+
+    With stride ``s`` = dilation ``s`` and a padding that ``s`` divides, output
+    pixel ``i`` reads only the input pixels ``s * (i + j) - padding``, all on
+    the grid ``x[..., ::s, ::s]``: the result is the stride-1, undilated
+    convolution of that grid with padding ``padding / s``, the same products
+    summed in the same order.  oneDNN's CPU kernel for strided dilated
+    depthwise convolutions is 10x slower than that in the backward pass (the
+    reduction cells' ``dil_conv``; docs/performance.md).  Other shapes are
+    plain ``nn.Conv2d``; parameters and state dicts are ``nn.Conv2d``'s.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        (s, s_w), (d, d_w), (p, p_w) = self.stride, self.dilation, self.padding
+        if s == 1 or (s, d, s) != (s_w, d_w, d) or p % s or p_w != p or self.padding_mode != "zeros":
+            return super().forward(x)
+        return F.conv2d(x[..., ::s, ::s], self.weight, self.bias, 1, p // s, 1, self.groups)
+
+
 class DilConv(nn.Sequential):
     """ReLU, depthwise ``kernel_size`` convolution (with ``dilation``), pointwise 1x1, BN.
 
@@ -80,7 +103,7 @@ class DilConv(nn.Sequential):
     ) -> None:
         super().__init__(
             nn.ReLU(inplace=False),
-            nn.Conv2d(
+            SubgridConv2d(
                 C_in,
                 C_in,
                 kernel_size,
@@ -142,6 +165,56 @@ class Zero(nn.Module):
         return x[:, :, :: self.stride, :: self.stride].mul(0.0)
 
 
+class AvgPool3x3(nn.Module):
+    """3x3 average pooling, padding 1, the padding excluded from the average (``count_include_pad=False``).
+
+    On the CPU it is computed as a depthwise convolution with a kernel of ones
+    (the window sums), divided by the number of real pixels in each window: the
+    same quantity as ``F.avg_pool2d(x, 3, stride, 1, count_include_pad=False)``
+    up to floating-point rounding, about 3x faster forward and backward at the
+    supernets' small channel counts, where ATen's CPU pooling kernel loops
+    pixel by pixel (see docs/performance.md).  Other devices use ``avg_pool2d``.
+    """
+
+    def __init__(self, C: int, stride: int = 1) -> None:
+        super().__init__()
+        if stride not in (1, 2):
+            raise ValueError(f"AvgPool3x3: stride must be 1 or 2, got {stride}")
+        self.C, self.stride = C, stride
+        # not persistent: state dicts stay those of nn.AvgPool2d (no entries)
+        self.register_buffer("ones", torch.ones(C, 1, 3, 3), persistent=False)
+        self._counts: dict = {}
+
+    def _count(self, x: torch.Tensor) -> torch.Tensor:
+        """Real (non-padding) pixels under each output window, ``(1, C, H_out, W_out)`` in ``x``'s layout.
+
+        Every channel gets its copy so that the division runs over two tensors
+        of one layout (a ``(1, 1, H, W)`` divisor broadcast over channels_last
+        data runs an inner loop of only C elements, 2.5x slower).
+        """
+        channels_last = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+        key = (tuple(x.shape[-2:]), x.device, x.dtype, channels_last)
+        count = self._counts.get(key)
+        if count is None:
+            per_axis = []
+            for n in x.shape[-2:]:
+                start = torch.arange(0, n, self.stride, device=x.device) - 1  # first row/column of each window
+                per_axis.append((torch.clamp(start + 3, max=n) - torch.clamp(start, min=0)).to(x.dtype))
+            count = (per_axis[0][:, None] * per_axis[1][None, :]).expand(1, self.C, -1, -1)
+            count = count.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+            self._counts[key] = count
+        return count
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu":
+            return F.avg_pool2d(x, 3, self.stride, 1, count_include_pad=False)
+        sums = F.conv2d(x, self.ones.to(x.dtype), stride=self.stride, padding=1, groups=self.C)
+        return sums / self._count(x)
+
+    def extra_repr(self) -> str:
+        return f"C={self.C}, stride={self.stride}"
+
+
 class FactorizedReduce(nn.Module):
     """Halve the spatial size with two 1x1 stride-2 convolutions offset by one pixel.
 
@@ -163,10 +236,38 @@ class FactorizedReduce(nn.Module):
         self.bn = nn.BatchNorm2d(C_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(x)
+        return self.after_relu(self.relu(x))
+
+    def after_relu(self, x: torch.Tensor) -> torch.Tensor:
+        """The operation on an input already passed through the ReLU."""
         shifted = F.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
         out = torch.cat([self.conv_even(x), self.conv_odd(shifted)], dim=1)
         return self.bn(out)
+
+
+def after_relu(op: nn.Module) -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
+    """``f`` with ``f(relu(x)) == op(x)`` when ``op`` begins with a ReLU, else None.
+
+    The candidates of a mixed edge read the same input, and most begin with a
+    ReLU of it (separable and dilated convolutions, ReLU-conv-BN, factorized
+    reduce): the edge computes that ReLU once and hands it to each ``f``.
+    """
+    if isinstance(op, FactorizedReduce):
+        return op.after_relu
+    if not isinstance(op, nn.Sequential) or len(op) == 0:
+        return None
+    first, rest = op[0], list(op)[1:]
+    head = (lambda r: r) if isinstance(first, nn.ReLU) else after_relu(first)
+    if head is None:
+        return None
+
+    def run(r: torch.Tensor) -> torch.Tensor:
+        y = head(r)
+        for module in rest:
+            y = module(y)
+        return y
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -220,7 +321,7 @@ _REGISTERED = (
     Operation(
         "avg_pool_3x3",
         False,
-        lambda C, stride, affine: nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False),
+        lambda C, stride, affine: AvgPool3x3(C, stride),
         "3x3 average pooling, padding 1, padding excluded from the average",
     ),
     # Parametric only when reducing (factorized reduce); the registry flag

@@ -51,7 +51,7 @@ from xnas.nas import distributed as dist
 from xnas.nas.checkpoint import kept_message, save_checkpoint_or_stop
 from xnas.nas.data import set_loader_epoch
 from xnas.nas.runtime import (Progress, apply_threads, flat_all_reduce_, prepare_out_dir, removed_if_left_empty,
-                              resolve_device, seed_everything)
+                              resolve_device, seed_everything, to_layout)
 from xnas.nas.search_config import CHECKPOINT, SearchConfig, SearchError, SearchResult, mean_normalized_entropy
 from xnas.nas.search_outputs import (epoch_entry, epoch_text, genotype_of, probs_array, record_rewards, write_config,
                                      write_epoch, write_log, write_outputs)
@@ -244,9 +244,7 @@ class _Search:
     def _to_device(self, x: torch.Tensor, y: torch.Tensor):
         x = x.to(self.device, non_blocking=True)
         y = y.to(self.device, non_blocking=True)
-        if self.cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, y
+        return to_layout(x, self.cfg.channels_last), y
 
     def _forward_sum(self, x, y, weights, scale: float, arch: bool = False):
         """Summed CE over the (local) batch, times ``scale``, backward per chunk; returns (loss_sum, correct)."""

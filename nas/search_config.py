@@ -38,6 +38,12 @@ class SearchConfig:
     ``eta_c* = sqrt(2 ln N / (T_c L^2))`` with the horizon the run really has.
     ``arch_weight_decay`` left ``None`` takes the architecture optimizer's
     default (``darts`` 1e-3, ``gd`` 0); ``xnas`` rejects a non-zero value.
+    ``channels_last`` puts the supernet and its batches in the NHWC layout on
+    every device (:func:`xnas.nas.runtime.to_layout`): 2x faster search steps on
+    one CPU thread (docs/performance.md); False gives the NCHW layout of the
+    earlier releases, with the same math up to floating-point rounding.
+    ``compile`` runs the supernet through ``torch.compile`` (off by default: it
+    pays on no CPU search, see :func:`xnas.nas.runtime.maybe_compile`).
     """
 
     dataset: str = "cifar10"
@@ -71,6 +77,8 @@ class SearchConfig:
     workers: int = 0
     threads: Optional[int] = None
     micro_batches: int = 1
+    channels_last: bool = True
+    compile: bool = False
     record_rewards: bool = False
     plots: bool = True
     progress: bool = True

@@ -16,6 +16,7 @@ from xnas.nas import distributed as dist
 from xnas.nas.arch_optimizers import ArchSettings, build_arch_optimizer
 from xnas.nas.checkpoint import CheckpointError, capture_rng_state, check_finite_state, load_checkpoint, restore_rng_state
 from xnas.nas.data import dataset_info, default_transform, make_loader, search_splits
+from xnas.nas.runtime import maybe_compile, to_layout
 from xnas.nas.search_config import RESUME_KEYS, SearchConfig
 from xnas.pea.rule import eta_star
 
@@ -66,12 +67,10 @@ def build_loaders(s, datasets=None):
 def build_supernet(s, train_set, valid_set) -> None:
     """The supernet, the theory's learning rates, the architecture optimizer and the network SGD."""
     cfg, info = s.cfg, s.info
-    s.net = s.space.build_supernet(
+    s.net = maybe_compile(to_layout(s.space.build_supernet(
         info.channels, info.num_classes, C=cfg.channels, layers=cfg.layers, primitives=cfg.primitives,
         nodes=cfg.nodes,
-    ).to(s.device)
-    if s.cuda:
-        s.net = s.net.to(memory_format=torch.channels_last)
+    ).to(s.device), cfg.channels_last), cfg.compile)
     reps = s.net.replications()
     n = len(cfg.primitives)
     # Horizon units (reference.md): one round per validation example, per

@@ -34,7 +34,9 @@ from torch import nn
 
 from xnas.nas.genotypes import Genotype
 from xnas.nas.lr import reduction_layers
-from xnas.nas.ops import OPERATIONS, PRIMITIVES, FactorizedReduce, ReLUConvBN, check_primitives, get_operation
+from xnas.nas.mixture import mix
+from xnas.nas.ops import (OPERATIONS, PRIMITIVES, FactorizedReduce, ReLUConvBN, after_relu, check_primitives,
+                          get_operation)
 
 __all__ = [
     "CELL_TYPES",
@@ -96,6 +98,12 @@ class MixedEdge(nn.Module):
         computed = [i for i in self._alive if self.primitives[i] != "none"]
         # (index into u, module) pairs evaluated by forward
         self._computed = [(i, self.ops[self.primitives[i]]) for i in (computed or self._alive)]
+        # (index, function, whether it takes relu(x)): the operations that begin with a ReLU share one
+        tails = [(i, after_relu(op), op) for i, op in self._computed]
+        self._share_relu = sum(tail is not None for _, tail, _ in tails) > 1
+        self._plan = [(i, tail, True) if tail is not None and self._share_relu else (i, op, False)
+                      for i, tail, op in tails]
+        self._index = tuple(i for i, _, _ in self._plan)
 
     @property
     def alive(self) -> list[int]:
@@ -121,11 +129,8 @@ class MixedEdge(nn.Module):
         # before it is weighted: the mixture, and with it the reward
         # dloss/du_i = grad_p . f_i, is then formed in fp32 (rounded to bf16 it
         # would carry a relative error of ~1e-3, enough to flip near-zero rewards).
-        out = None
-        for i, op in self._computed:
-            y = u[i] * op(x).float()
-            out = y if out is None else out + y
-        return out
+        r = torch.relu(x) if self._share_relu else None
+        return mix(u, self._index, [fn(r if on_relu else x) for _, fn, on_relu in self._plan])
 
 
 class SearchCell(nn.Module):

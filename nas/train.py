@@ -58,7 +58,7 @@ from xnas.nas.network import count_parameters_M
 from xnas.nas.recipes import Recipe, drop_path_prob, learning_rate
 from xnas.nas.spaces import get_space
 from xnas.nas.runtime import (Progress, RunError, apply_threads, default_threads, device_memory, prepare_out_dir,
-                              removed_if_left_empty, resolve_device, seed_everything, write_json_atomic,
+                              removed_if_left_empty, resolve_device, seed_everything, to_layout, write_json_atomic,
                               write_text_atomic)
 from xnas.nas.train_config import TrainConfig, TrainingError, TrainSetupError
 from xnas.nas.train_setup import build_loaders, build_network_and_optimizer, check_network_fits, check_settings
@@ -209,8 +209,7 @@ def _train_epoch(run: _Run, epoch: int, bar: Progress) -> dict:
             break
         x = x.to(device, non_blocking=True)
         y = y.to(device, non_blocking=True)
-        if run.config.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = to_layout(x, run.config.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=run.cuda):
             logits, logits_aux = run.model(x)
             loss = run.criterion(logits.float(), y)

@@ -14,6 +14,7 @@ from xnas.nas.genotypes import GenotypeError
 from xnas.nas.limits import LimitError, check_network_size, check_seed
 from xnas.nas.network import network_arch
 from xnas.nas.recipes import Recipe
+from xnas.nas.runtime import maybe_compile, to_layout
 from xnas.nas.spaces import get_space
 from xnas.nas.train_config import TrainConfig, TrainSetupError
 
@@ -113,9 +114,7 @@ def build_network_and_optimizer(config: TrainConfig, recipe: Recipe, info, devic
         core = get_space(recipe.space).build_network(*args)
     except ValueError as exc:
         raise TrainSetupError(str(exc)) from None
-    core = core.to(device)
-    if config.channels_last:
-        core = core.to(memory_format=torch.channels_last)
+    core = maybe_compile(to_layout(core.to(device), config.channels_last), config.compile)
     optimizer = torch.optim.SGD(
         core.parameters(), lr=recipe.lr, momentum=recipe.momentum,
         nesterov=recipe.nesterov, weight_decay=recipe.weight_decay,

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from xnas.nas.nb201.ops import NB201_OPERATIONS
 from xnas.nas.ops import (
     OPERATIONS,
     PRIMITIVES,
+    AvgPool3x3,
     FactorizedReduce,
+    SubgridConv2d,
     ReLUConvBN,
     get_operation,
     is_parametric,
@@ -62,6 +65,53 @@ def test_zero_is_zero_and_pools_exclude_padding() -> None:
     # count_include_pad=False: a constant input averages to the same constant at the border.
     y = OPERATIONS["avg_pool_3x3"].build(2, 1, True)(x)
     assert torch.allclose(y, x)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("shape", [(8, 8), (7, 9), (28, 28), (1, 1), (2, 3)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_avg_pool_equals_torch_avg_pool(stride, shape, channels_last) -> None:
+    # The depthwise-convolution form is avg_pool2d(count_include_pad=False), forward and backward,
+    # at even and odd sizes, in both layouts (float64: only rounding may differ).
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 5, *shape, generator=g, dtype=torch.float64)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    y = AvgPool3x3(5, stride).double()(x)
+    ref = torch.nn.functional.avg_pool2d(x, 3, stride, 1, count_include_pad=False)
+    assert y.shape == ref.shape
+    torch.testing.assert_close(y, ref, rtol=1e-12, atol=1e-12)
+    up = torch.randn(ref.shape, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(torch.autograd.grad(y, x, up)[0], torch.autograd.grad(ref, x, up)[0],
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("registry", [OPERATIONS, NB201_OPERATIONS], ids=["darts", "nb201"])
+def test_avg_pool_op_keeps_the_state_dict_of_torch_pooling(registry) -> None:
+    # checkpoints written before the pooling became a convolution still load: no new entries
+    op = registry["avg_pool_3x3"].build(4, 1, False)
+    assert isinstance(op, AvgPool3x3) and op.state_dict() == {} and not list(op.parameters())
+
+
+@pytest.mark.parametrize("kernel", [3, 5])
+@pytest.mark.parametrize("size", [8, 7, 2, 1])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_subgrid_conv_equals_the_strided_dilated_conv(kernel, size, channels_last) -> None:
+    # the reduction cells' dil_conv (stride 2, dilation 2) on the even grid: same values and gradients
+    g = torch.Generator().manual_seed(0)
+    conv = SubgridConv2d(4, 4, kernel, stride=2, padding=kernel - 1, dilation=2, groups=4, bias=False).double()
+    x = torch.randn(2, 4, size, size, generator=g, dtype=torch.float64)
+    if channels_last:
+        x, conv = x.contiguous(memory_format=torch.channels_last), conv.to(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    y = conv(x)
+    ref = torch.nn.functional.conv2d(x, conv.weight, None, 2, kernel - 1, 2, 4)
+    assert y.shape == ref.shape
+    torch.testing.assert_close(y, ref, rtol=1e-12, atol=1e-12)
+    up = torch.randn(ref.shape, generator=g, dtype=torch.float64)
+    for a, b in zip(torch.autograd.grad(y, [x, conv.weight], up), torch.autograd.grad(ref, [x, conv.weight], up)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_parameter_counts_follow_the_maths() -> None:

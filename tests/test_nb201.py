@@ -216,7 +216,8 @@ def _counting_hooks(net):
                 def hook(module, inp, out, key=(ci, ei, name)):
                     calls[key] = calls.get(key, 0) + 1
 
-                handles.append(op.register_forward_hook(hook))
+                # any module of the operation: an edge may call an operation's layers after its shared ReLU
+                handles += [m.register_forward_hook(hook) for m in op.modules()]
     return calls, handles
 
 

@@ -97,7 +97,8 @@ def _counting_hooks(net):
     for ci, cell in enumerate(net.cells):
         for ei, edge in enumerate(cell.edges):
             for name, op in edge.ops.items():
-                handles.append(op.register_forward_hook(make((cell.reduction, ei, name))))
+                # any module of the operation: an edge may call an operation's layers after its shared ReLU
+                handles += [m.register_forward_hook(make((cell.reduction, ei, name))) for m in op.modules()]
     return calls, handles
 
 

@@ -7,7 +7,8 @@
 ``nor_conv_1x1``, ``nor_conv_3x3``
     ReLU, convolution (no bias), BN; padding keeps the size.
 ``avg_pool_3x3``
-    3x3 average pooling, stride 1, padding 1, the padding excluded from the average.
+    3x3 average pooling, stride 1, padding 1, the padding excluded from the average
+    (:class:`xnas.nas.ops.AvgPool3x3`).
 
 Every operation maps ``C`` channels to ``C`` at stride 1: the cells of this space
 never change the resolution (the residual blocks between stages do). Unlike the
@@ -20,7 +21,7 @@ from __future__ import annotations
 from torch import nn
 
 from xnas.nas.nb201.genotype import NB201_PRIMITIVES
-from xnas.nas.ops import Identity, Operation, ReLUConvBN, Zero
+from xnas.nas.ops import AvgPool3x3, Identity, Operation, ReLUConvBN, Zero
 
 __all__ = ["NB201_OPERATIONS", "get_nb201_operation"]
 
@@ -46,7 +47,7 @@ _REGISTERED = (
     Operation(
         "avg_pool_3x3",
         False,
-        _stride_one(lambda C, affine: nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)),
+        _stride_one(lambda C, affine: AvgPool3x3(C, 1)),
         "3x3 average pooling, padding 1, padding excluded from the average",
     ),
 )
