@@ -128,6 +128,9 @@ def study(dataset, space, out, methods, quick, preset, seeds, trainings, random_
     if invalid:
         click.echo(f"warning: {len(invalid)} unit file(s) are not valid and count as not done (first: "
                    f"{invalid[0]['unit']} {invalid[0]['problem']}); --resume reruns them", err=True)
+    versions = summary.get("code_versions") or []
+    if len(versions) > 1:
+        click.echo(f"note: the units were written by {len(versions)} code versions: {', '.join(versions)}", err=True)
     if as_json:
         emit_json(summary)
     else:

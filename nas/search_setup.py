@@ -18,6 +18,7 @@ from xnas.nas.checkpoint import CheckpointError, capture_rng_state, check_finite
 from xnas.nas.data import dataset_info, default_transform, make_loader, search_splits
 from xnas.nas.search_config import RESUME_KEYS, SearchConfig
 from xnas.pea.rule import eta_star
+from xnas.untrusted import json_loads_limited
 
 __all__ = ["build_loaders", "build_supernet", "search_state", "load_search_state"]
 
@@ -154,7 +155,7 @@ def load_search_state(s) -> None:
         s.arch.load_state_dict(state["arch"])
         restore_rng_state(state["rng"])
         s.start_epoch = int(state["epochs_done"])
-        s.log = json.loads(state["log_json"])
+        s.log = json_loads_limited(state["log_json"], what="the checkpoint's log")
         s.history_steps = [int(v) for v in state["history_steps"].tolist()]
         s.history = list(state["history"].numpy())
     except CheckpointError:

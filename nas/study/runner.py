@@ -14,9 +14,9 @@ import os
 import time
 from typing import Any, Callable, Optional
 
-from xnas.nas.study.config import STUDY_FILE, StudyConfig, StudyError, check_same_study
+from xnas.nas.study.config import STUDY_FILE, STUDY_FORMAT, StudyConfig, StudyError, check_same_study
 from xnas.nas.study.methods import get_method
-from xnas.nas.study.units import Unit, plan_units, read_unit, shard_units, write_unit
+from xnas.nas.study.units import Unit, plan_units, read_unit, shard_units, unit_check, write_unit
 
 __all__ = ["run_study", "run_unit", "pending_units", "write_report", "UnitFailed"]
 
@@ -69,13 +69,13 @@ def run_unit(unit: Unit, cfg: StudyConfig, out: str) -> dict:
             seconds = 0.0
         record.update(genotype=space.format_genotype(genotype), seconds=seconds)
     else:
-        search = read_unit(out, unit.search_unit(), space)
+        search = read_unit(out, unit.search_unit(), unit_check(cfg, out))
         if search is None:
             raise StudyError(f"unit {unit.id} needs {unit.search_unit().id}, which is not done")
         genotype = space.parse_genotype(search["genotype"])
         result = backend.train_cell(space, genotype, cfg, unit.train_seed, workdir)
         record = {"method": unit.method, "cell": unit.cell, "seed": unit.train_seed, **result}
-    write_unit(out, unit, record)
+    write_unit(out, unit, record, cfg)
     shutil.rmtree(workdir, ignore_errors=True)
     return record
 
@@ -107,11 +107,9 @@ def pending_units(cfg: StudyConfig, out: str, shard: tuple[int, int] = (0, 1)) -
     trainings), so a study stopped part-way still compares the methods on equal terms
     and ``--report`` has something to say about each. A cell searched again is trained again.
     """
-    from xnas.nas.spaces import get_space
-
-    space = get_space(cfg.space)
+    check = unit_check(cfg, out)
     planned = shard_units(plan_units(cfg), *shard)
-    todo = [u for u in planned if read_unit(out, u, space) is None]
+    todo = [u for u in planned if read_unit(out, u, check) is None]
     redo = {u.group for u in todo if u.kind == "search"}
     rank = {name: i for i, name in enumerate(cfg.methods)}
     pending = [u for u in planned if u in todo or u.group in redo]
@@ -133,7 +131,7 @@ def _prepare(cfg: StudyConfig, out: str, resume: bool) -> None:
     if not exists:
         from xnas.nas.study.backend import write_text_atomic
 
-        text = json.dumps({"config": cfg.to_dict(), "format": "xnas-study-1"}, indent=2, sort_keys=True)
+        text = json.dumps({"config": cfg.to_dict(), "format": STUDY_FORMAT}, indent=2, sort_keys=True)
         write_text_atomic(os.path.join(out, STUDY_FILE), text + "\n")
 
 
