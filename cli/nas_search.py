@@ -13,7 +13,7 @@ from typing import Optional
 
 import click
 
-from xnas.cli._common import DOWNLOAD_HELP, InputError, check_seed_option, emit_json
+from xnas.cli._common import DOWNLOAD_HELP, InputError, check_seed_option, emit_json, interrupted_run
 
 SPACE_OPTION = click.option(
     "--space", default="darts", show_default=True,
@@ -178,6 +178,8 @@ def _run(config, resume: bool):
         if not resume and os.path.isfile(os.path.join(out, CHECKPOINT)):
             raise InputError(f"{out} already holds a search; pass --resume to continue it or choose another --out")
         return run_search(config, resume=resume)
+    except KeyboardInterrupt:
+        raise interrupted_run(out, "search") from None
     except (ValueError, DataError, CheckpointError, GenotypeError) as exc:
         raise InputError(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None
     except RunError as exc:

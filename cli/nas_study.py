@@ -11,7 +11,7 @@ from typing import Optional
 
 import click
 
-from xnas.cli._common import InputError, emit_json
+from xnas.cli._common import InputError, Interrupted, emit_json
 
 
 class StudyFailed(click.ClickException):
@@ -86,7 +86,7 @@ def study(dataset, space, out, methods, quick, preset, seeds, trainings, random_
     """
     from xnas.nas.study.config import StudyError, load_study_config, make_config
     from xnas.nas.study.report import render_table
-    from xnas.nas.study.runner import UnitFailed, run_study, write_report
+    from xnas.nas.study.runner import StudyInterrupted, UnitFailed, run_study, write_report
     from xnas.nas.study.units import parse_shard
 
     if quick and preset not in (None, "quick"):
@@ -124,6 +124,8 @@ def study(dataset, space, out, methods, quick, preset, seeds, trainings, random_
         raise InputError(str(exc)) from None
     except UnitFailed as exc:
         raise StudyFailed(str(exc)) from None
+    except StudyInterrupted as exc:
+        raise Interrupted(str(exc)) from None
     invalid = summary.get("units_invalid") or []
     if invalid:
         click.echo(f"warning: {len(invalid)} unit file(s) are not valid and count as not done (first: "

@@ -11,7 +11,7 @@ from typing import Optional
 
 import click
 
-from xnas.cli._common import DOWNLOAD_HELP, InputError, check_seed_option, emit_json
+from xnas.cli._common import DOWNLOAD_HELP, InputError, check_seed_option, emit_json, interrupted_run
 
 
 class RunFailed(click.ClickException):
@@ -218,7 +218,10 @@ def train(**opts) -> None:
         saved = _saved_config(opts["out"]) if opts["resume"] else None
         if saved is not None:
             _apply_saved(opts, saved, opts["out"])
-        results = run_training(_train_config(opts), resume=opts["resume"])
+        try:
+            results = run_training(_train_config(opts), resume=opts["resume"])
+        except KeyboardInterrupt:
+            raise interrupted_run(opts["out"], "training") from None
         main_process = distributed.is_main()  # before the process group is left
     except _user_errors() as exc:
         raise InputError(str(exc)) from None

@@ -83,7 +83,7 @@ def regret(n_experts, T, env, forecaster, eta, L, zeta, seeds, seed, rewards_pat
            init_weights, as_json, plot_path, shifts):
     """Run a forecaster against an environment and report regret against Theorem 1."""
     from xnas.pea import simulate
-    from xnas.pea.simulate import load_rewards
+    from xnas.pea.simulate import clip_to_bound, load_rewards
 
     eta_v = _parse_eta(eta)
     rewards = None
@@ -97,6 +97,10 @@ def regret(n_experts, T, env, forecaster, eta, L, zeta, seeds, seed, rewards_pat
     elif env == "replay":
         raise InputError("the replay environment needs --rewards PATH.npy")
     _check_common(n_experts, T, L, zeta, seeds, seed, rewards is not None)
+    if rewards is not None:
+        rewards, note = clip_to_bound(rewards, L)
+        if note:
+            click.echo(note, err=True)
     if plot_path is not None:
         _check_writable(plot_path)
     try:

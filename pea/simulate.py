@@ -75,6 +75,25 @@ def check_rewards(arr: Any, name: str = "rewards") -> np.ndarray:
     return arr
 
 
+def clip_to_bound(rewards: np.ndarray, L: float) -> tuple[np.ndarray, str | None]:
+    """A user's replayed rewards clipped to ``[-L, L]``, and a one-line note when any was outside.
+
+    One rule for every forecaster: the guarantees assume rewards in ``[-L, L]``; xnas
+    used to clip them while its regret was measured on the raw values (a 1e300 reward
+    gave a regret of 6e300 against a bound of 9.9), and other forecasters overflowed.
+    Now every forecaster plays, and is scored on, the clipped stream. ``xnas-sim regret
+    --rewards`` calls this; :func:`simulate` itself plays any stream as given (the
+    validation battery breaks the premises on purpose).
+    """
+    outside = np.abs(rewards) > L
+    if not outside.any():
+        return rewards, None
+    peak = float(np.max(np.abs(rewards)))
+    note = (f"note: {int(outside.sum())} replayed reward(s) lie outside [-L, L] = [-{L:g}, {L:g}] (largest |R| = "
+            f"{peak:.4g}); every forecaster plays and is scored on them clipped to it (--L sets the bound)")
+    return np.clip(rewards, -L, L), note
+
+
 def _check_positive(name: str, value: float) -> float:
     value = float(value)
     if not (value > 0 and math.isfinite(value)):
@@ -262,8 +281,15 @@ def _initial_log_weights(init_weights, n_experts):
         raise ValueError(f"init_weights must have shape ({n_experts},), got {w0.shape}")
     if not (np.isfinite(w0).all() and (w0 > 0).all()):
         raise ValueError("init_weights must be positive and finite")
+    # the ratio, not eta, is what breaks: a weight that underflows to 0 relative to the
+    # largest has log -inf and the Theorem 1 bound (ln 1/u_min) is infinite
+    span = float(np.log10(w0.max()) - np.log10(w0.min()))
     w0 = w0 / w0.max()  # first to the largest, so that the sum cannot overflow
-    return np.log(w0 / w0.sum())
+    w0 = w0 / w0.sum()
+    if (w0 == 0.0).any():  # subnormal priors are fine (their logs are finite); zero is not
+        raise ValueError(f"--init-weights span {span:.0f} orders of magnitude, beyond float64: the smallest "
+                         "must be at least about 5e-324 times the largest")
+    return np.log(w0)
 
 
 def _forecaster_vector(eta, L, zeta, fparams, shifts):
@@ -354,7 +380,10 @@ def _check_params(fc_name: str, fparams: Mapping[str, float], env_name: str, epa
             raise ValueError(f"{fc_name}: {key} must lie in [0, 1), got {fparams[key]}")
     if "alpha" in fparams and not 0.0 <= fparams["alpha"] <= 1.0:
         raise ValueError(f"{fc_name}: alpha must lie in [0, 1], got {fparams['alpha']}")
-    for key in ("eps", "momentum", "weight_decay"):
+    # Adam divides by sqrt(v) + eps, and v is 0 on a round whose gradient is 0
+    if "eps" in fparams and not fparams["eps"] > 0.0:
+        raise ValueError(f"{fc_name}: eps must be positive (Adam divides by it), got {fparams['eps']}")
+    for key in ("momentum", "weight_decay"):
         if key in fparams and fparams[key] < 0.0:
             raise ValueError(f"{fc_name}: {key} must be non-negative, got {fparams[key]}")
     if eparams.get("noise", 0.0) < 0.0:

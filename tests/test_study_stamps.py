@@ -145,3 +145,11 @@ def test_report_says_when_units_span_code_versions(done, tmp_path):
     versions = json.loads(res.stdout)["code_versions"]
     assert versions == sorted(["0.0.9 (abcdef1)", version_label(code_version())])
     assert "2 code versions" in res.stderr
+
+
+def test_folder_in_place_of_a_unit_file_is_refused_before_running(done, tmp_path):
+    out = _copy(done, tmp_path)
+    os.remove(os.path.join(out, TRAIN))
+    os.makedirs(os.path.join(out, TRAIN))
+    res = CliRunner().invoke(main, ["study", *ARGS, "--train-epochs", "1", "--resume", "--out", out])
+    assert_one_line_exit_2(res, "c00-t00", "not a regular file")

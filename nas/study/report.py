@@ -9,13 +9,41 @@ __all__ = ["progress_bar", "render_table", "plot_study"]
 
 
 @contextlib.contextmanager
-def progress_bar(enabled: bool, total: int, title: str) -> Iterator[Callable[[], None]]:
-    """The runtime's progress bar on stderr over ``total`` units; yields the function that advances it."""
+def progress_bar(enabled: bool, total: int, title: str) -> Iterator[Callable[[str], None]]:
+    """The runtime's progress on stderr over ``total`` units; yields ``done(unit_id)``, called per finished unit.
+
+    On a terminal a live bar; otherwise (a log file, a pipe) one plain line per finished
+    unit: what, how long, how many are left and about how long they take at the pace so far.
+    """
+    import time
+
     from xnas.nas.runtime_io import Progress
 
+    start = last = time.perf_counter()
+    count = 0
     with Progress(enabled and total > 0, total) as bar:
         bar.describe(f"{title}: units")
-        yield bar.advance
+
+        def done(unit_id: str) -> None:
+            nonlocal last, count
+            now = time.perf_counter()
+            count += 1
+            bar.advance()
+            if not bar.live:
+                left = (now - start) / count * (total - count)
+                bar.line(f"{title}: {unit_id} done in {now - last:.1f} s; {count}/{total} units, "
+                         f"{total - count} left (about {_duration(left)})")
+            last = now
+
+        yield done
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _num(value: Optional[float], fmt: str = "{:.2f}") -> str:
