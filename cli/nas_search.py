@@ -98,7 +98,7 @@ def _default_out(dataset: str, arch_optimizer: str, space: str = "darts") -> str
               help="Seeds the data split, the batch order, the weights and the architecture optimizer.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--workers", type=int, default=0, show_default=True, help="DataLoader worker processes.")
-@click.option("--threads", type=int, default=None, help="CPU threads of torch [torch's default; digits 1].")
+@click.option("--threads", type=int, default=None, help="CPU threads of torch [1: never oversubscribes a shared machine; results are reproducible for a given count].")
 @click.option("--micro-batches", type=int, default=1, show_default=True,
               help="Split each batch into this many strided chunks (as ranks would).")
 @click.option("--record-rewards", is_flag=True,
@@ -123,7 +123,6 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
     arch_weights.png, cells.png and checkpoint.pt.
     """
     from xnas.nas.genotypes import GenotypeError, parse_ops
-    from xnas.nas.runtime import default_threads
     from xnas.nas.search import SearchConfig
 
     space_entry = _space(space)
@@ -152,7 +151,7 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
         weight_decay=weight_decay, grad_clip=grad_clip, eta_normal=_rate(eta_normal, "--eta-normal"),
         eta_reduce=_rate(eta_reduce, "--eta-reduce"), L=L, zeta=zeta, arch_lr=arch_lr,
         arch_weight_decay=arch_weight_decay, seed=seed, device=device,
-        workers=workers, threads=threads if threads is not None else default_threads(dataset),
+        workers=workers, threads=threads,
         micro_batches=micro_batches, record_rewards=record_rewards, plots=not no_plots,
         progress=not no_progress,
     )

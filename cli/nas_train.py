@@ -163,7 +163,7 @@ def _space(name: Optional[str]):
 
 _SPACE_HELP = "Search space of the cell: darts or nb201 (NAS-Bench-201) [darts; the recipe's when --recipe is given]."
 
-_THREADS_HELP = "CPU threads of torch [torch's default; digits 1], as on search."
+_THREADS_HELP = "CPU threads of torch [1, as on search; results are reproducible for a given count]."
 
 
 @click.command("train", short_help="Train a cell (genotype) on a dataset with a recipe.")

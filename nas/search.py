@@ -111,7 +111,7 @@ class _Search:
         seed_everything(self.cfg.seed)
         if self.cuda:
             torch.backends.cudnn.benchmark = True
-        apply_threads(self.cfg.threads, self.device)
+        self.threads = apply_threads(self.cfg.threads, self.device, announce=self.cfg.progress)
         train_set, valid_set = build_loaders(self, datasets)
         build_supernet(self, train_set, valid_set)
         self.start_epoch = 0

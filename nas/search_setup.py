@@ -91,6 +91,7 @@ def build_supernet(s, train_set, valid_set) -> None:
         "valid_examples_per_epoch": s.steps_per_epoch * cfg.batch_size,
         "world_size": s.world,
         "device": str(s.device),
+        "threads": s.threads,
         "dataset_info": {
             "channels": info.channels, "num_classes": info.num_classes, "image_size": info.image_size,
             "train_size": info.train_size, "search_train": len(train_set), "search_valid": len(valid_set),

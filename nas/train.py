@@ -57,7 +57,7 @@ from xnas.nas.evaluation import (CHECKPOINT_FORMAT, evaluate, evaluate_checkpoin
 from xnas.nas.network import count_parameters_M
 from xnas.nas.recipes import Recipe, drop_path_prob, learning_rate
 from xnas.nas.spaces import get_space
-from xnas.nas.runtime import (Progress, RunError, apply_threads, default_threads, device_memory, prepare_out_dir,
+from xnas.nas.runtime import (Progress, RunError, apply_threads, device_memory, prepare_out_dir,
                               removed_if_left_empty, resolve_device, seed_everything, write_json_atomic,
                               write_text_atomic)
 from xnas.nas.train_config import TrainConfig, TrainingError, TrainSetupError
@@ -157,7 +157,7 @@ def _setup(config: TrainConfig, resume: bool) -> _Run:
         prepare_out_dir(config.out)  # before any data is loaded
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    apply_threads(config.threads if config.threads is not None else default_threads(config.dataset), device)
+    threads = apply_threads(config.threads, device, announce=config.progress)
     seed_everything(config.seed)
     train_loader, test_loader = build_loaders(config, recipe, info, distributed, device.type == "cuda")
     arch, core, optimizer = build_network_and_optimizer(config, recipe, info, device)
@@ -170,7 +170,7 @@ def _setup(config: TrainConfig, resume: bool) -> _Run:
     if resume:
         _resume(run)
     elif run.main:
-        _write_json(os.path.join(config.out, "config.json"), {**config.to_dict(), "world_size": world})
+        _write_json(os.path.join(config.out, "config.json"), {**config.to_dict(), "world_size": world, "threads": threads})
     if dist.rank() > 0:
         # Different drop-path masks and augmentations per rank, reproducible from (seed, rank, epoch).
         torch.manual_seed(config.seed + 1000 * dist.rank() + run.start_epoch)
