@@ -70,11 +70,12 @@ def _methods(text: Optional[str]) -> Optional[tuple[str, ...]]:
 @click.option("--shard", default=None, metavar="I/N", help="Run only shard I of N (0-based; whole cells).")
 @click.option("--report", is_flag=True, help="Only rebuild summary.json and study.png from the units in --out.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress display.")
+@click.option("--wide", is_flag=True, help="Print every column of the table, even past the terminal's width.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def study(dataset, space, out, methods, quick, preset, seeds, trainings, random_cells, ws_samples, search_epochs,
           search_batch, search_limit, channels, layers, recipe, train_epochs, train_batch, train_limit,
           train_channels, train_layers, data_dir, device, resume, jobs, shard, report, no_progress,
-          as_json) -> None:
+          wide, as_json) -> None:
     """Compare search methods on DATASET: every method's cells trained by one recipe.
 
     S search seeds per method, each found cell trained R times and tested on the test
@@ -136,7 +137,7 @@ def study(dataset, space, out, methods, quick, preset, seeds, trainings, random_
     if as_json:
         emit_json(summary)
     else:
-        render_table(summary)
+        render_table(summary, wide=wide)
         click.echo(f"results in {out}")
 
 
