@@ -149,6 +149,15 @@ DOWNLOAD_HELP = ("Download the dataset if it is missing: into --data-dir, or wit
                  "($XNAS_DATA, else ~/.cache/xnas/data), where missing data is fetched anyway.")
 
 
+def result_console() -> Any:
+    """The rich console of results: stdout, like ``--json`` and every result line (progress, notes and
+    errors go to stderr). On a pipe or a file no terminal width applies: rows stay on one line."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=400)
+
+
 def emit_json(obj: Any) -> None:
     """Print one JSON object on stdout (results go to stdout, progress to stderr)."""
     click.echo(json.dumps(obj, sort_keys=True, allow_nan=False, default=_json_default))

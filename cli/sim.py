@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from xnas.cli._common import InputError, OneLineGroup, add_commands, check_seed_option, emit_json
+from xnas.cli._common import InputError, OneLineGroup, add_commands, check_seed_option, emit_json, result_console
 from xnas.pea.rule import check_reward_bound
 
 
@@ -175,7 +175,6 @@ def _check_writable(path: str) -> None:
 
 
 def _print_regret_table(s: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{s['forecaster']} on {s['env']}: N={s['experts']}, T={s['T']}, {s['seeds']} seeds")
@@ -197,7 +196,7 @@ def _print_regret_table(s: dict) -> None:
         rows.insert(4, (f"shifting regret, {s['shifts']} switches (mean)", f"{s['shifting_regret']:.4g}"))
     for k, v in rows:
         table.add_row(k, v)
-    Console(stderr=True).print(table)
+    result_console().print(table)
     shifting = f" shifts={s['shifts']} shifting_regret={s['shifting_regret']:.6g}" if "shifts" in s else ""
     click.echo(
         f"regret={s['regret']:.6g} regret_std={s['regret_std']:.6g} bound={s['bound']:.6g} "
@@ -225,9 +224,7 @@ def validate(quick, seed, as_json):
 
 
 def _print_validate(report: dict) -> None:
-    from rich.console import Console
-
-    console = Console(stderr=True)
+    console = result_console()
     console.print(_table(
         f"Battery: {report['runs']} runs",
         ("group", "runs", "Lemma 1", "Lemma 2", "gamma_T <= N/|I_T|", "Theorem 1", "worst regret/bound"),
