@@ -36,7 +36,7 @@ def _methods(text: Optional[str]) -> Optional[tuple[str, ...]]:
     return names
 
 
-@click.command("study")
+@click.command("study", short_help="Compare search methods: every cell trained by one recipe.")
 @click.argument("dataset")
 @click.option("--space", default=None,
               help="Search space: darts or nb201 (see docs/study.md) [darts; with --report, the saved study's].")

@@ -60,7 +60,7 @@ def main() -> None:
     """Simulate XNAS and its rivals on expert environments; draw the paper's figures."""
 
 
-@main.command()
+@main.command(short_help="Run a forecaster against an environment; regret against Theorem 1.")
 @click.option("--experts", "n_experts", type=int, default=8, show_default=True, help="Number of experts N.")
 @click.option("--T", "T", type=int, default=100_000, show_default=True, help="Number of rounds.")
 @click.option("--env", default="adversarial", show_default=True, help="Environment (see `xnas-sim list`).")
@@ -205,7 +205,7 @@ def _print_regret_table(s: dict) -> None:
     )
 
 
-@main.command()
+@main.command(short_help="Check Lemmas 1-2 and Theorem 1 on a battery of runs.")
 @click.option("--quick", is_flag=True, help="A smaller battery (a few seconds).")
 @click.option("--seed", type=int, default=0, show_default=True, help="First seed of the battery.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")

@@ -211,7 +211,10 @@ class _Search:
             write_config(self)
         end = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
         experts = self.net.arch_shape()[0] * self.net.arch_shape()[1]
-        bar = Progress(self.main and cfg.progress, total=(end - self.start_epoch) * self.steps_per_epoch)
+        hint = None if self.cuda else ("--epochs and --limit shorten it (--epochs 2 --limit 4000: minutes), "
+                                       "or run it on a GPU with --device cuda")
+        bar = Progress(self.main and cfg.progress, total=(end - self.start_epoch) * self.steps_per_epoch,
+                       long_hint=hint)
         with bar:
             for epoch in range(self.start_epoch, end):
                 bar.describe(f"search epoch {epoch + 1}/{cfg.epochs}")

@@ -341,7 +341,9 @@ def train(
     if run.main:
         write_text_atomic(run.log_path, _log_text(run.history, config.log_format))
     total = (run.recipe.epochs - run.start_epoch) * run.steps_per_epoch
-    with Progress(config.progress and run.main, total=total) as bar:
+    hint = None if run.device.type == "cuda" else ("--epochs, --limit or --max-steps shorten it, "
+                                                   "or run it on a GPU with --device cuda")
+    with Progress(config.progress and run.main, total=total, long_hint=hint) as bar:
         for epoch in range(run.start_epoch, run.recipe.epochs):
             bar.describe(f"train epoch {epoch + 1}/{run.recipe.epochs}")
             row = _train_epoch(run, epoch, bar)
