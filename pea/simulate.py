@@ -115,7 +115,8 @@ def _announce_compile() -> None:
     except Exception:  # numba internals moved: say nothing rather than fail
         warm = True
     if not warm:
-        print("xnas: compiling kernels (once; later runs load them from the cache)", file=sys.stderr)
+        print("xnas: compiling kernels, once (minutes on a small machine); later runs load them from the cache",
+              file=sys.stderr)
 
 
 def simulate(

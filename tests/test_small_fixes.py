@@ -36,3 +36,22 @@ def test_cell_node_names_are_typeset():
     from xnas.nas.search_plots import _node_name
 
     assert _node_name(0) == "$c_{k-2}$" and _node_name(1) == "$c_{k-1}$" and _node_name(2) == "0"
+
+
+def test_drifting_numbers_live_in_one_place():
+    """The test count is not written; whole-run times are in performance.md only (dated; the others point there)."""
+    import re
+
+    pages = {p.name: p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]}
+    for name, text in pages.items():
+        if name != "performance.md":
+            assert not re.search(r"\b\d[\d,]* tests\b", text), name
+            assert not re.search(r"train digits --genotype XNAS[^\n]*\d+ s\b", text), name
+            assert "compiles for about" not in text, name
+    assert "### Whole runs" in pages["performance.md"]
+
+
+def test_docs_cite_no_file_users_lack():
+    for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = p.read_text()
+        assert "reference.md" not in text and "measurements.md" not in text and "shared/paper" not in text, p.name
