@@ -83,7 +83,8 @@ def regret(n_experts, T, env, forecaster, eta, L, zeta, seeds, seed, rewards_pat
            init_weights, as_json, plot_path, shifts):
     """Run a forecaster against an environment and report regret against Theorem 1."""
     from xnas.pea import simulate
-    from xnas.pea.simulate import clip_to_bound, load_rewards
+    from xnas.pea.rewards import clip_to_bound
+    from xnas.pea.simulate import load_rewards
 
     eta_v = _parse_eta(eta)
     rewards = None
