@@ -7,7 +7,7 @@ import re
 import pytest
 from rich.console import Console
 
-from xnas.nas.study.report import COLUMNS, render_table
+from xnas.nas.study import report
 
 
 def _row(mean, low, high, over="cells"):
@@ -27,7 +27,7 @@ SUMMARY = {
 
 def _render(width, wide=False):
     buf = io.StringIO()
-    render_table(SUMMARY, Console(file=buf, width=width, color_system=None), wide=wide)
+    report.render_table(SUMMARY, Console(file=buf, width=width, color_system=None), wide=wide)
     return buf.getvalue()
 
 
@@ -46,7 +46,7 @@ def test_table_fits_and_never_cuts_a_number(width):
 def test_wide_shows_every_column_at_any_width():
     text = _render(60, wide=True)
     header = next(line for line in text.splitlines() if line.startswith("┃"))
-    for column in COLUMNS:
+    for column in report.COLUMNS:
         assert column.header in header
     assert "…" not in text and "not shown" not in text
 
@@ -63,8 +63,6 @@ def test_figure_axis_stays_in_the_possible_range(tmp_path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from xnas.nas.study import report
 
     summary = dict(SUMMARY, discriminates=False)
     summary["methods"] = {k: dict(v, cells=[{"errors": [90.0, 91.0], "mean_err": 90.5}]) for k, v in SUMMARY["methods"].items()}
