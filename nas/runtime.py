@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import random
-import sys
 from typing import Any, Iterable, Optional
 
 import numpy as np
@@ -41,6 +40,7 @@ __all__ = [
     "atomic_write",
     "DEFAULT_THREADS",
     "default_threads",
+    "threads_notice",
     "device_memory",
     "disk_full",
     "flat_all_reduce_",
@@ -122,22 +122,26 @@ THREADS_NOTICE = ("xnas: {n} CPU thread by default; --threads N may be faster on
                   "busy one (results are reproducible for a given thread count)")
 
 
-def apply_threads(threads: Optional[int], device: torch.device, announce: bool = False) -> Optional[int]:
+def apply_threads(threads: Optional[int], device: torch.device) -> Optional[int]:
     """Set torch's intra-op CPU threads; returns the count set (``None`` on CUDA, where it does not apply).
 
-    ``threads`` None takes :func:`default_threads`; with ``announce`` (the run shows
-    progress) that is said in one line on stderr when the machine has more cores.
+    ``threads`` None takes :func:`default_threads`.
     """
     if device.type == "cuda":
         return None
-    given = threads is not None
-    threads = threads if given else default_threads()
+    threads = threads if threads is not None else default_threads()
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise SetupError(f"threads must be a positive integer, got {threads!r}")
     torch.set_num_threads(threads)
-    if announce and not given and (os.cpu_count() or 1) > threads and dist.is_main():
-        print(THREADS_NOTICE.format(n=threads), file=sys.stderr, flush=True)
     return threads
+
+
+def threads_notice(requested: Optional[int], applied: Optional[int]) -> Optional[str]:
+    """The one line a run prints at its start when it took the default thread count on a machine with more
+    cores (``requested`` None, ``applied`` from :func:`apply_threads`), else ``None``."""
+    if requested is not None or applied is None or (os.cpu_count() or 1) <= applied:
+        return None
+    return THREADS_NOTICE.format(n=applied)
 
 
 def seed_everything(seed: int) -> None:

@@ -57,7 +57,7 @@ from xnas.nas.evaluation import (CHECKPOINT_FORMAT, evaluate, evaluate_checkpoin
 from xnas.nas.network import count_parameters_M
 from xnas.nas.recipes import Recipe, drop_path_prob, learning_rate
 from xnas.nas.spaces import get_space
-from xnas.nas.runtime import (Progress, RunError, apply_threads, device_memory, prepare_out_dir,
+from xnas.nas.runtime import (Progress, RunError, apply_threads, threads_notice, device_memory, prepare_out_dir,
                               removed_if_left_empty, resolve_device, seed_everything, write_json_atomic,
                               write_text_atomic)
 from xnas.nas.train_config import TrainConfig, TrainingError, TrainSetupError
@@ -114,6 +114,7 @@ class _Run:
     steps_per_epoch: int = 0
     start_epoch: int = 0
     kept_epochs: int = 0
+    threads: Optional[int] = None
     history: list = field(default_factory=list)
 
     @property
@@ -157,7 +158,7 @@ def _setup(config: TrainConfig, resume: bool) -> _Run:
         prepare_out_dir(config.out)  # before any data is loaded
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    threads = apply_threads(config.threads, device, announce=config.progress)
+    threads = apply_threads(config.threads, device)
     seed_everything(config.seed)
     train_loader, test_loader = build_loaders(config, recipe, info, distributed, device.type == "cuda")
     arch, core, optimizer = build_network_and_optimizer(config, recipe, info, device)
@@ -166,6 +167,7 @@ def _setup(config: TrainConfig, resume: bool) -> _Run:
         train_loader=train_loader, test_loader=test_loader, arch=arch, core=core, model=core, optimizer=optimizer,
         criterion=nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
         ckpt_path=os.path.join(config.out, "checkpoint.pt"), log_path=os.path.join(config.out, f"log.{config.log_format}"),
+        threads=threads,
     )
     if resume:
         _resume(run)
@@ -344,6 +346,9 @@ def train(
     hint = None if run.device.type == "cuda" else ("--epochs, --limit or --max-steps shorten it, "
                                                    "or run it on a GPU with --device cuda")
     with Progress(config.progress and run.main, total=total, long_hint=hint) as bar:
+        notice = threads_notice(config.threads, run.threads)
+        if notice:
+            bar.line(notice)
         for epoch in range(run.start_epoch, run.recipe.epochs):
             bar.describe(f"train epoch {epoch + 1}/{run.recipe.epochs}")
             row = _train_epoch(run, epoch, bar)
