@@ -86,16 +86,18 @@ def build(opt: BuildOptions) -> FigureData:
             rounds, w = traj[fc]
             P.band(a1, rounds, w, fc, P.color(fc))
         a1.axvline(0.3 * T, color="k", linestyle=":", linewidth=0.8, label="end of warm-up")
-        a1.set_ylim(-0.02, 1.02)
-        P.label(a1, "round t", "weight u of the late bloomer", "weight over time (base lr)", loc="upper left")
+        P.label(a1, "round t", "weight u of the late bloomer", "weight over time (base lr)", legend=False)
         for fc in FORECASTERS:
             ms = np.array([r[0] for r in rates[fc]])
             ks = np.array([r[2] for r in rates[fc]])
             P.rate_band(a2, ms, ks, S, fc, P.color(fc))
         a2.set_xscale("log")
-        a2.set_ylim(-0.02, 1.02)
         P.label(a2, "learning rate / base learning rate", "late bloomer selected (fraction of seeds)",
-                "selection rate at round T", loc="center left")
+                "selection rate at round T", legend=False)
+        for ax in (a1, a2):  # the legends sit in headroom above the data (0..1), never over a line
+            ax.set_ylim(-0.02, 1.42)
+            ax.set_yticks(np.linspace(0.0, 1.0, 6))
+            ax.legend(fontsize=6.5, loc="upper center", ncol=2, framealpha=0.8)
         P.save(fig, path, caption)
 
     header = ("kind", "forecaster", "eta", "round", "value_mean", "value_std", "seeds")

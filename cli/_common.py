@@ -18,6 +18,34 @@ class InputError(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+class Interrupted(click.ClickException):
+    """Ctrl-C: one line saying what was kept, exit code 130 (128 + SIGINT), as shells report it."""
+
+    exit_code = 130
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"aborted: {self.format_message()}", err=True)
+
+
+def interrupted_run(out: str, what: str) -> Interrupted:
+    """The :class:`Interrupted` of a checkpointed run in ``out`` (a search or a training)."""
+    import os
+
+    if os.path.isdir(out) and any(name.endswith(".pt") for name in os.listdir(out)):
+        return Interrupted(f"the {what}'s finished epochs are kept in {out}; rerun with --resume to continue")
+    return Interrupted(f"the {what} stopped before its first checkpoint; nothing was kept")
+
+
+def _ignore_further_interrupts() -> None:
+    # a second Ctrl-C while torch's atexit hooks run printed "Exception ignored in
+    # atexit callback ... KeyboardInterrupt"; after the first one we are only exiting
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class OneLineGroup(click.Group):
     """A click group whose usage errors are one line and exit 2, never a traceback.
 
@@ -25,6 +53,12 @@ class OneLineGroup(click.Group):
     a single line that names the problem, so every ``UsageError`` and
     ``ClickException`` is reduced to that here.
     """
+
+    def add_command(self, cmd: click.Command, name: Any = None) -> None:
+        """Register ``cmd`` with the empty-value check of :func:`refuse_empty_values` (every command, both tools)."""
+        if cmd.callback is not None and not getattr(cmd.callback, "_refuses_empty", False):
+            cmd.callback = refuse_empty_values(cmd, cmd.callback)
+        super().add_command(cmd, name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
@@ -41,16 +75,53 @@ class OneLineGroup(click.Group):
             else:
                 click.echo(f"error: {exc.format_message()}", err=True)
             rv = 2
+        except Interrupted as exc:
+            exc.show()
+            rv = exc.exit_code
+            if standalone_mode:
+                _ignore_further_interrupts()
         except click.ClickException as exc:
             exc.show()
             rv = exc.exit_code
         except click.Abort:
             click.echo("aborted", err=True)
-            rv = 1
+            rv = 130
+            if standalone_mode:
+                _ignore_further_interrupts()
         code = rv if isinstance(rv, int) else 0
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def refuse_empty_values(command: click.Command, callback: Any) -> Any:
+    """Wrap ``callback`` so that a text option or argument given as ``''`` is one line, exit 2.
+
+    Options default to ``None`` and commands read ``value or default``: an explicitly
+    empty ``--genotype ''`` or ``--space ''`` used to run the default silently.
+    Leaving an option out and giving it empty are different requests; only the
+    first gets the default.
+    """
+    import functools
+
+    @functools.wraps(callback)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        for param in command.params:
+            value = ctx.params.get(param.name)
+            if not isinstance(value, str) or value.strip():
+                continue
+            if ctx.get_parameter_source(param.name) in (click.core.ParameterSource.DEFAULT,
+                                                         click.core.ParameterSource.DEFAULT_MAP):
+                continue
+            if isinstance(param, click.Option):
+                name = max(param.opts, key=len)
+                raise InputError(f"{name} is empty; give a value or leave {name} out for its default")
+            raise InputError(f"{param.human_readable_name} is empty")
+        return callback(*args, **kwargs)
+
+    checked._refuses_empty = True
+    return checked
 
 
 def add_commands(group: click.Group, *modules: Any) -> None:
@@ -76,6 +147,15 @@ def check_seed_option(seed: int, option: str = "--seed") -> int:
 
 DOWNLOAD_HELP = ("Download the dataset if it is missing: into --data-dir, or without it into the default data folder "
                  "($XNAS_DATA, else ~/.cache/xnas/data), where missing data is fetched anyway.")
+
+
+def result_console() -> Any:
+    """The rich console of results: stdout, like ``--json`` and every result line (progress, notes and
+    errors go to stderr). On a pipe or a file no terminal width applies: rows stay on one line."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=400)
 
 
 def emit_json(obj: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Optional
 
 import click
 
-from xnas.cli._common import DOWNLOAD_HELP, InputError, check_seed_option, emit_json
+from xnas.cli._common import DOWNLOAD_HELP, InputError, check_seed_option, emit_json, interrupted_run
 
 SPACE_OPTION = click.option(
     "--space", default="darts", show_default=True,
@@ -98,7 +98,7 @@ def _default_out(dataset: str, arch_optimizer: str, space: str = "darts") -> str
               help="Seeds the data split, the batch order, the weights and the architecture optimizer.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--workers", type=int, default=0, show_default=True, help="DataLoader worker processes.")
-@click.option("--threads", type=int, default=None, help="CPU threads of torch [torch's default; digits 1].")
+@click.option("--threads", type=int, default=None, help="CPU threads of torch [1: never oversubscribes a shared machine; results are reproducible for a given count].")
 @click.option("--micro-batches", type=int, default=1, show_default=True,
               help="Split each batch into this many strided chunks (as ranks would).")
 @click.option("--channels-last/--no-channels-last", default=True, show_default=True,
@@ -128,7 +128,6 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
     arch_weights.png, cells.png and checkpoint.pt.
     """
     from xnas.nas.genotypes import GenotypeError, parse_ops
-    from xnas.nas.runtime import default_threads
     from xnas.nas.search import SearchConfig
 
     space_entry = _space(space)
@@ -157,7 +156,7 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
         weight_decay=weight_decay, grad_clip=grad_clip, eta_normal=_rate(eta_normal, "--eta-normal"),
         eta_reduce=_rate(eta_reduce, "--eta-reduce"), L=L, zeta=zeta, arch_lr=arch_lr,
         arch_weight_decay=arch_weight_decay, seed=seed, device=device,
-        workers=workers, threads=threads if threads is not None else default_threads(dataset),
+        workers=workers, threads=threads,
         micro_batches=micro_batches, channels_last=channels_last, compile=compile_,
         record_rewards=record_rewards, plots=not no_plots,
         progress=not no_progress,
@@ -195,6 +194,8 @@ def _run(config, resume: bool):
         if not resume and os.path.isfile(os.path.join(out, CHECKPOINT)):
             raise InputError(f"{out} already holds a search; pass --resume to continue it or choose another --out")
         return run_search(config, resume=resume)
+    except KeyboardInterrupt:
+        raise interrupted_run(out, "search") from None
     except (ValueError, DataError, CheckpointError, GenotypeError) as exc:
         raise InputError(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None
     except RunError as exc:

@@ -11,7 +11,7 @@ from typing import Optional
 
 import click
 
-from xnas.cli._common import InputError, emit_json
+from xnas.cli._common import InputError, Interrupted, emit_json
 
 
 class StudyFailed(click.ClickException):
@@ -36,7 +36,7 @@ def _methods(text: Optional[str]) -> Optional[tuple[str, ...]]:
     return names
 
 
-@click.command("study")
+@click.command("study", short_help="Compare search methods: every cell trained by one recipe.")
 @click.argument("dataset")
 @click.option("--space", default=None,
               help="Search space: darts or nb201 (see docs/study.md) [darts; with --report, the saved study's].")
@@ -73,11 +73,12 @@ def _methods(text: Optional[str]) -> Optional[tuple[str, ...]]:
 @click.option("--shard", default=None, metavar="I/N", help="Run only shard I of N (0-based; whole cells).")
 @click.option("--report", is_flag=True, help="Only rebuild summary.json and study.png from the units in --out.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress display.")
+@click.option("--wide", is_flag=True, help="Print every column of the table, even past the terminal's width.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def study(dataset, space, out, methods, quick, preset, seeds, trainings, random_cells, ws_samples, search_epochs,
           search_batch, search_limit, channels, layers, recipe, train_epochs, train_batch, train_limit,
           train_channels, train_layers, data_dir, device, resume, jobs, shard, report, no_progress,
-          as_json) -> None:
+          wide, as_json) -> None:
     """Compare search methods on DATASET: every method's cells trained by one recipe.
 
     S search seeds per method, each found cell trained R times and tested on the test
@@ -89,7 +90,7 @@ def study(dataset, space, out, methods, quick, preset, seeds, trainings, random_
     """
     from xnas.nas.study.config import StudyError, load_study_config, make_config
     from xnas.nas.study.report import render_table
-    from xnas.nas.study.runner import UnitFailed, run_study, write_report
+    from xnas.nas.study.runner import StudyInterrupted, UnitFailed, run_study, write_report
     from xnas.nas.study.units import parse_shard
 
     if quick and preset not in (None, "quick"):
@@ -127,14 +128,19 @@ def study(dataset, space, out, methods, quick, preset, seeds, trainings, random_
         raise InputError(str(exc)) from None
     except UnitFailed as exc:
         raise StudyFailed(str(exc)) from None
+    except StudyInterrupted as exc:
+        raise Interrupted(str(exc)) from None
     invalid = summary.get("units_invalid") or []
     if invalid:
         click.echo(f"warning: {len(invalid)} unit file(s) are not valid and count as not done (first: "
                    f"{invalid[0]['unit']} {invalid[0]['problem']}); --resume reruns them", err=True)
+    versions = summary.get("code_versions") or []
+    if len(versions) > 1:
+        click.echo(f"note: the units were written by {len(versions)} code versions: {', '.join(versions)}", err=True)
     if as_json:
         emit_json(summary)
     else:
-        render_table(summary)
+        render_table(summary, wide=wide)
         click.echo(f"results in {out}")
 
 

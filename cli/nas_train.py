@@ -11,7 +11,7 @@ from typing import Optional
 
 import click
 
-from xnas.cli._common import DOWNLOAD_HELP, InputError, check_seed_option, emit_json
+from xnas.cli._common import DOWNLOAD_HELP, InputError, check_seed_option, emit_json, interrupted_run
 
 
 class RunFailed(click.ClickException):
@@ -35,13 +35,25 @@ def _user_errors():
 
 
 def _default_out(dataset: str, genotype: Optional[str], space: Optional[str] = None) -> str:
+    """``runs/train-DATASET[-SPACE]-CELL``: CELL is a registry name, the run a genotype file comes from
+    (``runs/s201/genotype.json``: ``s201``), or a short hash of a genotype string, so that two
+    searched cells never share a folder by default."""
+    import hashlib
+    import os
+
     if space not in (None, "darts"):
         dataset = f"{dataset}-{space}"
-    genotype = genotype or "XNAS"
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{dataset}-{genotype}")[:60]
-    if genotype.startswith(("Genotype", "|")) or genotype.endswith(".json"):
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset)[:60] + "-custom"
-    return f"runs/train-{name}"
+    genotype = (genotype or "XNAS").strip()
+    if os.path.isfile(genotype) or genotype.endswith((".json", ".txt")):
+        path = os.path.abspath(genotype)
+        stem = os.path.splitext(os.path.basename(path))[0]
+        run = os.path.basename(os.path.dirname(path))
+        cell = run if stem in ("genotype", "config") else f"{run}-{stem}"
+    elif genotype.startswith(("Genotype", "|")):
+        cell = "cell-" + hashlib.sha256(genotype.encode("utf-8")).hexdigest()[:8]
+    else:
+        cell = genotype
+    return "runs/train-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{dataset}-{cell}")[:80]
 
 
 def _saved_config(out: str) -> Optional[dict]:
@@ -152,6 +164,19 @@ _DEFAULT_GENOTYPE = {
 }
 
 
+def _space_of(space: Optional[str], genotype: Optional[str]) -> Optional[str]:
+    """``--space``, or the space the ``--genotype`` value names when ``--space`` is left out; both must agree."""
+    from xnas.nas.spaces import genotype_space
+
+    found = genotype_space(genotype)
+    if space is None:
+        return found
+    if found is not None and found != space:
+        raise InputError(f"--genotype holds a cell of the {found} space, but --space is {space}; "
+                         f"pass --space {found} or leave --space out")
+    return space
+
+
 def _space(name: Optional[str]):
     from xnas.nas.spaces import get_space
 
@@ -161,9 +186,10 @@ def _space(name: Optional[str]):
         raise InputError(str(exc)) from None
 
 
-_SPACE_HELP = "Search space of the cell: darts or nb201 (NAS-Bench-201) [darts; the recipe's when --recipe is given]."
+_SPACE_HELP = ("Search space of the cell: darts or nb201 (NAS-Bench-201) [the space --genotype names; else the "
+               "recipe's when --recipe is given; else darts].")
 
-_THREADS_HELP = "CPU threads of torch [torch's default; digits 1], as on search."
+_THREADS_HELP = "CPU threads of torch [1, as on search; results are reproducible for a given count]."
 
 
 @click.command("train", short_help="Train a cell (genotype) on a dataset with a recipe.")
@@ -216,11 +242,15 @@ def train(**opts) -> None:
     from xnas.nas.train import train as run_training
 
     try:
+        opts["space"] = _space_of(opts["space"], opts["genotype"])
         opts["out"] = opts["out"] or _default_out(opts["dataset"], opts["genotype"], opts["space"])
         saved = _saved_config(opts["out"]) if opts["resume"] else None
         if saved is not None:
             _apply_saved(opts, saved, opts["out"])
-        results = run_training(_train_config(opts), resume=opts["resume"])
+        try:
+            results = run_training(_train_config(opts), resume=opts["resume"])
+        except KeyboardInterrupt:
+            raise interrupted_run(opts["out"], "training") from None
         main_process = distributed.is_main()  # before the process group is left
     except _user_errors() as exc:
         raise InputError(str(exc)) from None
@@ -280,7 +310,7 @@ def eval_cmd(
 
 
 @click.command("params", short_help="Parameters and multiply-adds of a network.")
-@click.option("--space", default="darts", show_default=True, help="Search space of the cell: darts or nb201.")
+@click.option("--space", default=None, help="Search space of the cell: darts or nb201 [the --genotype's; else darts].")
 @click.option("--genotype", "-g", default=None,
               help="darts: registry name, genotype.json path, or Genotype(...) string [XNAS]; "
                    "nb201: the benchmark's architecture string or a genotype.json path [all nor_conv_3x3].")
@@ -294,7 +324,7 @@ def eval_cmd(
 @click.option("--image-size", type=int, default=None, help="Input size for multiply-adds [default: 32 or 224].")
 @click.option("--json", "as_json", is_flag=True, help="Print params_M and macs_M as one JSON object.")
 def params(
-    space: str,
+    space: Optional[str],
     genotype: Optional[str],
     channels: Optional[int],
     layers: Optional[int],
@@ -311,6 +341,7 @@ def params(
     """
     from xnas.nas.genotypes import GenotypeError
 
+    space = _space_of(space, genotype) or "darts"
     entry = _space(space)
     darts = "reduce" in entry.cell_types
     if imagenet and not darts:

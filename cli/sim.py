@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from xnas.cli._common import InputError, OneLineGroup, add_commands, check_seed_option, emit_json
+from xnas.cli._common import InputError, OneLineGroup, add_commands, check_seed_option, emit_json, result_console
 from xnas.pea.rule import check_reward_bound
 
 
@@ -60,7 +60,7 @@ def main() -> None:
     """Simulate XNAS and its rivals on expert environments; draw the paper's figures."""
 
 
-@main.command()
+@main.command(short_help="Run a forecaster against an environment; regret against Theorem 1.")
 @click.option("--experts", "n_experts", type=int, default=8, show_default=True, help="Number of experts N.")
 @click.option("--T", "T", type=int, default=100_000, show_default=True, help="Number of rounds.")
 @click.option("--env", default="adversarial", show_default=True, help="Environment (see `xnas-sim list`).")
@@ -83,6 +83,7 @@ def regret(n_experts, T, env, forecaster, eta, L, zeta, seeds, seed, rewards_pat
            init_weights, as_json, plot_path, shifts):
     """Run a forecaster against an environment and report regret against Theorem 1."""
     from xnas.pea import simulate
+    from xnas.pea.rewards import clip_to_bound
     from xnas.pea.simulate import load_rewards
 
     eta_v = _parse_eta(eta)
@@ -97,6 +98,10 @@ def regret(n_experts, T, env, forecaster, eta, L, zeta, seeds, seed, rewards_pat
     elif env == "replay":
         raise InputError("the replay environment needs --rewards PATH.npy")
     _check_common(n_experts, T, L, zeta, seeds, seed, rewards is not None)
+    if rewards is not None:
+        rewards, note = clip_to_bound(rewards, L)
+        if note:
+            click.echo(note, err=True)
     if plot_path is not None:
         _check_writable(plot_path)
     try:
@@ -171,7 +176,6 @@ def _check_writable(path: str) -> None:
 
 
 def _print_regret_table(s: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{s['forecaster']} on {s['env']}: N={s['experts']}, T={s['T']}, {s['seeds']} seeds")
@@ -193,7 +197,7 @@ def _print_regret_table(s: dict) -> None:
         rows.insert(4, (f"shifting regret, {s['shifts']} switches (mean)", f"{s['shifting_regret']:.4g}"))
     for k, v in rows:
         table.add_row(k, v)
-    Console(stderr=True).print(table)
+    result_console().print(table)
     shifting = f" shifts={s['shifts']} shifting_regret={s['shifting_regret']:.6g}" if "shifts" in s else ""
     click.echo(
         f"regret={s['regret']:.6g} regret_std={s['regret_std']:.6g} bound={s['bound']:.6g} "
@@ -202,7 +206,7 @@ def _print_regret_table(s: dict) -> None:
     )
 
 
-@main.command()
+@main.command(short_help="Check Lemmas 1-2 and Theorem 1 on a battery of runs.")
 @click.option("--quick", is_flag=True, help="A smaller battery (a few seconds).")
 @click.option("--seed", type=int, default=0, show_default=True, help="First seed of the battery.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
@@ -221,9 +225,7 @@ def validate(quick, seed, as_json):
 
 
 def _print_validate(report: dict) -> None:
-    from rich.console import Console
-
-    console = Console(stderr=True)
+    console = result_console()
     console.print(_table(
         f"Battery: {report['runs']} runs",
         ("group", "runs", "Lemma 1", "Lemma 2", "gamma_T <= N/|I_T|", "Theorem 1", "worst regret/bound"),

@@ -13,7 +13,7 @@ import click
 from xnas.cli._common import InputError, emit_json
 
 
-@click.command("figure")
+@click.command("figure", short_help="Build a figure (or all) into a folder: PNG, CSV and JSON.")
 @click.argument("name", required=False)
 @click.option("--out", "out_dir", default="figures", show_default=True, metavar="DIR",
               help="Folder for NAME.png, NAME.csv and NAME.json.")

@@ -20,7 +20,7 @@ from xnas.nas.checkpoint import CheckpointError, check_finite_state, load_checkp
 from xnas.nas.data import dataset_info, default_transform, load_dataset, make_loader
 from xnas.nas.genotypes import GenotypeError
 from xnas.nas.network import build_from_arch, count_parameters_M
-from xnas.nas.runtime import SetupError, apply_threads, default_threads, resolve_device, to_layout
+from xnas.nas.runtime import SetupError, apply_threads, resolve_device, to_layout
 from xnas.nas.spaces import get_space
 
 __all__ = ["CHECKPOINT_FORMAT", "evaluate", "evaluate_checkpoint", "load_training_checkpoint", "seeded_subset"]
@@ -178,7 +178,7 @@ def evaluate_checkpoint(
     name = dataset or ckpt.get("dataset")
     if not isinstance(name, str):
         raise CheckpointError(f"checkpoint {path} does not name its dataset; pass --dataset")
-    apply_threads(threads if threads is not None else default_threads(name), dev)
+    apply_threads(threads, dev)
     info = dataset_info(name, data_dir)
     if (info.num_classes, info.channels) != (arch["num_classes"], arch["in_channels"]):
         raise CheckpointError(

@@ -7,20 +7,17 @@ turn untrusted text into plain values; the ``Genotype`` type and its checks live
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from xnas.untrusted import MAX_JSON_DEPTH, InputError, parse_int
+from xnas.untrusted import json_loads_limited as _json_loads_limited
 
 __all__ = ["GenotypeError", "MAX_JSON_DEPTH", "json_loads_limited", "parse_darts_fields", "parse_ops"]
 
 
 class GenotypeError(ValueError):
     """A malformed or unknown genotype; the message is one line for the user."""
-
-
-MAX_JSON_DEPTH = 32
-"""Deepest nesting of arrays and objects accepted in JSON we read (a genotype needs 3)."""
 
 
 def parse_ops(text: str | None, option: str = "--ops", choices: tuple[str, ...] | None = None) -> tuple[str, ...]:
@@ -51,38 +48,15 @@ def parse_ops(text: str | None, option: str = "--ops", choices: tuple[str, ...] 
 
 
 def json_loads_limited(text: str, max_depth: int = MAX_JSON_DEPTH, what: str = "JSON") -> Any:
-    """``json.loads`` that refuses nesting deeper than ``max_depth`` with a one-line ``ValueError``.
+    """:func:`xnas.untrusted.json_loads_limited` with its errors as :class:`GenotypeError` (one line).
 
-    Python's decoder recurses once per level, so a file of many thousand ``[``
-    raises ``RecursionError``; the depth is measured first, outside strings.
-
-    Raises
-    ------
-    GenotypeError
-        (a ``ValueError``) for too deep nesting or malformed JSON, naming ``what``.
+    Nesting deeper than ``max_depth``, an integer of too many digits and malformed
+    JSON are refused, naming ``what``.
     """
-    depth = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > max_depth:
-                raise GenotypeError(f"{what} is nested more than {max_depth} levels deep")
-        elif ch in "]}":
-            depth -= 1
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise GenotypeError(f"{what} is malformed: {exc.msg} at line {exc.lineno}") from None
+        return _json_loads_limited(text, max_depth, what)
+    except InputError as exc:
+        raise GenotypeError(str(exc)) from None
 
 
 def _as_int(value: Any) -> int:
@@ -105,6 +79,9 @@ _TOKEN = re.compile(
 )
 
 
+_MAX_INDEX = 1_000_000  # far above any node index or concat bound; the genotype checks the real ones
+
+
 def _tokenize(text: str) -> list[tuple[str, Any]]:
     tokens: list[tuple[str, Any]] = []
     pos = 0
@@ -122,7 +99,10 @@ def _tokenize(text: str) -> list[tuple[str, Any]]:
         if kind == "str":
             value = value[1:-1]
         elif kind == "int":
-            value = int(value)
+            try:
+                value = parse_int(value, "genotype text: a number", -_MAX_INDEX, _MAX_INDEX)
+            except InputError as exc:
+                raise GenotypeError(str(exc)) from None
         tokens.append((kind, value))
     return tokens
 

@@ -50,6 +50,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from xnas.untrusted import parse_int
 from xnas.nas.limits import LimitError, check_hyperparameters
 
 __all__ = [
@@ -295,7 +296,7 @@ def _convert(recipe: Recipe, key: str, value: Any) -> Any:
                 return False
             raise ValueError
         if isinstance(current, int):
-            return int(text)
+            return parse_int(text, f"recipe field {key}")
         if isinstance(current, float):
             result = float(text)
             if not math.isfinite(result):

@@ -21,6 +21,7 @@ What a run needs besides its algorithm lives here, once:
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any, Iterable, Optional
 
@@ -39,7 +40,9 @@ __all__ = [
     "Progress",
     "apply_threads",
     "atomic_write",
+    "DEFAULT_THREADS",
     "default_threads",
+    "threads_notice",
     "device_memory",
     "disk_full",
     "flat_all_reduce_",
@@ -58,8 +61,13 @@ __all__ = [
     "write_text_atomic",
 ]
 
-# Datasets small enough that one CPU thread is the fastest choice on a shared machine.
-_ONE_THREAD_DATASETS = ("digits",)
+DEFAULT_THREADS = 1
+"""torch's CPU threads when ``--threads`` is not given. A supernet is made of many
+tiny kernels: on an idle 2-core machine 2 threads made an nb201 search epoch about
+2x faster, but while another job ran they spin-waited against it and made it up to
+7x slower (222 s against 32 s per epoch). One thread never oversubscribes, and a
+default that followed the machine's load would change results with the load (the
+thread count changes floating-point reduction order, hence the cell found)."""
 
 
 # ---------------------------------------------------------------------------------
@@ -109,22 +117,35 @@ def device_memory(name: str) -> Optional[int]:
     return int(torch.cuda.get_device_properties(dev).total_memory)
 
 
-def default_threads(dataset: str) -> Optional[int]:
-    """The thread policy's default: 1 for the tiny quick-start data, else torch's own choice (None)."""
-    return 1 if dataset in _ONE_THREAD_DATASETS else None
+def default_threads(dataset: Optional[str] = None) -> int:
+    """The thread policy's default, :data:`DEFAULT_THREADS` for every dataset."""
+    return DEFAULT_THREADS
 
 
-def apply_threads(threads: Optional[int], device: torch.device) -> None:
-    """Set torch's intra-op CPU threads (nothing when ``threads`` is None or on CUDA).
+THREADS_NOTICE = ("xnas: {n} CPU thread by default; --threads N may be faster on an idle machine and slower on a "
+                  "busy one (results are reproducible for a given thread count)")
 
-    Small networks are made of many tiny kernels: extra intra-op threads buy
-    little and, on a shared machine, spin-wait against each other.
+
+def apply_threads(threads: Optional[int], device: torch.device) -> Optional[int]:
+    """Set torch's intra-op CPU threads; returns the count set (``None`` on CUDA, where it does not apply).
+
+    ``threads`` None takes :func:`default_threads`.
     """
-    if threads is None or device.type == "cuda":
-        return
+    if device.type == "cuda":
+        return None
+    threads = threads if threads is not None else default_threads()
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise SetupError(f"threads must be a positive integer, got {threads!r}")
     torch.set_num_threads(threads)
+    return threads
+
+
+def threads_notice(requested: Optional[int], applied: Optional[int]) -> Optional[str]:
+    """The one line a run prints at its start when it took the default thread count on a machine with more
+    cores (``requested`` None, ``applied`` from :func:`apply_threads`), else ``None``."""
+    if requested is not None or applied is None or (os.cpu_count() or 1) <= applied:
+        return None
+    return THREADS_NOTICE.format(n=applied)
 
 
 def to_layout(obj, channels_last: bool):

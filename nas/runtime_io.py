@@ -26,6 +26,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
@@ -206,6 +207,20 @@ def disk_full(exc: OSError) -> bool:
 # ---------------------------------------------------------------------------------
 # progress
 # ---------------------------------------------------------------------------------
+LONG_RUN_SECONDS = 3600.0
+"""A run projected to take longer than this (from its first steps) says so in one line."""
+LONG_RUN_STEPS, LONG_RUN_LOOK = 5, 30.0
+"""The projection is made after this many steps or seconds, whichever comes first."""
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
 class Progress:
     """Progress on stderr: a live rich bar on a terminal, one plain line per epoch otherwise.
 
@@ -217,15 +232,23 @@ class Progress:
         Steps of the whole run (all epochs left).
     live : bool, optional
         Force the live bar on or off; by default on when stderr is a terminal.
+    long_hint : str, optional
+        How to shorten the run: when the first steps project more than
+        :data:`LONG_RUN_SECONDS` for the whole run, one line says how long and this.
     """
 
-    def __init__(self, enabled: bool, total: int, live: Optional[bool] = None) -> None:
+    def __init__(self, enabled: bool, total: int, live: Optional[bool] = None,
+                 long_hint: Optional[str] = None) -> None:
         self.enabled = enabled
         self.total = total
         self.live = enabled and (sys.stderr.isatty() if live is None else live)
         self._bar = None
+        self._hint = long_hint
+        self._steps = 0
+        self._start = time.perf_counter()
 
     def __enter__(self) -> "Progress":
+        self._start = time.perf_counter()
         if self.live:
             from rich.console import Console
             from rich.progress import (BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn,
@@ -253,9 +276,22 @@ class Progress:
 
     def advance(self, status: Optional[str] = None) -> None:
         """One step done; ``status`` (a short text such as the loss) replaces the last one."""
+        self._steps += 1
+        if self._hint is not None:
+            self._check_long_run()
         if self._bar is not None:
             fields = {} if status is None else {"status": status}
             self._bar.update(self._task, advance=1, **fields)
+
+    def _check_long_run(self) -> None:
+        # judged once, on the first steps: a run of days should say so before the user walks away
+        elapsed = time.perf_counter() - self._start
+        if self._steps < LONG_RUN_STEPS and elapsed < LONG_RUN_LOOK:
+            return
+        projected = elapsed / self._steps * self.total
+        if projected > LONG_RUN_SECONDS:
+            self.line(f"xnas: at this pace the run takes about {_duration(projected)}; {self._hint}")
+        self._hint = None
 
     def line(self, text: str) -> None:
         """One line per epoch: above the live bar, or plain (never wrapped) on a pipe or a log."""

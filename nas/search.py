@@ -51,7 +51,7 @@ from xnas.nas import distributed as dist
 from xnas.nas.checkpoint import kept_message, save_checkpoint_or_stop
 from xnas.nas.data import set_loader_epoch
 from xnas.nas.runtime import (Progress, apply_threads, flat_all_reduce_, prepare_out_dir, removed_if_left_empty,
-                              resolve_device, seed_everything, to_layout)
+                              resolve_device, seed_everything, threads_notice, to_layout)
 from xnas.nas.search_config import CHECKPOINT, SearchConfig, SearchError, SearchResult, mean_normalized_entropy
 from xnas.nas.search_outputs import (epoch_entry, epoch_text, genotype_of, probs_array, record_rewards, write_config,
                                      write_epoch, write_log, write_outputs)
@@ -111,7 +111,7 @@ class _Search:
         seed_everything(self.cfg.seed)
         if self.cuda:
             torch.backends.cudnn.benchmark = True
-        apply_threads(self.cfg.threads, self.device)
+        self.threads = apply_threads(self.cfg.threads, self.device)
         train_set, valid_set = build_loaders(self, datasets)
         build_supernet(self, train_set, valid_set)
         self.start_epoch = 0
@@ -211,8 +211,14 @@ class _Search:
             write_config(self)
         end = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
         experts = self.net.arch_shape()[0] * self.net.arch_shape()[1]
-        bar = Progress(self.main and cfg.progress, total=(end - self.start_epoch) * self.steps_per_epoch)
+        hint = None if self.cuda else ("--epochs and --limit shorten it (--epochs 2 --limit 4000: minutes), "
+                                       "or run it on a GPU with --device cuda")
+        bar = Progress(self.main and cfg.progress, total=(end - self.start_epoch) * self.steps_per_epoch,
+                       long_hint=hint)
         with bar:
+            notice = threads_notice(cfg.threads, self.threads)
+            if notice:
+                bar.line(notice)
             for epoch in range(self.start_epoch, end):
                 bar.describe(f"search epoch {epoch + 1}/{cfg.epochs}")
                 entry, rewards_epoch = self.train_epoch(epoch, bar.advance)

@@ -51,7 +51,8 @@ def _edge(ax, start, end, op: str, rad: float) -> None:
 
 
 def _node_name(state: int) -> str:
-    return {0: "c_{k-2}", 1: "c_{k-1}"}.get(state, str(state - 2))
+    # mathtext: the subscript is typeset, not printed as "c_{k-2}"
+    return {0: "$c_{k-2}$", 1: "$c_{k-1}$"}.get(state, str(state - 2))
 
 
 def plot_arch_weights(
@@ -117,7 +118,8 @@ def plot_arch_weights(
     fig.legend(handles, labels, loc="upper center", ncol=min(len(handles), 9), fontsize=7, frameon=False)
     fig.supxlabel("epoch" if steps_per_epoch else "architecture step", fontsize=8)
     fig.supylabel("expert weight u", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    # room on the left for the shared y label, which tight_layout does not place
+    fig.tight_layout(rect=(0.03, 0.02, 1, 0.96))
     _save(fig, path)
     plt.close(fig)
 
@@ -128,8 +130,8 @@ def _draw_cell(ax, edges: Sequence[tuple[str, int]], concat: Sequence[int], titl
     # equal aspect so that label offsets computed in data units follow the arcs
     pos = {0: (0.0, 3.0), 1: (0.0, 1.0)}
     for k in range(nodes):
-        pos[2 + k] = (2.2 + 2.0 * k, 3.2 if k % 2 == 0 else 0.8)
-    out = (2.2 + 2.0 * nodes + 0.3, 2.0)
+        pos[2 + k] = (3.0 + 2.6 * k, 3.4 if k % 2 == 0 else 0.6)
+    out = (3.0 + 2.6 * nodes + 0.3, 2.0)
     for state in concat:
         x0, y0 = pos[state]
         ax.annotate("", xy=out, xytext=(x0, y0),
@@ -140,7 +142,7 @@ def _draw_cell(ax, edges: Sequence[tuple[str, int]], concat: Sequence[int], titl
         face = "#cde4f7" if state < 2 else "#f7e3b5"
         ax.text(x0, y0, _node_name(state), ha="center", va="center", fontsize=8,
                 bbox=dict(boxstyle="round,pad=0.4", fc=face, ec="black", lw=0.8))
-    ax.text(out[0], out[1], "c_{k}", ha="center", va="center", fontsize=8,
+    ax.text(out[0], out[1], "$c_{k}$", ha="center", va="center", fontsize=8,
             bbox=dict(boxstyle="round,pad=0.4", fc="#d8f0d2", ec="black", lw=0.8))
     ax.set_xlim(-0.8, out[0] + 0.8)
     ax.set_ylim(-0.2, 4.2)
@@ -153,7 +155,7 @@ def plot_cells(genotype: Genotype, path: str) -> None:
     """A diagram of the normal and the reduction cell of ``genotype`` (PNG)."""
     plt = _pyplot()
     nodes = len(genotype.normal) // 2
-    width = 1.1 * (2.0 * nodes + 4.0)
+    width = 1.1 * (2.6 * nodes + 4.8)
     fig, axes = plt.subplots(2, 1, figsize=(width, 2 * 0.95 * 4.4))
     _draw_cell(axes[0], genotype.normal, genotype.normal_concat, "normal cell")
     _draw_cell(axes[1], genotype.reduce, genotype.reduce_concat, "reduction cell")

@@ -19,6 +19,7 @@ from xnas.nas.data import dataset_info, default_transform, make_loader, search_s
 from xnas.nas.runtime import maybe_compile, to_layout
 from xnas.nas.search_config import RESUME_KEYS, SearchConfig
 from xnas.pea.rule import eta_star
+from xnas.untrusted import json_loads_limited
 
 __all__ = ["build_loaders", "build_supernet", "search_state", "load_search_state"]
 
@@ -89,6 +90,7 @@ def build_supernet(s, train_set, valid_set) -> None:
         "valid_examples_per_epoch": s.steps_per_epoch * cfg.batch_size,
         "world_size": s.world,
         "device": str(s.device),
+        "threads": s.threads,
         "dataset_info": {
             "channels": info.channels, "num_classes": info.num_classes, "image_size": info.image_size,
             "train_size": info.train_size, "search_train": len(train_set), "search_valid": len(valid_set),
@@ -153,7 +155,7 @@ def load_search_state(s) -> None:
         s.arch.load_state_dict(state["arch"])
         restore_rng_state(state["rng"])
         s.start_epoch = int(state["epochs_done"])
-        s.log = json.loads(state["log_json"])
+        s.log = json_loads_limited(state["log_json"], what="the checkpoint's log")
         s.history_steps = [int(v) for v in state["history_steps"].tolist()]
         s.history = list(state["history"].numpy())
     except CheckpointError:

@@ -9,8 +9,9 @@ the space.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -339,6 +340,38 @@ SPACES: dict[str, SearchSpace] = {
         edge_labels=tuple(f"{i} -> {j}" for i, j in NB201_EDGES),
     ),
 }
+
+
+def genotype_space(spec: Optional[str]) -> Optional[str]:
+    """The space a ``--genotype`` value plainly belongs to, or ``None`` when it does not say.
+
+    The benchmark's string ``|op~0|+...`` is nb201, ``Genotype(...)`` is darts, and a
+    JSON file says it in its ``space`` field (a darts genotype.json, written before
+    spaces existed, has ``normal``). Nothing is parsed beyond that: the space's own
+    parser reports malformed text.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        return None
+    text = spec.strip()
+    if os.path.isfile(text):
+        from xnas.untrusted import InputError, json_loads_limited
+
+        try:
+            with open(text, encoding="utf-8") as fh:
+                text = fh.read(1_000_001).strip()
+            data = json_loads_limited(text) if text.startswith("{") else None
+        except (OSError, UnicodeDecodeError, InputError):
+            return None
+        if isinstance(data, dict):
+            space = data.get("space")
+            if isinstance(space, str) and space in SPACES:
+                return space
+            return "darts" if "normal" in data else None
+    if text.startswith("|"):
+        return "nb201"
+    if text.startswith("Genotype"):
+        return "darts"
+    return None
 
 
 def get_space(name: str) -> SearchSpace:

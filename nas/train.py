@@ -57,8 +57,9 @@ from xnas.nas.evaluation import (CHECKPOINT_FORMAT, evaluate, evaluate_checkpoin
 from xnas.nas.network import count_parameters_M
 from xnas.nas.recipes import Recipe, drop_path_prob, learning_rate
 from xnas.nas.spaces import get_space
-from xnas.nas.runtime import (Progress, RunError, apply_threads, default_threads, device_memory, prepare_out_dir,
-                              removed_if_left_empty, resolve_device, seed_everything, to_layout, write_json_atomic,
+from xnas.nas.runtime import (Progress, RunError, apply_threads, device_memory, prepare_out_dir,
+                              removed_if_left_empty, resolve_device, seed_everything, threads_notice, to_layout,
+                              write_json_atomic,
                               write_text_atomic)
 from xnas.nas.train_config import TrainConfig, TrainingError, TrainSetupError
 from xnas.nas.train_setup import build_loaders, build_network_and_optimizer, check_network_fits, check_settings
@@ -114,6 +115,7 @@ class _Run:
     steps_per_epoch: int = 0
     start_epoch: int = 0
     kept_epochs: int = 0
+    threads: Optional[int] = None
     history: list = field(default_factory=list)
 
     @property
@@ -157,7 +159,7 @@ def _setup(config: TrainConfig, resume: bool) -> _Run:
         prepare_out_dir(config.out)  # before any data is loaded
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    apply_threads(config.threads if config.threads is not None else default_threads(config.dataset), device)
+    threads = apply_threads(config.threads, device)
     seed_everything(config.seed)
     train_loader, test_loader = build_loaders(config, recipe, info, distributed, device.type == "cuda")
     arch, core, optimizer = build_network_and_optimizer(config, recipe, info, device)
@@ -166,11 +168,12 @@ def _setup(config: TrainConfig, resume: bool) -> _Run:
         train_loader=train_loader, test_loader=test_loader, arch=arch, core=core, model=core, optimizer=optimizer,
         criterion=nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
         ckpt_path=os.path.join(config.out, "checkpoint.pt"), log_path=os.path.join(config.out, f"log.{config.log_format}"),
+        threads=threads,
     )
     if resume:
         _resume(run)
     elif run.main:
-        _write_json(os.path.join(config.out, "config.json"), {**config.to_dict(), "world_size": world})
+        _write_json(os.path.join(config.out, "config.json"), {**config.to_dict(), "world_size": world, "threads": threads})
     if dist.rank() > 0:
         # Different drop-path masks and augmentations per rank, reproducible from (seed, rank, epoch).
         torch.manual_seed(config.seed + 1000 * dist.rank() + run.start_epoch)
@@ -340,7 +343,12 @@ def train(
     if run.main:
         write_text_atomic(run.log_path, _log_text(run.history, config.log_format))
     total = (run.recipe.epochs - run.start_epoch) * run.steps_per_epoch
-    with Progress(config.progress and run.main, total=total) as bar:
+    hint = None if run.device.type == "cuda" else ("--epochs, --limit or --max-steps shorten it, "
+                                                   "or run it on a GPU with --device cuda")
+    with Progress(config.progress and run.main, total=total, long_hint=hint) as bar:
+        notice = threads_notice(config.threads, run.threads)
+        if notice:
+            bar.line(notice)
         for epoch in range(run.start_epoch, run.recipe.epochs):
             bar.describe(f"train epoch {epoch + 1}/{run.recipe.epochs}")
             row = _train_epoch(run, epoch, bar)

@@ -60,7 +60,7 @@ class TrainConfig:
         Show a rich progress display on stderr (rank 0 only).
     threads : int, optional
         CPU threads of torch; None follows :func:`xnas.nas.runtime.default_threads`
-        (1 for digits, else torch's default), as the search does.
+        (1 thread), as the search does; config.json records the count used.
     """
 
     dataset: str

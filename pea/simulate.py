@@ -100,7 +100,8 @@ def _announce_compile() -> None:
     except Exception:  # numba internals moved: say nothing rather than fail
         warm = True
     if not warm:
-        print("xnas: compiling kernels (once; later runs load them from the cache)", file=sys.stderr)
+        print("xnas: compiling kernels, once (minutes on a small machine); later runs load them from the cache",
+              file=sys.stderr)
 
 
 def simulate(
@@ -266,8 +267,15 @@ def _initial_log_weights(init_weights, n_experts):
         raise ValueError(f"init_weights must have shape ({n_experts},), got {w0.shape}")
     if not (np.isfinite(w0).all() and (w0 > 0).all()):
         raise ValueError("init_weights must be positive and finite")
+    # the ratio, not eta, is what breaks: a weight that underflows to 0 relative to the
+    # largest has log -inf and the Theorem 1 bound (ln 1/u_min) is infinite
+    span = float(np.log10(w0.max()) - np.log10(w0.min()))
     w0 = w0 / w0.max()  # first to the largest, so that the sum cannot overflow
-    return np.log(w0 / w0.sum())
+    w0 = w0 / w0.sum()
+    if (w0 == 0.0).any():  # subnormal priors are fine (their logs are finite); zero is not
+        raise ValueError(f"--init-weights span {span:.0f} orders of magnitude, beyond float64: the smallest "
+                         "must be at least about 5e-324 times the largest")
+    return np.log(w0)
 
 
 def _forecaster_vector(eta, L, zeta, fparams, shifts):
@@ -358,7 +366,10 @@ def _check_params(fc_name: str, fparams: Mapping[str, float], env_name: str, epa
             raise ValueError(f"{fc_name}: {key} must lie in [0, 1), got {fparams[key]}")
     if "alpha" in fparams and not 0.0 <= fparams["alpha"] <= 1.0:
         raise ValueError(f"{fc_name}: alpha must lie in [0, 1], got {fparams['alpha']}")
-    for key in ("eps", "momentum", "weight_decay"):
+    # Adam divides by sqrt(v) + eps, and v is 0 on a round whose gradient is 0
+    if "eps" in fparams and not fparams["eps"] > 0.0:
+        raise ValueError(f"{fc_name}: eps must be positive (Adam divides by it), got {fparams['eps']}")
+    for key in ("momentum", "weight_decay"):
         if key in fparams and fparams[key] < 0.0:
             raise ValueError(f"{fc_name}: {key} must be non-negative, got {fparams[key]}")
     if eparams.get("noise", 0.0) < 0.0:

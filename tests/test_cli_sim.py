@@ -248,7 +248,7 @@ def test_regret_table_shows_the_shifting_regret_of_the_json():
     js = json.loads(run(*args, "--shifts", "2", "--json").stdout)
     r = run(*args, "--shifts", "2")
     assert r.exit_code == 0, r.output
-    (row,) = re.findall(r"shifting regret, (\d+) switches \(mean\)\s*│\s*(\S+)\s*│", r.stderr)
+    (row,) = re.findall(r"shifting regret, (\d+) switches \(mean\)\s*│\s*(\S+)\s*│", r.stdout)
     assert int(row[0]) == js["shifts"] == 2
     assert row[1] == f"{js['shifting_regret']:.4g}" and float(row[1]) > js["regret"]  # best sequence beats best expert
     line = _result_line(r.stdout)
@@ -263,11 +263,13 @@ def test_regret_human_output_without_shifts_is_unchanged():
     assert set(_result_line(plain.stdout)) == {"regret", "regret_std", "bound", "gamma_T", "survivors",
                                                "best_survived"}
     # --shifts only appends: the other numbers, table rows included, are the same run's
-    assert shifted.stdout.startswith(plain.stdout.rstrip("\n") + " shifts=2 ")
-    rows = {k: v for k, v in _table_rows(shifted.stderr) if not k.startswith("shifting regret")}
-    assert list(rows) == [k for k, _ in _table_rows(plain.stderr)]
+    (line,) = [ln for ln in shifted.stdout.splitlines() if ln.startswith("regret=")]
+    (plain_line,) = [ln for ln in plain.stdout.splitlines() if ln.startswith("regret=")]
+    assert line.startswith(plain_line + " shifts=2 ")
+    rows = {k: v for k, v in _table_rows(shifted.stdout) if not k.startswith("shifting regret")}
+    assert list(rows) == [k for k, _ in _table_rows(plain.stdout)]
     rows.pop("seconds")
-    assert rows.items() <= dict(_table_rows(plain.stderr)).items()
+    assert rows.items() <= dict(_table_rows(plain.stdout)).items()
 
 
 def _table_rows(text):

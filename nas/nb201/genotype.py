@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from xnas.nas.genotype_text import GenotypeError, json_loads_limited
+from xnas.untrusted import InputError, parse_int
 
 __all__ = [
     "NB201_PRIMITIVES",
@@ -174,13 +175,20 @@ def parse_arch_str(text: str) -> NB201Genotype:
             m = _TOKEN.fullmatch(token)
             if m is None:
                 raise GenotypeError(f"node {j}: malformed edge {token[:40]!r}; expected 'operation~input'")
-            op, idx = m.group(1), int(m.group(2))
+            op, idx = m.group(1), _edge_input(m.group(2), j)
             if idx != i:
                 raise GenotypeError(f"node {j}: edge {i} must read input {i}, got ~{m.group(2)}")
             if op not in NB201_PRIMITIVES:
                 raise GenotypeError(f"node {j}: unknown operation {op!r}; choose from {', '.join(NB201_PRIMITIVES)}")
             ops.append(op)
     return NB201Genotype.from_ops(ops)
+
+
+def _edge_input(digits: str, node: int) -> int:
+    try:
+        return parse_int(digits, f"node {node}: an edge's input", 0, NODES)
+    except InputError as exc:
+        raise GenotypeError(str(exc)) from None
 
 
 def parse_nb201_genotype(spec: str) -> NB201Genotype:

@@ -20,6 +20,10 @@ from xnas.nas.study.methods import get_method, methods_for_space
 __all__ = ["StudyConfig", "PRESETS", "RUNTIME_FIELDS", "StudyError", "make_config", "check_same_study"]
 
 STUDY_FILE = "study.json"
+STUDY_FORMAT = "xnas-study-2"
+"""``study.json``'s format: its units carry a config digest and the code version."""
+LEGACY_FORMATS = ("xnas-study-1",)
+"""Older formats still read; their units may lack the digest (``study.json`` vouches for them)."""
 RUNTIME_FIELDS = ("data_dir", "device")
 """Fields that may change between the parts of one study (machines differ)."""
 
@@ -250,10 +254,12 @@ def _known_space(space: str) -> bool:
 def check_same_study(cfg: StudyConfig, out: str) -> bool:
     """Whether ``out`` already holds a study; raises :class:`StudyError` if it is another one."""
     path = os.path.join(out, STUDY_FILE)
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         return False
     try:
-        saved_cfg = _read_config(path)
+        saved_cfg = _read_config(path)[0]
+    except StudyError as exc:
+        raise StudyError(f"{path} is not a valid study file ({exc})") from None
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise StudyError(f"{path} is not a readable study file ({exc})") from None
     mine, theirs = cfg.identity(), saved_cfg.identity()
@@ -268,23 +274,32 @@ def check_same_study(cfg: StudyConfig, out: str) -> bool:
 def load_study_config(out: str) -> StudyConfig:
     """The config saved in ``out/study.json`` (for ``--report``)."""
     path = os.path.join(out, STUDY_FILE)
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise StudyError(f"{out} holds no study ({STUDY_FILE} is missing)")
     try:
-        return _read_config(path).validate()
+        return _read_config(path)[0].validate()
     except StudyError as exc:
         raise StudyError(f"{path} is not a valid study file ({exc})") from None
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise StudyError(f"{path} is not a readable study file ({exc})") from None
 
 
-def _read_config(path: str) -> StudyConfig:
-    from xnas.nas.genotype_text import json_loads_limited
+def study_format(out: str) -> str:
+    """The format of ``out/study.json`` (read with :func:`load_study_config` or :func:`check_same_study` first)."""
+    return _read_config(os.path.join(out, STUDY_FILE))[1]
 
-    if os.path.getsize(path) > 1 << 20:
-        raise StudyError("it is over 1 MiB, not a study file")
-    with open(path, encoding="utf-8") as fh:
-        saved = json_loads_limited(fh.read(), what="study file")
+
+def _read_config(path: str) -> tuple[StudyConfig, str]:
+    from xnas.untrusted import InputError, read_json_file
+
+    try:
+        saved = read_json_file(path, what="study file")
+    except InputError as exc:
+        raise StudyError(str(exc).replace(f"study file {path} ", "it ").replace(f" {path}", "")) from None
     if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
         raise StudyError("it holds no config object")
-    return StudyConfig.from_dict(saved["config"])
+    fmt = saved.get("format")
+    if fmt != STUDY_FORMAT and fmt not in LEGACY_FORMATS:
+        raise StudyError(f"its format {str(fmt)[:40]!r} is not one this version reads ({STUDY_FORMAT}); "
+                         "it was written by another version of xnas")
+    return StudyConfig.from_dict(saved["config"]), fmt

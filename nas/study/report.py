@@ -3,50 +3,155 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
 
-__all__ = ["progress_bar", "render_table", "plot_study"]
+__all__ = ["progress_bar", "render_table", "plot_study", "COLUMNS", "Column", "fit_columns"]
 
 
 @contextlib.contextmanager
-def progress_bar(enabled: bool, total: int, title: str) -> Iterator[Callable[[], None]]:
-    """The runtime's progress bar on stderr over ``total`` units; yields the function that advances it."""
+def progress_bar(enabled: bool, total: int, title: str) -> Iterator[Callable[[str], None]]:
+    """The runtime's progress on stderr over ``total`` units; yields ``done(unit_id)``, called per finished unit.
+
+    On a terminal a live bar; otherwise (a log file, a pipe) one plain line per finished
+    unit: what, how long, how many are left and about how long they take at the pace so far.
+    """
+    import time
+
     from xnas.nas.runtime_io import Progress
 
+    start = last = time.perf_counter()
+    count = 0
     with Progress(enabled and total > 0, total) as bar:
         bar.describe(f"{title}: units")
-        yield bar.advance
+
+        def done(unit_id: str) -> None:
+            nonlocal last, count
+            now = time.perf_counter()
+            count += 1
+            bar.advance()
+            if not bar.live:
+                left = (now - start) / count * (total - count)
+                bar.line(f"{title}: {unit_id} done in {now - last:.1f} s; {count}/{total} units, "
+                         f"{total - count} left (about {_duration(left)})")
+            last = now
+
+        yield done
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _num(value: Optional[float], fmt: str = "{:.2f}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
-def render_table(summary: dict, console=None) -> None:
-    """Print the per-method table, the paired difference and the discrimination verdict (rich, stdout)."""
+ERR_RANGE = (0.0, 100.0)
+"""A test error's possible range (%): intervals are displayed clipped to it (the JSON keeps them as computed)."""
+
+
+def _clipped(row: dict) -> bool:
+    low, high = row["ci95"]
+    return low is not None and (low < ERR_RANGE[0] or high > ERR_RANGE[1])
+
+
+def _ci(row: dict) -> str:
+    low, high = row["ci95"]
+    if low is None:
+        return "-"
+    low, high = max(low, ERR_RANGE[0]), min(high, ERR_RANGE[1])
+    return f"[{low:.2f}, {high:.2f}]" + (" *" if row["ci_over"] == "trainings" else "")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the study table: its header, when it is dropped to fit, and its cell text.
+
+    ``keep``: columns are dropped in decreasing ``keep`` until the table fits the
+    terminal (0: never dropped); ``--wide`` shows them all. A new column is one entry
+    in :data:`COLUMNS`.
+    """
+
+    header: str
+    keep: int
+    cell: Callable[[str, dict], str]
+
+
+COLUMNS: list[Column] = [
+    Column("method", 0, lambda name, row: name),
+    Column("err %", 0, lambda name, row: _num(row["mean_err"])),
+    Column("95% CI", 0, lambda name, row: _ci(row)),
+    Column("cells", 1, lambda name, row: str(row["n_cells"])),
+    Column("runs", 2, lambda name, row: str(row["n_trainings"])),
+    Column("cost/random", 3, lambda name, row: _num(row["cost_vs_random"], "{:.2f}")),
+    Column("best", 4, lambda name, row: _num(row["best"])),
+    Column("worst", 4, lambda name, row: _num(row["worst"])),
+    Column("param-free", 5, lambda name, row: _num(row["parameter_free_normal"], "{:.1f}")),
+    Column("search s", 6, lambda name, row: _num(row["search_seconds"], "{:.1f}")),
+    Column("params M", 7, lambda name, row: _num(row["params_M"], "{:.3f}")),
+    Column("skip", 8, lambda name, row: _num(row["skip_connect_normal"], "{:.1f}")),
+]
+"""The study table's columns, in display order."""
+
+
+def fit_columns(columns: list[Column], rows: list[list[str]], width: int) -> list[int]:
+    """Indices of the columns shown in ``width`` characters: the least kept dropped first, never a cut cell.
+
+    A column needs its widest cell or header plus 3 characters (padding and its
+    border), the table 1 more; rich's box is drawn the same way.
+    """
+    need = [max([len(columns[i].header)] + [len(r[i]) for r in rows]) + 3 for i in range(len(columns))]
+    shown = list(range(len(columns)))
+    for i in sorted(shown, key=lambda i: (-columns[i].keep, -i)):
+        if sum(need[j] for j in shown) + 1 <= width or columns[i].keep == 0:
+            break
+        shown.remove(i)
+    return shown
+
+
+def render_table(summary: dict, console=None, wide: bool = False) -> None:
+    """Print the per-method table, the paired difference and the discrimination verdict (rich, stdout).
+
+    On a terminal the table fits its width: columns are dropped in :data:`COLUMNS`'
+    ``keep`` order and a line says which (``--wide`` or ``--json`` give them); a number
+    is never cut. On a pipe or a file every column is printed.
+    """
     from rich.console import Console
     from rich.table import Table
 
     if console is None:
         console = Console()
         if not console.is_terminal:  # a pipe or a file: no terminal width to fit, keep rows on one line
-            console = Console(width=200)
+            console, wide = Console(width=400), True
+    names = list(summary["methods"])
+    rows = [[c.cell(name, summary["methods"][name]) for c in COLUMNS] for name in names]
+    shown = list(range(len(COLUMNS))) if wide else fit_columns(COLUMNS, rows, console.width)
     table = Table(title=f"study: {summary['dataset']}, {summary['space']} space "
                         f"({summary['units_done']}/{summary['units_planned']} units)")
-    for col in ("method", "cells", "runs", "err %", "95% CI", "best", "worst", "search s", "cost/random",
-                "params M", "skip", "param-free"):
-        table.add_column(col, justify="left" if col == "method" else "right", no_wrap=True)
-    for name, row in summary["methods"].items():
-        low, high = row["ci95"]
-        ci = "-" if low is None else f"[{low:.2f}, {high:.2f}]" + (" *" if row["ci_over"] == "trainings" else "")
-        table.add_row(name, str(row["n_cells"]), str(row["n_trainings"]), _num(row["mean_err"]), ci,
-                      _num(row["best"]), _num(row["worst"]), _num(row["search_seconds"], "{:.1f}"),
-                      _num(row["cost_vs_random"], "{:.2f}"), _num(row["params_M"], "{:.3f}"),
-                      _num(row["skip_connect_normal"], "{:.1f}"), _num(row["parameter_free_normal"], "{:.1f}"))
+    for i in shown:
+        table.add_column(COLUMNS[i].header, justify="left" if i == 0 else "right", no_wrap=True,
+                         min_width=max([len(COLUMNS[i].header)] + [len(r[i]) for r in rows]))
+    for r in rows:
+        table.add_row(*(r[i] for i in shown))
+    if wide:
+        need = sum(max([len(COLUMNS[i].header)] + [len(r[i]) for r in rows]) + 3 for i in shown) + 1
+        if need > console.width:  # --wide on a narrow terminal: long lines rather than cut numbers
+            console.width = need
     console.print(table)
+    hidden = [c.header for i, c in enumerate(COLUMNS) if i not in shown]
+    if hidden:
+        console.print(f"(not shown, to fit {console.width} columns: {', '.join(hidden)}; --wide or --json show them)")
     console.print("err %: mean over cells of each cell's mean test error over its runs (training seeds); "
                   "best/worst: cell means; skip, param-free: mean count in the normal cell.")
     console.print("* one cell: the interval is over its training seeds; otherwise over the cells' mean errors.")
+    if any(_clipped(row) for row in summary["methods"].values()):
+        console.print("95% CIs are shown clipped to 0-100%, the possible range; summary.json keeps them as computed "
+                      "(so few values make the t-interval this wide that it means little).")
     diff = summary["xnas_minus_darts"]
     if diff["n_pairs"]:
         low, high = diff["ci95"]
@@ -68,7 +173,7 @@ def render_table(summary: dict, console=None) -> None:
         _render_scores(summary, console)
 
 
-def _ci(d: Optional[dict]) -> str:
+def _diff_ci(d: Optional[dict]) -> str:
     if not d or d.get("mean") is None:
         return "-"
     low, high = d["ci95"]
@@ -89,7 +194,7 @@ def _render_scores(summary: dict, console) -> None:
         low, high = test["ci95"]
         entropy = summary["methods"][name].get("final_entropy")
         table.add_row(name, str(test["n"]), _num(row["cifar10_valid"]["mean"]), _num(test["mean"]),
-                      "-" if low is None else f"[{low:.2f}, {high:.2f}]", _ci(d),
+                      "-" if low is None else f"[{low:.2f}, {high:.2f}]", _diff_ci(d),
                       _num(d.get("p_holm") if d else None, "{:.2g}"), _num(row["cifar100_test"]["mean"]),
                       _num(row["imagenet16_test"]["mean"]), _num(entropy, "{:.5f}"))
     every = t["all_cells"]
@@ -110,7 +215,7 @@ def _render_scores(summary: dict, console) -> None:
                   "'best' is each column's own maximum.")
     d = t["xnas_minus_darts"]["cifar10_test"]
     if d["n_pairs"]:
-        console.print(f"table: xnas - darts CIFAR-10 test over {d['n_pairs']} paired seeds: {_ci(d)}, "
+        console.print(f"table: xnas - darts CIFAR-10 test over {d['n_pairs']} paired seeds: {_diff_ci(d)}, "
                       f"p = {_num(d.get('p'), '{:.2g}')}, p_holm = {_num(d.get('p_holm'), '{:.2g}')}")
     console.print("minus all cells: the method's mean minus the exact mean of all 15,625 cells (a random cell's "
                   "expectation); " + summary["holm_rule"])
@@ -183,12 +288,18 @@ def _plot_errors(ax, summary: dict, names: list) -> None:
             ax.scatter([x + jitter], [cell["mean_err"]], s=30, color="C0", zorder=3)
         if row["mean_err"] is not None:
             low, high = row["ci95"]
+            if low is not None:
+                low, high = max(low, ERR_RANGE[0]), min(high, ERR_RANGE[1])
             yerr = None if low is None else [[row["mean_err"] - low], [high - row["mean_err"]]]
             ax.errorbar([x + 0.3], [row["mean_err"]], yerr=yerr, fmt="D", color="C3", capsize=4, zorder=4)
     if not any(row["n_trainings"] for row in summary["methods"].values()):
         ax.text(0.5, 0.5, "no trainings (a search-only study)", transform=ax.transAxes, ha="center", fontsize=9)
     ax.set_xticks(range(len(names)), names, rotation=25, ha="right", fontsize=8)
     ax.set_ylabel(f"test error on {summary['dataset']} (%)")
+    low_y, high_y = ax.get_ylim()
+    ax.set_ylim(max(low_y, ERR_RANGE[0] - 2), min(high_y, ERR_RANGE[1] + 2))
+    if any(_clipped(summary["methods"][n]) for n in names):
+        ax.annotate("95% CIs clipped to 0-100%", (0.01, 0.01), xycoords="axes fraction", fontsize=7, color="C3")
     ax.set_title("cells (blue: mean over training seeds, grey: each training); red: mean and 95% CI", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
 

@@ -14,13 +14,17 @@ import os
 import time
 from typing import Any, Callable, Optional
 
-from xnas.nas.study.config import STUDY_FILE, StudyConfig, StudyError, check_same_study
+from xnas.nas.study.config import STUDY_FILE, STUDY_FORMAT, StudyConfig, StudyError, check_same_study
 from xnas.nas.study.methods import get_method
-from xnas.nas.study.units import Unit, plan_units, read_unit, shard_units, write_unit
+from xnas.nas.study.units import Unit, plan_units, read_unit, shard_units, unit_check, unit_path, write_unit
 
-__all__ = ["run_study", "run_unit", "pending_units", "write_report", "UnitFailed"]
+__all__ = ["run_study", "run_unit", "pending_units", "write_report", "UnitFailed", "StudyInterrupted"]
 
 WORK_DIR = "work"
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a study; the message says how many units are kept (finished units stay done)."""
 
 
 class UnitFailed(RuntimeError):
@@ -74,13 +78,13 @@ def run_unit(unit: Unit, cfg: StudyConfig, out: str) -> dict:
         if scores is not None:
             record["table"] = scores
     else:
-        search = read_unit(out, unit.search_unit(), space)
+        search = read_unit(out, unit.search_unit(), unit_check(cfg, out))
         if search is None:
             raise StudyError(f"unit {unit.id} needs {unit.search_unit().id}, which is not done")
         genotype = space.parse_genotype(search["genotype"])
         result = backend.train_cell(space, genotype, cfg, unit.train_seed, workdir)
         record = {"method": unit.method, "cell": unit.cell, "seed": unit.train_seed, **result}
-    write_unit(out, unit, record)
+    write_unit(out, unit, record, cfg)
     shutil.rmtree(workdir, ignore_errors=True)
     return record
 
@@ -112,11 +116,9 @@ def pending_units(cfg: StudyConfig, out: str, shard: tuple[int, int] = (0, 1)) -
     trainings), so a study stopped part-way still compares the methods on equal terms
     and ``--report`` has something to say about each. A cell searched again is trained again.
     """
-    from xnas.nas.spaces import get_space
-
-    space = get_space(cfg.space)
+    check = unit_check(cfg, out)
     planned = shard_units(plan_units(cfg), *shard)
-    todo = [u for u in planned if read_unit(out, u, space) is None]
+    todo = [u for u in planned if read_unit(out, u, check) is None]
     redo = {u.group for u in todo if u.kind == "search"}
     rank = {name: i for i, name in enumerate(cfg.methods)}
     pending = [u for u in planned if u in todo or u.group in redo]
@@ -138,11 +140,20 @@ def _prepare(cfg: StudyConfig, out: str, resume: bool) -> None:
     if not exists:
         from xnas.nas.study.backend import write_text_atomic
 
-        text = json.dumps({"config": cfg.to_dict(), "format": "xnas-study-1"}, indent=2, sort_keys=True)
+        text = json.dumps({"config": cfg.to_dict(), "format": STUDY_FORMAT}, indent=2, sort_keys=True)
         write_text_atomic(os.path.join(out, STUDY_FILE), text + "\n")
 
 
-def _run_pool(todo: list[Unit], cfg: StudyConfig, out: str, jobs: int, advance: Callable[[], None]) -> None:
+def _check_unit_paths(todo: list[Unit], out: str) -> None:
+    # a folder (or FIFO) where a unit's file goes is not a unit that failed: the
+    # write could never succeed, so it is bad input, refused before any unit runs
+    for unit in todo:
+        path = unit_path(out, unit)
+        if os.path.lexists(path) and not os.path.isfile(path):
+            raise StudyError(f"{path} is not a regular file, so unit {unit.id} cannot be written; remove it")
+
+
+def _run_pool(todo: list[Unit], cfg: StudyConfig, out: str, jobs: int, advance: Callable[[str], None]) -> None:
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -166,7 +177,7 @@ def _run_pool(todo: list[Unit], cfg: StudyConfig, out: str, jobs: int, advance: 
                     for other in running:
                         other.cancel()
                     raise
-                advance()
+                advance(unit.id)
                 for follower in waiting.pop(unit, []):
                     running[pool.submit(_worker, follower, cfg_dict, out)] = follower
 
@@ -205,16 +216,23 @@ def run_study(cfg: StudyConfig, out: str, resume: bool = False, jobs: int = 1, s
               supernet=any(m.kind == "random-ws" for m in kinds))
     _prepare(cfg, out, resume)
     todo = pending_units(cfg, out, shard)
+    _check_unit_paths(todo, out)
     from xnas.nas.study.report import progress_bar
 
-    with progress_bar(progress, len(todo), f"study {cfg.dataset}/{cfg.space}") as advance:
-        if jobs == 1 or len(todo) <= 1:
-            _set_threads()
-            for unit in todo:
-                _run_checked(unit, cfg, out)
-                advance()
-        else:
-            _run_pool(todo, cfg, out, jobs, advance)
+    try:
+        with progress_bar(progress, len(todo), f"study {cfg.dataset}/{cfg.space}") as advance:
+            if jobs == 1 or len(todo) <= 1:
+                _set_threads()
+                for unit in todo:
+                    _run_checked(unit, cfg, out)
+                    advance(unit.id)
+            else:
+                _run_pool(todo, cfg, out, jobs, advance)
+    except KeyboardInterrupt:
+        planned = shard_units(plan_units(cfg), *shard)
+        left = len(pending_units(cfg, out, shard))
+        raise StudyInterrupted(f"{len(planned) - left}/{len(planned)} units kept in {out}; "
+                               "rerun with --resume to continue") from None
     _prune_empty(os.path.join(out, WORK_DIR))
     return write_report(cfg, out)
 

@@ -16,7 +16,7 @@ from xnas.nas.study.config import StudyConfig
 from xnas.nas.study.methods import get_method
 from xnas.nas.study.stats import ALPHA, levene, one_way, paired_difference, t_interval, welch_difference
 from xnas.nas.study.table_summary import HOLM_RULE, adjust_holm, cell_table_fields, table_summary
-from xnas.nas.study.units import Unit, plan_units, read_unit, unit_problem
+from xnas.nas.study.units import Unit, plan_units, read_unit, unit_check, unit_problem
 
 __all__ = ["build_summary", "DISCRIMINATION_RULE", "COST_DEFINITION"]
 
@@ -28,11 +28,12 @@ DISCRIMINATION_RULE = (
 COST_DEFINITION = "cost of a cell = its search seconds + the seconds of all its trainings; cost_vs_random = mean cost / random's"
 
 
-def _cell_record(out: str, space: Any, method: str, cell: int, trainings: int, table: Any = None) -> Optional[dict]:
-    search = read_unit(out, Unit(method, cell), space)
+def _cell_record(out: str, check: Any, method: str, cell: int, trainings: int, table: Any = None) -> Optional[dict]:
+    search = read_unit(out, Unit(method, cell), check)
     if search is None:
         return None
-    runs = [r for r in (read_unit(out, Unit(method, cell, t), space) for t in range(trainings)) if r is not None]
+    space = check.space
+    runs = [r for r in (read_unit(out, Unit(method, cell, t), check) for t in range(trainings)) if r is not None]
     genotype = space.parse_genotype(search["genotype"])
     ops = space.cell_ops(genotype)
     normal = ops.get("normal", next(iter(ops.values())))
@@ -161,24 +162,27 @@ def _clean(obj: Any) -> Any:
 
 def build_summary(cfg: StudyConfig, out: str) -> dict:
     """The summary of the units found in ``out`` (a partial study gives a partial summary)."""
-    from xnas.nas.spaces import get_space
+    from xnas.provenance import version_label
 
     from xnas.nas.study.config import StudyError
     from xnas.nas.tables import TableError, get_table, has_table
 
-    space = get_space(cfg.space)
+    check = unit_check(cfg, out)
+    space = check.space
     try:
         table = get_table(space.name) if has_table(space.name) else None
     except TableError as exc:
         raise StudyError(str(exc)) from None
     planned = plan_units(cfg)
-    checked = [(u, unit_problem(out, u, space)) for u in planned]
+    checked = [(u, unit_problem(out, u, check)) for u in planned]
     done = sum(record is not None for _, (record, _) in checked)
     invalid = [{"unit": u.id, "problem": why} for u, (_, why) in checked if why is not None]
+    # units written before they recorded their code have no "code"; their study says nothing about it
+    versions = sorted({version_label(r["code"]) for _, (r, _) in checked if r is not None and "code" in r})
     methods = {}
     for name in cfg.methods:
         n = get_method(name).n_cells(cfg.seeds, cfg.random_cells)
-        cells = [c for c in (_cell_record(out, space, name, i, cfg.trainings, table) for i in range(n)) if c is not None]
+        cells = [c for c in (_cell_record(out, check, name, i, cfg.trainings, table) for i in range(n)) if c is not None]
         methods[name] = _method_row(name, cells)
     random_cost = methods.get("random", {}).get("cost_seconds")
     random_means = [c["mean_err"] for c in methods.get("random", {}).get("cells", []) if c["errors"]]
@@ -210,4 +214,5 @@ def build_summary(cfg: StudyConfig, out: str) -> dict:
         "cost_definition": COST_DEFINITION,
         "discriminates": discriminates,
         "discrimination": discrimination,
+        **({"code_versions": versions} if versions else {}),
     })

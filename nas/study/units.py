@@ -16,20 +16,23 @@ waits on another.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import re
 import stat
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from typing import Any, Iterable, Optional
 
 from xnas.nas.genotype_text import json_loads_limited
-from xnas.nas.study.config import StudyConfig, StudyError
+from xnas.untrusted import InputError, parse_int
+from xnas.nas.study.config import MAX_UNITS, StudyConfig, StudyError
 from xnas.nas.study.methods import get_method
 
-__all__ = ["Unit", "plan_units", "shard_units", "parse_shard", "read_unit", "write_unit", "unit_path",
-           "unit_problem", "check_record", "MAX_UNIT_BYTES"]
+__all__ = ["Unit", "UnitCheck", "plan_units", "shard_units", "parse_shard", "read_unit", "write_unit", "unit_path",
+           "unit_problem", "check_record", "config_digest", "unit_stamp", "unit_check", "MAX_UNIT_BYTES"]
 
 UNITS_DIR = "units"
 
@@ -88,6 +91,8 @@ def shard_units(units: Iterable[Unit], index: int, count: int) -> list[Unit]:
 
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+MAX_SHARDS = MAX_UNITS
+"""More shards than units would leave some empty; the bound also keeps the text short."""
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -95,7 +100,11 @@ def parse_shard(text: str) -> tuple[int, int]:
     m = _SHARD.match(text or "")
     if not m:
         raise StudyError(f"--shard must look like I/N (e.g. 0/4), got {text!r}")
-    index, count = int(m.group(1)), int(m.group(2))
+    try:
+        count = parse_int(m.group(2), "--shard's N", 1, MAX_SHARDS)
+        index = parse_int(m.group(1), "--shard's I", 0, MAX_SHARDS)
+    except InputError as exc:
+        raise StudyError(str(exc)) from None
     if count < 1 or index >= count:
         raise StudyError(f"--shard {text}: need N >= 1 and 0 <= I < N (shards are numbered from 0)")
     return index, count
@@ -118,16 +127,80 @@ def _number(record: dict, key: str, low: float, high: float) -> Optional[str]:
     return None
 
 
+def config_digest(cfg: StudyConfig) -> str:
+    """A short digest of the settings that make a unit: the study's identity (:meth:`StudyConfig.identity`).
+
+    Fields at their dataclass default are left out, so a field added later (with the
+    default that old studies effectively had) keeps old digests valid; any change of
+    a setting a unit was made under changes the digest.
+    """
+    defaults = {f.name: f.default for f in dataclass_fields(StudyConfig)}
+    ident = {k: v for k, v in cfg.identity().items()
+             if not (k in defaults and defaults[k] == (tuple(v) if isinstance(v, list) else v))}
+    text = json.dumps(ident, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def unit_stamp(cfg: StudyConfig) -> dict[str, Any]:
+    """What every unit file records besides its result: the config digest and the code version."""
+    from xnas.provenance import code_version
+
+    return {"config_digest": config_digest(cfg), "code": code_version()}
+
+
+@dataclass(frozen=True)
+class UnitCheck:
+    """What a unit file must agree with to count: the study's space and config digest.
+
+    ``legacy`` lets units without a digest count: a study folder written before units
+    carried one (``study.json`` format 1), whose ``study.json`` vouches for them.
+    """
+
+    space: Any = None
+    digest: Optional[str] = None
+    legacy: bool = False
+
+
+def unit_check(cfg: StudyConfig, out: str) -> UnitCheck:
+    """The :class:`UnitCheck` of the study ``cfg`` in folder ``out`` (legacy iff its ``study.json`` is an old format)."""
+    from xnas.nas.spaces import get_space
+    from xnas.nas.study.config import LEGACY_FORMATS, STUDY_FILE, study_format
+
+    legacy = os.path.lexists(os.path.join(out, STUDY_FILE)) and study_format(out) in LEGACY_FORMATS
+    return UnitCheck(get_space(cfg.space), config_digest(cfg), legacy)
+
+
+def _stamp_problem(record: dict, check: UnitCheck) -> Optional[str]:
+    if check.digest is None:
+        return None
+    digest = record.get("config_digest")
+    if digest is None:
+        return None if check.legacy else "carries no config digest (written by an older version); it is redone"
+    if digest != check.digest:
+        return (f"was made under config {str(digest)[:20]!r}, not this study's {check.digest!r} "
+                "(settings changed since); it is redone")
+    return None
+
+
 def check_record(unit: Unit, record: Any, space: Any = None) -> Optional[str]:
     """Why ``record`` is not a valid file of ``unit`` (one line), or ``None`` if it is.
 
-    ``space`` (a :class:`~xnas.nas.spaces.SearchSpace`) also checks that a search
-    unit's genotype is the space's own canonical text (never a file name).
+    ``space`` (a :class:`~xnas.nas.spaces.SearchSpace`, or a :class:`UnitCheck`
+    holding it) also checks that a search unit's genotype is the space's own
+    canonical text (never a file name); a :class:`UnitCheck` with a digest also
+    refuses units made under another config.
     """
+    check = space if isinstance(space, UnitCheck) else UnitCheck(space)
+    space = check.space
     if not isinstance(record, dict):
         return f"holds a JSON {type(record).__name__}, not an object"
     if record.get("unit") != unit.id:
         return f"names unit {record.get('unit')!r}, not {unit.id!r}"
+    if record.get("method") != unit.method:
+        return f"names method {str(record.get('method'))[:40]!r}, not its folder's {unit.method!r}"
+    stamp = _stamp_problem(record, check)
+    if stamp:
+        return stamp
     if unit.kind == "search":
         text = record.get("genotype")
         if not isinstance(text, str) or not text or len(text) > 4096:
@@ -155,6 +228,7 @@ def check_record(unit: Unit, record: Any, space: Any = None) -> Optional[str]:
 def unit_problem(out: str, unit: Unit, space: Any = None) -> tuple[Optional[dict[str, Any]], Optional[str]]:
     """``(record, None)`` if the unit is done and its file is valid, else ``(None, why)``.
 
+    ``space`` is a space or a :class:`UnitCheck` (:func:`unit_check`), as for :func:`check_record`.
     ``why`` is ``None`` when the file does not exist (the unit is simply not done).
     Only regular files of at most :data:`MAX_UNIT_BYTES` are read (never a FIFO or a
     device), and nesting too deep for Python's decoder is refused.
@@ -182,9 +256,9 @@ def read_unit(out: str, unit: Unit, space: Any = None) -> Optional[dict[str, Any
     return unit_problem(out, unit, space)[0]
 
 
-def write_unit(out: str, unit: Unit, record: dict[str, Any]) -> None:
-    """Write the unit's record atomically (the unit is then done)."""
+def write_unit(out: str, unit: Unit, record: dict[str, Any], cfg: StudyConfig) -> None:
+    """Write the unit's record, stamped with ``cfg``'s digest and the code version, atomically (the unit is then done)."""
     from xnas.nas.study.backend import write_text_atomic
 
-    text = json.dumps({"unit": unit.id, **record}, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    text = json.dumps({"unit": unit.id, **record, **unit_stamp(cfg)}, indent=2, sort_keys=True, allow_nan=False) + "\n"
     write_text_atomic(unit_path(out, unit), text)
