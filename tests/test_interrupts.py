@@ -68,3 +68,31 @@ def test_ctrl_c_in_a_study_says_what_was_kept(tmp_path, monkeypatch):
     res = CliRunner().invoke(main, ["study", *ARGS, "--no-progress", "--out", out])
     assert res.exit_code == 130, res.output
     assert res.output.strip() == f"aborted: 1/2 units kept in {out}; rerun with --resume to continue"
+
+
+def test_interrupt_with_jobs_stops_the_queued_units(tmp_path, monkeypatch):
+    """SIGINT to the main process alone (kill -INT) used to wait for every queued unit; now they are stopped."""
+    pytest.importorskip("torch")
+    import contextlib
+
+    from xnas.nas.study import report
+    from xnas.nas.study.config import make_config
+    from xnas.nas.study.runner import StudyInterrupted, pending_units, run_study
+
+    @contextlib.contextmanager
+    def interrupting(enabled, total, title):
+        def done(unit_id):
+            raise KeyboardInterrupt
+
+        yield done
+
+    monkeypatch.setattr(report, "progress_bar", interrupting)
+    # six searches are queued at once (their trainings wait on them); the first to finish interrupts
+    cfg = make_config("digits", "nb201", ("xnas",), seeds=6, trainings=1, search_limit=64,
+                      train_limit=64, search_epochs=1, train_epochs=1, search_channels=2, train_channels=2,
+                      search_batch=16, train_batch=16)
+    out = str(tmp_path / "s")
+    with pytest.raises(StudyInterrupted, match=r"units kept in .*rerun with --resume"):
+        run_study(cfg, out, jobs=2, progress=False)
+    searches_left = [u for u in pending_units(cfg, out) if u.kind == "search"]
+    assert len(searches_left) >= 3  # the queued searches did not run after the interrupt

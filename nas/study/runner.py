@@ -167,19 +167,34 @@ def _run_pool(todo: list[Unit], cfg: StudyConfig, out: str, jobs: int, advance: 
     cfg_dict = cfg.to_dict()
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_set_threads) as pool:
         running = {pool.submit(_worker, u, cfg_dict, out): u for u in ready}
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in done:
-                unit = running.pop(fut)
-                try:
-                    fut.result()
-                except BaseException:
-                    for other in running:
-                        other.cancel()
-                    raise
-                advance(unit.id)
-                for follower in waiting.pop(unit, []):
-                    running[pool.submit(_worker, follower, cfg_dict, out)] = follower
+        try:
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    unit = running.pop(fut)
+                    try:
+                        fut.result()
+                    except BaseException:
+                        for other in running:
+                            other.cancel()
+                        raise
+                    advance(unit.id)
+                    for follower in waiting.pop(unit, []):
+                        running[pool.submit(_worker, follower, cfg_dict, out)] = follower
+        except KeyboardInterrupt:
+            _stop_pool(pool, running)
+            raise
+
+
+def _stop_pool(pool: Any, running: dict) -> None:
+    # SIGINT to this process alone (kill -INT, a scheduler) left the workers running every
+    # queued unit before the pool could close; stop them now: a unit file is written
+    # atomically, so a stopped unit leaves nothing that counts as done
+    for fut in running:
+        fut.cancel()
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_study(cfg: StudyConfig, out: str, resume: bool = False, jobs: int = 1, shard: tuple[int, int] = (0, 1),
