@@ -52,7 +52,7 @@ def numpy_baseline(R, eta, L=1.0, zeta=1.0):
 
 def forecasters(N, Tf=400_000, seeds=8):
     """Item 6: each literature forecaster end to end on the adversarial environment, against xnas,
-    one thread: a lone run, and ``seeds`` runs side by side in lanes (xnas.pea.lanes), the way a
+    one thread: a lone run, and ``seeds`` runs side by side in lanes (xnas.pea.kernels.lanes), the way a
     Monte Carlo study runs them; T rounds per seed either way (Squint's first rounds take its careful
     evidence, so a shorter run per seed would be dearer per round)."""
     numba.set_num_threads(1)

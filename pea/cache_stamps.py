@@ -3,7 +3,7 @@
 numba keys a cached kernel on the contents of its own source file only, while
 a compiled kernel carries the code of the kernels it calls from other modules
 (inlined, mostly).  Editing ``lanes.py`` would leave the cached kernels of
-``expert_kernels.py`` and ``kernels.py`` in use, and they would run the old
+``expert_kernels.py`` and ``run.py`` in use, and they would run the old
 code.  :func:`install` therefore registers cache locators that stamp a kernel
 module with the contents of its own file and of every module it calls
 (``_CALLEES``), ahead of numba's own locators.
@@ -21,22 +21,22 @@ import functools
 import hashlib
 import os
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels")
 
 # Which kernel module calls kernels of which others; a test derives the
 # imports from the sources and fails when one is missing here.
 _CALLEES = (
-    ("env_kernels.py", ("rng.py",)),
+    ("env.py", ("rng.py",)),
     ("squint_evidence.py", ("vecmath.py",)),
     ("lanes.py", ("vecmath.py",)),
-    ("squint_lanes.py", ("vecmath.py", "squint_evidence.py", "lanes.py")),
-    ("expert_kernels.py", ("vecmath.py", "squint_evidence.py", "lanes.py", "squint_lanes.py")),
-    ("expert_segments.py", ("vecmath.py", "squint_evidence.py", "lanes.py", "squint_lanes.py",
+    ("squint.py", ("vecmath.py", "squint_evidence.py", "lanes.py")),
+    ("expert_kernels.py", ("vecmath.py", "squint_evidence.py", "lanes.py", "squint.py")),
+    ("expert_segments.py", ("vecmath.py", "squint_evidence.py", "lanes.py", "squint.py",
                             "expert_kernels.py")),
-    ("expert_run.py", ("rng.py", "env_kernels.py", "vecmath.py", "squint_evidence.py", "lanes.py",
-                       "squint_lanes.py", "expert_kernels.py", "expert_segments.py", "shifting.py")),
-    ("kernels.py", ("rng.py", "env_kernels.py", "eg_kernels.py", "vecmath.py", "squint_evidence.py",
-                    "lanes.py", "squint_lanes.py", "expert_kernels.py", "expert_segments.py", "expert_run.py",
+    ("lane_run.py", ("rng.py", "env.py", "vecmath.py", "squint_evidence.py", "lanes.py",
+                       "squint.py", "expert_kernels.py", "expert_segments.py", "shifting.py")),
+    ("run.py", ("rng.py", "env.py", "eg.py", "vecmath.py", "squint_evidence.py",
+                    "lanes.py", "squint.py", "expert_kernels.py", "expert_segments.py", "lane_run.py",
                     "shifting.py")),
 )
 

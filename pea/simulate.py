@@ -1,7 +1,7 @@
 """Run forecasters against environments and account for regret and wipeout.
 
 :func:`simulate` validates its input, calls the numba kernels of
-:mod:`xnas.pea.kernels` (one run per seed, spread over threads) and returns a
+:mod:`xnas.pea.kernels.run` (one run per seed, spread over threads) and returns a
 frozen :class:`SimulationResult`.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numba
 import numpy as np
 
-from xnas.pea import kernels as K
+from xnas.pea.kernels import run as K
 from xnas.pea.environments import get_environment
 from xnas.pea.forecasters import get_forecaster
 from xnas.pea.result import TIE_RTOL, SimulationResult  # noqa: F401  (re-exported)
@@ -148,7 +148,7 @@ def simulate(
         Number of log-spaced rounds at which trajectories are kept.
     shifts : int, optional
         Also measure the shifting regret against the best sequence of experts
-        with at most ``shifts`` switches (:mod:`xnas.pea.shifting`).
+        with at most ``shifts`` switches (:mod:`xnas.pea.kernels.shifting`).
 
     Returns
     -------
@@ -283,7 +283,7 @@ def _forecaster_vector(eta, L, zeta, fparams, shifts):
     return fp
 
 
-# Most seeds one thread plays side by side (the literature's forecasters, see xnas.pea.lanes).
+# Most seeds one thread plays side by side (the literature's forecasters, see xnas.pea.kernels.lanes).
 MAX_LANES = 8
 # Most bytes of reward blocks the lanes of one thread hold (two copies of BLOCK rounds a lane):
 # lanes pay off with few experts, where one run's chain of dependent steps is short of work.

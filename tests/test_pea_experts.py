@@ -12,8 +12,8 @@ import pytest
 from pea_reference_experts import best_switching_reward as best_switching_reward_ref
 from pea_reference_experts import run_expert_reference, squint_log_evidence_quad
 from xnas.pea import simulate
-from xnas.pea.squint_evidence import squint_log_evidence
-from xnas.pea.shifting import best_switching_reward
+from xnas.pea.kernels.squint_evidence import squint_log_evidence
+from xnas.pea.kernels.shifting import best_switching_reward
 
 NEW = ("adahedge", "squint", "boa", "mlpoly", "fixed-share", "hedge-anytime")
 
@@ -253,7 +253,7 @@ def test_same_seed_same_bits_whatever_the_threads_and_samples(name):
 @pytest.mark.parametrize("env,extra", [("adversarial", {}), ("stochastic", {}), ("switching", {}),
                                        ("late-bloomer", {}), ("replay", {"eta": 60.0})])
 def test_a_seed_gives_the_same_bits_in_any_lane(name, env, extra, monkeypatch):
-    # the seeds of a run share a thread in lanes (xnas.pea.lanes): a lane must
+    # the seeds of a run share a thread in lanes (xnas.pea.kernels.lanes): a lane must
     # compute exactly what its seed computes alone, whichever lane it has and
     # however many share it; 7 experts also take the reductions' remainders
     import importlib
@@ -295,7 +295,7 @@ def test_erfcx_matches_scipy_from_0_to_1e6():
     [0, 1e6] (dense near 0, around K = 3.75 and at the old asymptotic switch 26)."""
     from scipy.special import erfcx
 
-    from xnas.pea.squint_evidence import _ERFCX_C, _ERFCX_K, _erfcx
+    from xnas.pea.kernels.squint_evidence import _ERFCX_C, _ERFCX_K, _erfcx
 
     x = np.concatenate([
         [0.0, 5e-324, 1e-300, 1e-8, _ERFCX_K, 26.0, np.nextafter(26.0, 0.0), 1e6],
@@ -317,8 +317,8 @@ def test_erfcx_matches_scipy_from_0_to_1e6():
 def _kernel_log_evidence(R, V):
     """``ln E`` at each ``(R, V)`` the way the lanes take it: the parts, the
     second look (tails, careful form), the log-weights from the factors (prior 1)."""
-    from xnas.pea.lanes import WD_ROWS
-    from xnas.pea.squint_lanes import _squint_log_weights, _squint_start
+    from xnas.pea.kernels.lanes import WD_ROWS
+    from xnas.pea.kernels.squint import _squint_log_weights, _squint_start
 
     R = np.atleast_1d(np.asarray(R, float))
     st = np.zeros((4, R.size))
@@ -332,7 +332,7 @@ def _kernel_log_evidence(R, V):
 
 
 def _kind(R, V):
-    from xnas.pea.squint_evidence import squint_evidence_parts
+    from xnas.pea.kernels.squint_evidence import squint_evidence_parts
 
     return squint_evidence_parts(R, V)[3]
 
@@ -341,7 +341,7 @@ def _kind(R, V):
                                  (0.0, 600.0), (200.0, 1e3), (-1e4, 1e5), (5e5, 2e6), (-2e3, 1e7)])
 def test_squint_fast_evidence_matches_quadrature(R, V):
     """The branch-free evidence of the vectorised loop, on its domain."""
-    from xnas.pea.squint_evidence import KIND_FAST
+    from xnas.pea.kernels.squint_evidence import KIND_FAST
 
     assert _kind(R, V) == KIND_FAST
     want = squint_log_evidence_quad(R, V)
@@ -350,7 +350,7 @@ def test_squint_fast_evidence_matches_quadrature(R, V):
 
 
 def test_squint_fast_evidence_agrees_with_the_closed_form_on_random_points():
-    from xnas.pea.squint_evidence import KIND_CAREFUL, KIND_FAST, KIND_TAIL
+    from xnas.pea.kernels.squint_evidence import KIND_CAREFUL, KIND_FAST, KIND_TAIL
 
     rng = np.random.default_rng(0)
     V = 10.0 ** rng.uniform(-2.0, 9.0, 20000)
@@ -367,7 +367,7 @@ def test_squint_fast_evidence_agrees_with_the_closed_form_on_random_points():
 
 def test_squint_series_in_the_monomial_basis_are_the_chebyshev_ones():
     """Estrin's scheme runs on the monomial forms of the two Chebyshev series."""
-    from xnas.pea.squint_evidence import _ERFCX_C, _ERFCX_M, _G_C, _G_M, _poly24
+    from xnas.pea.kernels.squint_evidence import _ERFCX_C, _ERFCX_M, _G_C, _G_M, _poly24
 
     t = np.concatenate([np.linspace(-1.0, 1.0, 4001), [-1.0, 1.0, 0.0, 1e-300]])
     for c, m in ((_G_C, _G_M), (_ERFCX_C, _ERFCX_M)):
@@ -376,7 +376,7 @@ def test_squint_series_in_the_monomial_basis_are_the_chebyshev_ones():
 
 
 def test_squint_evidence_kinds():
-    from xnas.pea.squint_evidence import KIND_CAREFUL, KIND_FAST, KIND_TAIL, squint_evidence_parts
+    from xnas.pea.kernels.squint_evidence import KIND_CAREFUL, KIND_FAST, KIND_TAIL, squint_evidence_parts
 
     def kind(R, V):
         return squint_evidence_parts(R, V)[3]
@@ -397,7 +397,7 @@ def test_squint_evidence_kinds():
 def test_squint_evidence_less_its_tail_matches_quadrature(R, V):
     """Squint's leaders: Hedge-like weight on one expert keeps its regrets small,
     so the integral beyond eta = 1/2 counts, and the parts lose it again."""
-    from xnas.pea.squint_evidence import KIND_TAIL
+    from xnas.pea.kernels.squint_evidence import KIND_TAIL
 
     assert _kind(R, V) == KIND_TAIL
     want = squint_log_evidence_quad(R, V)
@@ -414,8 +414,8 @@ def test_squint_factored_mixture_is_the_softmax_of_its_log_weights(points, G):
     """The lanes play ``w = pi e^{-m} f1 + e^{A - m} f2``; normalised, that must
     be the softmax of ``ln pi + ln E`` (E from the careful closed form), in every
     lane and for every kind of point; so must the log-weights written from the factors."""
-    from xnas.pea.lanes import LN_RBAR, LN_ROWS, LN_S, WD_PI, WD_PRIOR, WD_ROWS, WD_W
-    from xnas.pea.squint_lanes import _squint_log_weights, _squint_mix, _squint_start
+    from xnas.pea.kernels.lanes import LN_RBAR, LN_ROWS, LN_S, WD_PI, WD_PRIOR, WD_ROWS, WD_W
+    from xnas.pea.kernels.squint import _squint_log_weights, _squint_mix, _squint_start
 
     n = len(points)
     rng = np.random.default_rng(5)
@@ -447,7 +447,7 @@ def test_squint_factored_mixture_is_the_softmax_of_its_log_weights(points, G):
 def _squint_plain(R, prior):
     """Squint round by round over the careful closed form: the final mixture
     and the kinds of point met on the way (every 97th round)."""
-    from xnas.pea.squint_evidence import squint_evidence_parts
+    from xnas.pea.kernels.squint_evidence import squint_evidence_parts
 
     T, N = R.shape
     reg = np.zeros(N)
@@ -471,7 +471,7 @@ def test_squint_long_run_matches_the_closed_form_round_by_round():
     """20,000 rounds of +-1 rewards: the leaders' evidence needs its tail, the
     others' the fast path; the lanes' factored rounds (three lanes of the same
     stream) must agree with a plain loop over the careful closed form."""
-    from xnas.pea.squint_evidence import KIND_FAST, KIND_TAIL
+    from xnas.pea.kernels.squint_evidence import KIND_FAST, KIND_TAIL
 
     T, N = 20_000, 4
     R = np.random.default_rng(11).choice([-1.0, 1.0], size=(T, N))
@@ -502,8 +502,8 @@ def test_squint_tiny_prior_leader_far_past_its_tail():
 def test_adversarial_rewards_in_lanes_are_each_seeds_own(n, G):
     """The lanes draw their +-L rewards straight into their columns; each lane
     must get exactly the block its seed draws alone (70 experts: two words a round)."""
-    from xnas.pea.env_kernels import BLOCK, _adversarial_block, _adversarial_lanes
-    from xnas.pea.rng import _seed_state
+    from xnas.pea.kernels.env import BLOCK, _adversarial_block, _adversarial_lanes
+    from xnas.pea.kernels.rng import _seed_state
 
     state = np.empty((G, 1), np.uint64)
     for g in range(G):

@@ -10,7 +10,7 @@ import pytest
 
 from pea_reference import run_reference
 from xnas.pea import FORECASTERS, ENVIRONMENTS, simulate, trace_xnas
-from xnas.pea import kernels as K
+from xnas.pea.kernels import run as K
 from xnas.pea.rule import xnas_update
 
 
@@ -188,7 +188,9 @@ def test_paired_general_segment_is_bit_identical_to_single_rounds(n, j0, j1):
 def test_every_kernel_module_is_cached_under_its_callees_contents_too():
     # numba stamps a cached kernel with its own file's contents only; an edit
     # to lanes.py then left stale expert_kernels code running (seen three times)
-    from xnas.pea import cache_stamps, expert_kernels, expert_run, lanes
+    from xnas.pea import cache_stamps
+    from xnas.pea.kernels import expert_kernels, lanes
+    from xnas.pea.kernels import lane_run as expert_run
 
     for module, kernel in ((expert_kernels, expert_kernels._expert_init), (expert_run, expert_run._run_expert_lanes),
                            (lanes, lanes._mix_lanes), (K, K._run_many)):
@@ -208,8 +210,8 @@ def test_a_callee_edit_changes_its_callers_stamps_only(tmp_path):
         fh.write("# an edit\n")
     after = {f: cache_stamps.source_stamp(f, str(tmp_path)) for f, _ in cache_stamps._CALLEES}
     changed = {f for f in before if before[f] != after[f]}
-    assert changed == {"lanes.py", "squint_lanes.py", "expert_kernels.py", "expert_segments.py", "expert_run.py",
-                       "kernels.py"}
+    assert changed == {"lanes.py", "squint.py", "expert_kernels.py", "expert_segments.py", "lane_run.py",
+                       "run.py"}
 
 
 def test_the_cache_stamp_table_lists_every_kernel_import():

@@ -1,4 +1,4 @@
-"""Squint's steps (Koolen and van Erven 2015), in lanes (:mod:`xnas.pea.lanes`).
+"""Squint's steps (Koolen and van Erven 2015), in lanes (:mod:`xnas.pea.kernels.lanes`).
 
 Squint weighs expert ``k`` by ``pi_k E_k``, its prior times its evidence, and
 :func:`xnas.pea.squint_evidence.squint_evidence_parts` writes the evidence as
@@ -27,10 +27,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from xnas.pea.lanes import (LN_M, LN_RBAR, LN_X, WD_B, WD_F1, WD_F2, WD_PACK_R, WD_PACK_V, WD_PI, WD_PRIOR,
+from xnas.pea.kernels.lanes import (LN_M, LN_RBAR, LN_X, WD_B, WD_F1, WD_F2, WD_PACK_R, WD_PACK_V, WD_PI, WD_PRIOR,
                             WD_W, WD_X, _lane_max, _play_mixture, _spread)
-from xnas.pea.squint_evidence import KIND_CAREFUL, KIND_FAST, squint_evidence_parts, squint_log_evidence, squint_tail
-from xnas.pea.vecmath import _exp_v, _log_v, _max4
+from xnas.pea.kernels.squint_evidence import KIND_CAREFUL, KIND_FAST, squint_evidence_parts, squint_log_evidence, squint_tail
+from xnas.pea.kernels.vecmath import _exp_v, _log_v, _max4
 
 # doubles in the widest vector register (AVX-512); more only pads a few tails
 _VECTOR = 8

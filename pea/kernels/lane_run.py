@@ -1,10 +1,10 @@
 """The run loop of the expert-advice forecasters: several seeds in lanes, one thread.
 
 :func:`_run_expert_lanes` plays the seeds it is given side by side
-(:mod:`xnas.pea.lanes`) against any environment but the convex one, whose
+(:mod:`xnas.pea.kernels.lanes`) against any environment but the convex one, whose
 rewards depend on each run's mixture (those runs go round by round through
-:func:`xnas.pea.kernels._run_one`).  Each lane draws its environment from its
-own seed's stream in the order :func:`xnas.pea.kernels._run_one` would, so a
+:func:`xnas.pea.kernels.run._run_one`).  Each lane draws its environment from its
+own seed's stream in the order :func:`xnas.pea.kernels.run._run_one` would, so a
 seed meets the same rewards whichever forecaster plays it.
 """
 
@@ -13,16 +13,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from xnas.pea.env_kernels import (BLOCK, ENV_ADVERSARIAL, ENV_REPLAY, ENV_SWITCHING, _adversarial_lanes, _env_rewards,
+from xnas.pea.kernels.env import (BLOCK, ENV_ADVERSARIAL, ENV_REPLAY, ENV_SWITCHING, _adversarial_lanes, _env_rewards,
                                   _env_setup)
-from xnas.pea.expert_kernels import SC_SIZE, ST_ROWS, _expert_init
-from xnas.pea.expert_segments import _expert_segment
-from xnas.pea.lanes import LN_FC, LN_ROWS, WD_ROWS
-from xnas.pea.rng import _seed_state
-from xnas.pea.shifting import _shift_best, _shift_block, _shift_init
-from xnas.pea.vecmath import _softmax_v
+from xnas.pea.kernels.expert_kernels import SC_SIZE, ST_ROWS, _expert_init
+from xnas.pea.kernels.expert_segments import _expert_segment
+from xnas.pea.kernels.lanes import LN_FC, LN_ROWS, WD_ROWS
+from xnas.pea.kernels.rng import _seed_state
+from xnas.pea.kernels.shifting import _shift_best, _shift_block, _shift_init
+from xnas.pea.kernels.vecmath import _softmax_v
 
-# Layout of the per-run scalar outputs, of both run loops (xnas.pea.kernels imports it).
+# Layout of the per-run scalar outputs, of both run loops (xnas.pea.kernels.run imports it).
 OUT_FC_REWARD = 0  # sum_t u_{t-1} . R_t (raw rewards)
 OUT_FC_LOSS = 1  # forecaster's cumulative true loss (convex) or linear loss
 OUT_LOG_GAMMA = 2  # ln gamma_T
@@ -83,7 +83,7 @@ def _run_expert_lanes(fc_id, eta, L, alpha, shifts, env_id, ep, replay, logw0, T
                       scal, exp_reward, exp_loss, wipe_round, final_u,
                       traj_regret, traj_true_regret, traj_alive, traj_lgamma, traj_u):
     """Play ``T`` rounds of expert forecaster ``fc_id`` for every seed of ``seeds``
-    at once, one lane each; outputs as :func:`xnas.pea.kernels._run_one`'s,
+    at once, one lane each; outputs as :func:`xnas.pea.kernels.run._run_one`'s,
     with a leading axis over the seeds.  There is no wipeout: ``ln gamma`` is
     0, no expert is wiped and the alive count is the prior's support.
     """

@@ -1,8 +1,8 @@
 """The expert forecasters' loops over the rounds between two events, in lanes.
 
 Mix (:func:`xnas.pea.lanes._mix_lanes`), account, step
-(:mod:`xnas.pea.expert_kernels`), round after round, for ``G`` lanes of
-rewards ``R`` (shape ``(rounds, n G)``); :mod:`xnas.pea.expert_run` calls
+(:mod:`xnas.pea.kernels.expert_kernels`), round after round, for ``G`` lanes of
+rewards ``R`` (shape ``(rounds, n G)``); :mod:`xnas.pea.kernels.lane_run` calls
 :func:`_expert_segment` between the events of a run (sampled rounds, the end
 of a block of rewards).
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from numba import njit
 
-from xnas.pea.expert_kernels import (_FAST, _IR_INLINE, FC_ADAHEDGE, FC_BOA, FC_FIXED_SHARE,
+from xnas.pea.kernels.expert_kernels import (_FAST, _IR_INLINE, FC_ADAHEDGE, FC_BOA, FC_FIXED_SHARE,
                                      FC_HEDGE_ANYTIME, FC_MLPOLY, _adahedge_step,
                                      _fixed_share_step, _hedge_step, _rho_step)
-from xnas.pea.lanes import LN_FC, LN_RBAR, LN_S, _lane_dot, _lane_sum, _mix_lanes
-from xnas.pea.squint_lanes import _squint_log_weights, _squint_mix, _squint_start, _squint_update
+from xnas.pea.kernels.lanes import LN_FC, LN_RBAR, LN_S, _lane_dot, _lane_sum, _mix_lanes
+from xnas.pea.kernels.squint import _squint_log_weights, _squint_mix, _squint_start, _squint_update
 
 # One segment loop per forecaster: a loop that inlines every forecaster's step
 # runs short of registers and reloads its constants every round (2x slower).
@@ -80,7 +80,7 @@ def _segment_adahedge(R, j0, j1, G, a, S, sc, wd, ln):
 
 @njit(**_FAST)
 def _rounds_squint(R, j0, j1, L, G, a, S, st, wd, ln):
-    # factored weights within the segment (xnas.pea.squint_lanes), log-weights at its end
+    # factored weights within the segment (xnas.pea.kernels.squint), log-weights at its end
     inv = 1.0 / (2.0 * L)
     _squint_start(st, wd)
     for j in range(j0, j1):

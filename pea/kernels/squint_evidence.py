@@ -4,7 +4,7 @@
 
 * :func:`squint_evidence_parts` and :func:`squint_tail`: ``E = f1 + e^{p2} (f2
   - tail)`` from one series, branch-free, for the vectorised loops of
-  :mod:`xnas.pea.squint_lanes` (every expert, every round);
+  :mod:`xnas.pea.kernels.squint` (every expert, every round);
 * :func:`squint_log_evidence`: ``ln E`` in closed form with the exponentially
   scaled complementary error function, or by Gauss-Legendre quadrature where
   the closed form cancels; for the points the parts do not cover.
@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
-from xnas.pea.vecmath import _exp_v
+from xnas.pea.kernels.vecmath import _exp_v
 
 # Below this cumulative squared regret the closed form of Squint's evidence
 # cancels badly; a 24-point Gauss-Legendre rule on [0, 1/2] is exact there

@@ -7,8 +7,8 @@ The registry entries in :mod:`xnas.pea.forecasters` document each update and
 its guarantee; tests hold every kernel to an independent NumPy reference.
 
 Every kernel here works on ``G`` runs at once, laid out as in
-:mod:`xnas.pea.lanes` (entry ``k = i G + g`` of a per-expert array is expert
-``i`` of lane ``g``); :mod:`xnas.pea.expert_run` plays the seeds of a Monte
+:mod:`xnas.pea.kernels.lanes` (entry ``k = i G + g`` of a per-expert array is expert
+``i`` of lane ``g``); :mod:`xnas.pea.kernels.lane_run` plays the seeds of a Monte
 Carlo run in lanes, and the convex environment, whose rewards depend on the
 mixture, calls :func:`_expert_step` round by round with one lane.  Per-expert
 state: ``st`` (``ST_ROWS`` rows of ``n G``); per-lane state: ``sc``
@@ -21,12 +21,12 @@ map, so the instantaneous regret of expert ``k`` in loss units is
 for unit-range losses becomes ``eta / (2 L)`` on rewards.
 
 Speed: the per-expert loops use the branch-free exp/log of
-:mod:`xnas.pea.vecmath`, so they vectorise across experts and lanes; the rare
+:mod:`xnas.pea.kernels.vecmath`, so they vectorise across experts and lanes; the rare
 cases that need a branch (AdaHedge before its first mixability gap, a
 Fixed-share weight below 1e-300) are redone lane by lane after the vectorised
 loop.  The loops over the rounds
-between two events are in :mod:`xnas.pea.expert_segments`; Squint's steps are
-in :mod:`xnas.pea.squint_lanes`.
+between two events are in :mod:`xnas.pea.kernels.expert_segments`; Squint's steps are
+in :mod:`xnas.pea.kernels.squint`.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ import math
 import numpy as np
 from numba import njit
 
-from xnas.pea.lanes import (LN_M, LN_RBAR, LN_S, LN_X, WD_B, WD_PI, WD_PRIOR, WD_W, WD_X, _lane_max, _lane_sum,
+from xnas.pea.kernels.lanes import (LN_M, LN_RBAR, LN_S, LN_X, WD_B, WD_PI, WD_PRIOR, WD_W, WD_X, _lane_max, _lane_sum,
                             _spread)
-from xnas.pea.squint_lanes import _squint_step
-from xnas.pea.vecmath import _exp_v, _log1p_v, _log_v, _max4, _sum4
+from xnas.pea.kernels.squint import _squint_step
+from xnas.pea.kernels.vecmath import _exp_v, _log1p_v, _log_v, _max4, _sum4
 
 # Forecaster ids, continuing those of xnas.pea.kernels.
 FC_ADAHEDGE = 7

@@ -4,17 +4,17 @@ Kernels take arrays and scalars only; the public API in :mod:`xnas.pea.simulate`
 validates input and calls them.  Leaf kernels are compiled with ``cache=True``.
 The kernels live in modules by concern:
 
-* :mod:`xnas.pea.rng`: the splitmix64 stream of each run;
-* :mod:`xnas.pea.env_kernels`: the synthetic environments;
-* :mod:`xnas.pea.eg_kernels`: the exponentiated step of ``xnas`` and ``eg``;
-* :mod:`xnas.pea.expert_kernels`: the steps of AdaHedge, Squint, BOA, ML-Poly,
+* :mod:`xnas.pea.kernels.rng`: the splitmix64 stream of each run;
+* :mod:`xnas.pea.kernels.env`: the synthetic environments;
+* :mod:`xnas.pea.kernels.eg`: the exponentiated step of ``xnas`` and ``eg``;
+* :mod:`xnas.pea.kernels.expert_kernels`: the steps of AdaHedge, Squint, BOA, ML-Poly,
   Fixed-share and anytime Hedge, for several seeds side by side
-  (:mod:`xnas.pea.lanes`); :mod:`xnas.pea.expert_segments` loops them over the
-  rounds between two events and :mod:`xnas.pea.expert_run` runs them;
-* :mod:`xnas.pea.vecmath`: the vectorisable exp/log those forecasters use;
-* :mod:`xnas.pea.squint_evidence`: Squint's evidence (branch-free parts and the closed form);
-* :mod:`xnas.pea.squint_lanes`: Squint's steps, its mixture played from factored weights;
-* :mod:`xnas.pea.shifting`: the shifting-regret dynamic programme;
+  (:mod:`xnas.pea.kernels.lanes`); :mod:`xnas.pea.kernels.expert_segments` loops them over the
+  rounds between two events and :mod:`xnas.pea.kernels.lane_run` runs them;
+* :mod:`xnas.pea.kernels.vecmath`: the vectorisable exp/log those forecasters use;
+* :mod:`xnas.pea.kernels.squint_evidence`: Squint's evidence (branch-free parts and the closed form);
+* :mod:`xnas.pea.kernels.squint`: Squint's steps, its mixture played from factored weights;
+* :mod:`xnas.pea.kernels.shifting`: the shifting-regret dynamic programme;
 * this module: the run loop (:func:`_run_one`, :func:`_run_many`), the
   mixtures of the other forecasters and the wipeout.
 
@@ -37,19 +37,19 @@ import types
 import numpy as np
 from numba import njit, prange
 
-from xnas.pea.eg_kernels import (_eg_segment, _eg_segment_pm, _eg_step, _logsumexp, _max,  # noqa: F401
+from xnas.pea.kernels.eg import (_eg_segment, _eg_segment_pm, _eg_step, _logsumexp, _max,  # noqa: F401
                                  _weights_from_logits, exp_small)
-from xnas.pea.env_kernels import (BLOCK, ENV_ADVERSARIAL, ENV_CONVEX, ENV_LATE_BLOOMER,  # noqa: F401
+from xnas.pea.kernels.env import (BLOCK, ENV_ADVERSARIAL, ENV_CONVEX, ENV_LATE_BLOOMER,  # noqa: F401
                                   ENV_REPLAY, ENV_STOCHASTIC, ENV_SWITCHING, _adversarial_block,
                                   _env_rewards, _env_setup)
-from xnas.pea.expert_kernels import (FC_ADAHEDGE, FC_BOA, FC_FIXED_SHARE, FC_HEDGE_ANYTIME,  # noqa: F401
+from xnas.pea.kernels.expert_kernels import (FC_ADAHEDGE, FC_BOA, FC_FIXED_SHARE, FC_HEDGE_ANYTIME,  # noqa: F401
                                      FC_MLPOLY, FC_SQUINT, SC_SIZE, ST_ROWS, _expert_init, _expert_step)
-from xnas.pea.expert_run import (OUT_ALIVE, OUT_FC_LOSS, OUT_FC_REWARD, OUT_LOG_GAMMA, OUT_SHIFT,  # noqa: F401
+from xnas.pea.kernels.lane_run import (OUT_ALIVE, OUT_FC_LOSS, OUT_FC_REWARD, OUT_LOG_GAMMA, OUT_SHIFT,  # noqa: F401
                                  OUT_SIZE, _run_expert_lanes)
-from xnas.pea.lanes import LN_RBAR, LN_ROWS, LN_S, WD_ROWS, WD_W
-from xnas.pea.vecmath import _exp_shifted, _softmax_v
-from xnas.pea.rng import _seed_state
-from xnas.pea.shifting import _shift_best, _shift_block, _shift_init, _shift_round
+from xnas.pea.kernels.lanes import LN_RBAR, LN_ROWS, LN_S, WD_ROWS, WD_W
+from xnas.pea.kernels.vecmath import _exp_shifted, _softmax_v
+from xnas.pea.kernels.rng import _seed_state
+from xnas.pea.kernels.shifting import _shift_best, _shift_block, _shift_init, _shift_round
 
 
 
@@ -225,7 +225,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     yvec = np.zeros(dd)
     pvec = np.zeros(dd)
     buf = np.zeros((BLOCK, n))
-    # the literature's forecasters keep their state as one lane (see xnas.pea.lanes)
+    # the literature's forecasters keep their state as one lane (see xnas.pea.kernels.lanes)
     st = np.zeros((ST_ROWS, n))
     sc = np.zeros((SC_SIZE, 1))
     work = np.zeros((WD_ROWS, n))
@@ -342,7 +342,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                         for i in range(n):
                             a[i] -= eta * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + eps)
                 elif is_expert:
-                    # _run_many plays the other environments in lanes (xnas.pea.expert_run)
+                    # _run_many plays the other environments in lanes (xnas.pea.kernels.lane_run)
                     ln[LN_S, 0] = _exp_shifted(a, work[WD_W])
                     ln[LN_RBAR, 0] = rbar
                     if convex:
@@ -396,7 +396,7 @@ def _run_many(fc_id, fp, env_id, ep, replay, logw0, T, seeds, samples, d, lanes,
     """Independent runs, one per seed, spread over threads.
 
     The literature's forecasters (but on the convex environment) play up to
-    ``lanes`` seeds side by side in one thread (:mod:`xnas.pea.expert_run`).
+    ``lanes`` seeds side by side in one thread (:mod:`xnas.pea.kernels.lane_run`).
     Every run owns its random stream (seeded from its seed alone), and a lane
     computes exactly what a run on its own would, so a seed's result depends
     neither on the number of threads nor on ``lanes``.

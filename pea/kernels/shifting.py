@@ -12,7 +12,7 @@ and the answer is ``max_{j, i} B_T[j, i]``.  The inner maximum is taken once
 per layer, so a round costs ``O(N m)`` and a run ``O(T N m)`` time and
 ``O(N m)`` memory.  ``m = 0`` gives the usual best expert in hindsight;
 ``m >= T - 1`` allows every sequence.  The simulator updates the table inside
-its kernel (:mod:`xnas.pea.kernels`) as the rewards are drawn; the forecaster's
+its kernel (:mod:`xnas.pea.kernels.run`) as the rewards are drawn; the forecaster's
 shifting regret is ``max B_T - sum_t u_t . R_t``.
 """
 

@@ -22,15 +22,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from xnas.pea.vecmath import _dot4, _exp_v, _max4, _sum4
+from xnas.pea.kernels.vecmath import _dot4, _exp_v, _max4, _sum4
 
 # Rows of the per-expert workspace ``wd``.
-# (Squint uses WD_W, WD_B and WD_X for more: see xnas.pea.squint_lanes)
+# (Squint uses WD_W, WD_B and WD_X for more: see xnas.pea.kernels.squint)
 WD_W = 0  # the round's unnormalised mixture exp(a - max a)
 WD_B = 1  # a lane value spread over the lane's experts
 WD_PRIOR = 2  # the log prior, spread over the lanes
 WD_X = 3  # scratch
-WD_F1 = 4  # Squint's factored weights (xnas.pea.squint_lanes)
+WD_F1 = 4  # Squint's factored weights (xnas.pea.kernels.squint)
 WD_F2 = 5
 WD_PI = 6  # the prior, spread over the lanes
 WD_PACK_R = 7  # Squint's leaders' regrets and their squares, packed
