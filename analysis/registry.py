@@ -6,7 +6,7 @@ rows of its data table, a summary of headline numbers (with the setup as a
 ``caption`` and, where the figure illustrates a claim, ``claim`` and
 ``claim_holds``) and a ``draw`` function that renders the PNG.
 :func:`run_figure` writes the three files, each atomically with the runtime's
-writers (:mod:`xnas.nas.runtime_io`: a temporary file in the same folder, then
+writers (:mod:`xnas.runtime_io`: a temporary file in the same folder, then
 ``os.replace``), so an interrupted run never leaves a half-written file behind.
 
 Importing this module imports neither matplotlib nor torch: the figure modules
@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from xnas.nas.runtime_io import atomic_write, write_bytes_atomic  # torch-free: the runtime's atomic writers
+from xnas.runtime_io import atomic_write, write_bytes_atomic  # torch-free: the runtime's atomic writers
 
 __all__ = [
     "BuildOptions",

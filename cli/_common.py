@@ -65,8 +65,8 @@ def add_commands(group: click.Group, *modules: Any) -> None:
 
 
 def check_seed_option(seed: int, option: str = "--seed") -> int:
-    """The one seed rule of ``xnas-sim`` and ``xnas-nas`` (:func:`xnas.nas.limits.check_seed`), as an :class:`InputError`."""
-    from xnas.nas.limits import check_seed  # no torch
+    """The one seed rule of ``xnas-sim`` and ``xnas-nas`` (:func:`xnas.limits.check_seed`), as an :class:`InputError`."""
+    from xnas.limits import check_seed
 
     try:
         return check_seed(seed, option)

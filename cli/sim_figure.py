@@ -57,7 +57,7 @@ def figure(name, out_dir, list_only, quick, seeds, seed, nas, as_json):
             if reason:
                 raise InputError(f"figure {n}: {reason}")
     # torch-free: the runtime's output-folder check and progress display
-    from xnas.nas.runtime_io import Progress, SetupError, prepare_out_dir, removed_if_left_empty
+    from xnas.runtime_io import Progress, SetupError, prepare_out_dir, removed_if_left_empty
 
     summaries = {}
     with removed_if_left_empty(out_dir), Progress(True, len(names)) as progress:

@@ -50,7 +50,8 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from xnas.nas.limits import LimitError, check_hyperparameters
+from xnas.limits import LimitError
+from xnas.nas.limits import check_hyperparameters
 
 __all__ = [
     "Recipe",

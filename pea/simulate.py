@@ -306,7 +306,7 @@ def _lanes(n_seeds: int, n_experts: int, shifts: int) -> int:
 def _run_kernel(fc_id, fp, env_id, ep, rewards, log_u0, T, seed_arr, rounds, dim):
     """Allocate the outputs, run every seed, check finiteness; returns (outputs, seconds)."""
     S, N, Kn = seed_arr.size, log_u0.size, rounds.size
-    from xnas.nas.limits import check_memory  # no torch; the one memory check of both tools
+    from xnas.limits import check_memory  # the one memory check of both tools
 
     check_memory(8.0 * S * (K.OUT_SIZE + 5 * N + Kn * (4 + N)),
                  f"cannot allocate: {S} seeds x {N} experts x {Kn} sampled rounds", hint="lower the seeds")

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xnas.nas.runtime_io import Progress  # torch-free: the runtime's progress display
+from xnas.runtime_io import Progress  # torch-free: the runtime's progress display
 from xnas.pea.guarantees import check_guarantees
 from xnas.pea.rule import eta_star
 from xnas.pea.simulate import simulate

@@ -11,7 +11,7 @@ __all__ = ["progress_bar", "render_table", "plot_study"]
 @contextlib.contextmanager
 def progress_bar(enabled: bool, total: int, title: str) -> Iterator[Callable[[], None]]:
     """The runtime's progress bar on stderr over ``total`` units; yields the function that advances it."""
-    from xnas.nas.runtime_io import Progress
+    from xnas.runtime_io import Progress
 
     with Progress(enabled and total > 0, total) as bar:
         bar.describe(f"{title}: units")
