@@ -1,4 +1,4 @@
-"""Limits both tools share, checked before any work starts: the seed rule and the memory check.
+"""Limits both tools share, checked before any work starts: the seed rule, positive numbers, the memory check.
 
 Torch-free, like everything in the ``xnas`` core package: ``xnas-sim``
 (:mod:`xnas.pea`), :mod:`xnas.analysis` and :mod:`xnas.nas` all stand on it.
@@ -8,10 +8,12 @@ are in :mod:`xnas.nas.limits`.
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from typing import Optional
 
-__all__ = ["LimitError", "MAX_SEED", "available_memory", "check_memory", "check_seed"]
+__all__ = ["LimitError", "MAX_SEED", "available_memory", "check_memory", "check_positive", "check_seed"]
 
 
 class LimitError(ValueError):
@@ -71,3 +73,13 @@ def check_memory(nbytes: float, what: str, available: Optional[int] = None, hint
         over = "more than" if slack == 1.0 else f"over {slack:g}x"
         raise LimitError(f"{what} needs about {_gib(nbytes)} of memory, {over} the {_gib(limit)} available"
                          + (f"; {hint}" if hint else ""))
+
+
+def check_positive(name: str, value: object) -> float:
+    """``value`` as a float if it is a real number (not a bool), positive and finite; else a one-line ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be positive and finite, got {value}")
+    return value
