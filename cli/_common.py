@@ -9,6 +9,11 @@ from typing import Any
 import click
 
 
+SIMULATION_ERRORS = (ValueError, FloatingPointError, MemoryError)
+"""What :func:`xnas.pea.simulate` raises for input it cannot run (too large for memory
+included); every command that simulates turns these into one line."""
+
+
 class InputError(click.ClickException):
     """Bad input from the user: one line on stderr and exit code 2."""
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import click
 
-from xnas.cli._common import InputError, emit_json
+from xnas.cli._common import SIMULATION_ERRORS, InputError, check_seed_option, emit_json
 
 
 @click.command("figure")
@@ -26,7 +26,6 @@ from xnas.cli._common import InputError, emit_json
 def figure(name, out_dir, list_only, quick, seeds, seed, nas, as_json):
     """Build figure NAME (or `all`) into --out DIR: a PNG, its data as CSV and a JSON summary."""
     from xnas.analysis.registry import FIGURES, BuildOptions, run_figure
-    from xnas.cli.sim import SIMULATION_ERRORS, check_seed_option
 
     if list_only:
         if as_json:

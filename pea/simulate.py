@@ -8,9 +8,7 @@ frozen :class:`SimulationResult`.
 from __future__ import annotations
 
 import math
-import os
-import time
-from typing import Any, Mapping
+from typing import Mapping
 
 import numba
 import numpy as np
@@ -24,8 +22,9 @@ from xnas.pea.kernels.env import BLOCK, ENV_REPLAY
 from xnas.pea.kernels.layout import (FC_XNAS, FP_CLIP, FP_ETA, FP_L, FP_PARAMS, FP_SHIFTS, FP_SIZE, FP_ZETA,
                                      OUT_FC_LOSS, OUT_FC_REWARD, OUT_LOG_GAMMA, OUT_SHIFT, OUT_SIZE)
 from xnas.pea.result import TIE_RTOL, SimulationResult  # noqa: F401  (re-exported)
+from xnas.pea.streams import check_rewards
 
-__all__ = ["SimulationResult", "simulate", "sample_rounds", "load_rewards"]
+__all__ = ["SimulationResult", "simulate", "sample_rounds"]
 
 def sample_rounds(T: int, n_samples: int = 200) -> np.ndarray:
     """Log-spaced rounds in ``1..T`` (unique, ascending, ending at ``T``).
@@ -41,42 +40,6 @@ def sample_rounds(T: int, n_samples: int = 200) -> np.ndarray:
     if pts[-1] != T:
         pts = np.append(pts, np.int64(T))
     return pts
-
-
-def load_rewards(path: str | os.PathLike) -> np.ndarray:
-    """Load a ``(T, N)`` reward array from a ``.npy`` file, checking it.
-
-    Raises ``ValueError`` with one line for a missing file, a file that is not
-    a 2-D numeric array, fewer than 2 experts, or non-finite values.
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ValueError(f"reward file not found: {path}")
-    if not os.path.isfile(path):  # a FIFO or a device would block or never end
-        raise ValueError(f"reward file {path} is not a regular file")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except Exception as exc:  # numpy raises several types for bad files
-        raise ValueError(f"cannot read reward file {path}: {exc}") from None
-    return check_rewards(arr, name=path)
-
-
-def check_rewards(arr: Any, name: str = "rewards") -> np.ndarray:
-    """Validate a reward array: 2-D, numeric, finite, at least 2 experts."""
-    arr = np.asarray(arr)
-    if arr.ndim != 2:
-        raise ValueError(f"{name}: rewards must be a 2-D (T, N) array, got {arr.ndim}-D")
-    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise ValueError(f"{name}: rewards must be real numbers, got dtype {arr.dtype}")
-    if arr.shape[0] < 1:
-        raise ValueError(f"{name}: rewards hold no rounds")
-    if arr.shape[1] < 2:
-        raise ValueError(f"{name}: need at least 2 experts, got {arr.shape[1]}")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if not np.isfinite(arr).all():
-        bad = int((~np.isfinite(arr)).sum())
-        raise ValueError(f"{name}: rewards hold {bad} non-finite values (NaN or infinity)")
-    return arr
 
 
 def simulate(

@@ -117,16 +117,17 @@ def test_shifts_are_checked():
 
 def test_guarantees_hold_and_a_broken_bound_is_caught():
     from xnas.pea import guarantees as G
+    from xnas.pea.kernels import adahedge
 
     ok = G.check_guarantees(quick=True)
     assert ok["violations"] == 0 and ok["runs"] > 300
     assert all(0 < row["worst_ratio"] < 1 for row in ok["forecasters"])
-    broken = G.check_guarantees(quick=True, bounds={"adahedge": lambda T, n, L, **_: 0.3 * G.adahedge_bound(T, n, L)})
+    broken = G.check_guarantees(quick=True, bounds={"adahedge": lambda T, n, L, **_: 0.3 * adahedge.bound(T, n, L)})
     assert broken["violations"] > 0
 
 
 def test_fixed_share_bound_is_the_shifting_one():
-    from xnas.pea.guarantees import fixed_share_bound
+    from xnas.pea.kernels.fixed_share import bound as fixed_share_bound
 
     # m = 0, alpha = 0 is Hedge's bound ln N / eta + eta T L^2 / 2
     assert fixed_share_bound(100, 4, 1.0, eta=0.1, alpha=0.0, m=0) == pytest.approx(math.log(4) / 0.1 + 0.1 * 100 / 2)
@@ -207,8 +208,9 @@ def test_validate_table_shows_the_guarantees_of_the_json(small_validate):
 
 def test_validate_table_shows_a_guarantee_violation_and_exits_1(small_validate, monkeypatch):
     from xnas.pea import guarantees as G
+    from xnas.pea.kernels import hedge_anytime
 
-    monkeypatch.setattr(G, "BOUNDS", {"hedge-anytime": lambda T, n, L, **_: 0.2 * G.hedge_anytime_bound(T, n, L)})
+    monkeypatch.setattr(G, "BOUNDS", {"hedge-anytime": lambda T, n, L, **_: 0.2 * hedge_anytime.bound(T, n, L)})
     js, human = small_validate("--json"), small_validate()
     assert js.exit_code == human.exit_code == 1, human.output
     js = json.loads(js.stdout)

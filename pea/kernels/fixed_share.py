@@ -28,6 +28,7 @@ def bound(T: int, n: int, L: float, eta: float = 1.0, alpha: float = 0.0, m: int
     return (math.log(n) + switch + stay) / eta + eta * T * L * L / 2.0
 
 
+BOUND_SHIFTING = True  # against sequences of experts with m switches
 BOUND_TEXT = "[ln N + m ln(N/alpha) + (T-m-1) ln(1/(1-alpha))] / eta + eta T L^2 / 2"
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from xnas.pea.streams import check_rewards
+
 __all__ = ["best_switching_reward"]
 
 
@@ -81,7 +83,6 @@ def best_switching_reward(rewards: np.ndarray, m: int) -> float:
         ``max over sequences (i_1..i_T) with at most m switches of sum_t R[t, i_t]``.
         A forecaster's shifting regret is this minus its cumulative reward.
     """
-    from xnas.pea.simulate import check_rewards
 
     R = check_rewards(rewards)
     m = int(m)
