@@ -57,8 +57,9 @@ def forecasters(N, Tf=400_000, seeds=8):
     evidence, so a shorter run per seed would be dearer per round)."""
     numba.set_num_threads(1)
     names = ("adahedge", "squint", "boa", "mlpoly", "fixed-share", "hedge-anytime")
-    for fc in ("xnas",) + names:  # compile / load
+    for fc in ("xnas",) + names:  # compile / load (a lone seed and lanes are two loops)
         simulate(fc, "adversarial", n_experts=N, T=1000, seeds=seeds, n_samples=8)
+        simulate(fc, "adversarial", n_experts=N, T=1000, n_samples=8)
     t_x, _ = best_of(lambda: simulate("xnas", "adversarial", n_experts=N, T=Tf, n_samples=8))
     t_xm, _ = best_of(lambda: simulate("xnas", "adversarial", n_experts=N, T=Tf, seeds=seeds, n_samples=8))
     print(f"6. literature forecasters, adversarial, N={N}, 1 core, M expert-rounds/s "

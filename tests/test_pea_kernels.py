@@ -193,7 +193,7 @@ def test_every_kernel_module_is_cached_under_its_callees_contents_too():
     from xnas.pea.kernels import adahedge, lane_run, lanes, squint
 
     for module, kernel in ((adahedge, adahedge.segment), (squint, squint.step), (lane_run, lane_run._run_expert_lanes),
-                           (lanes, lanes._init_lanes), (K, K._run_many), (K, K._run_many_lanes)):
+                           (lanes, lanes._init_lanes), (K, K._run_one)):
         name = os.path.basename(module.__file__)
         assert kernel._cache._cache_file._source_stamp == cache_stamps.source_stamp(name), name
 
