@@ -39,7 +39,11 @@ from xnas.pea.kernels.run import _run_one
 # A warm start loads a loop from the cache in a fraction of a second; past this, it is compiling.
 ANNOUNCE_AFTER = 1.5
 # The CPU time of a loop's first compile on the 2-core VM, rounded up (docs/performance.md).
-COMPILE_ESTIMATE = "about 10-20 s"
+COMPILE_ESTIMATE = "about 5-20 s"
+# Expert-rounds from which a lone seed of a lane forecaster gets the loop compiled for one lane
+# (twice the speed of a lone lane in the general loop, same bits): below, the general loop's
+# few milliseconds more cost less than compiling a second loop (``validate --quick``'s replays).
+LONE_LOOP_MIN = 1 << 20
 
 
 def plays_in_lanes(fc_id: int, env_id: int) -> bool:
@@ -61,9 +65,10 @@ def run_seeds(fc_name: str, fc_id: int, env_id: int, fp: np.ndarray, ep: np.ndar
                     log_u0, T, seeds[lo:hi], rounds, *(o[lo:hi] for o in out))
 
         kernel, step = _run_expert_lanes, lanes
-        # a lone run's lane count is the literal 1: the one-lane branches fold away (twice the speed)
-        lanes_type = types.literal(1) if lanes == 1 else None
-        what = "for lone seeds" if lanes == 1 else "in lanes"
+        # a long lone run's lane count is the literal 1: the one-lane branches fold away
+        lone = lanes == 1 and T * log_u0.shape[0] >= LONE_LOOP_MIN
+        lanes_type = types.literal(1) if lone else None
+        what = "for lone seeds" if lone else "in lanes"
     else:
         trace = np.zeros((0, log_u0.shape[0]))
 
