@@ -11,7 +11,7 @@ learning rate to set.
 
 Measured per forecaster and environment: the final regret against the best
 expert, on ``switching`` also the shifting regret against the best sequence
-with k switches (exact, :mod:`xnas.pea.shifting`), the rate of correct
+with k switches (exact, :mod:`xnas.pea.kernels.shifting`), the rate of correct
 selection (the largest final weight on a best expert in hindsight) and the
 kernel's wall seconds per million rounds of one run.
 

@@ -124,7 +124,7 @@ def save(fig: Any, path: str, caption: str) -> None:
     """Write the caption under the plot, save as PNG to ``path`` and close.
 
     ``path`` is the binary file :mod:`xnas.analysis.registry` opened for an atomic
-    write (the runtime's :func:`~xnas.nas.runtime_io.atomic_write`), or a path.
+    write (the runtime's :func:`~xnas.runtime_io.atomic_write`), or a path.
     """
     import matplotlib.pyplot as plt
 

@@ -6,7 +6,7 @@ rows of its data table, a summary of headline numbers (with the setup as a
 ``caption`` and, where the figure illustrates a claim, ``claim`` and
 ``claim_holds``) and a ``draw`` function that renders the PNG.
 :func:`run_figure` writes the three files, each atomically with the runtime's
-writers (:mod:`xnas.nas.runtime_io`: a temporary file in the same folder, then
+writers (:mod:`xnas.runtime_io`: a temporary file in the same folder, then
 ``os.replace``), so an interrupted run never leaves a half-written file behind.
 
 Importing this module imports neither matplotlib nor torch: the figure modules
@@ -16,6 +16,7 @@ import them inside their build functions.
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 import math
@@ -27,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from xnas.nas.runtime_io import atomic_write, write_bytes_atomic  # torch-free: the runtime's atomic writers
+from xnas.runtime_io import atomic_write, write_bytes_atomic  # torch-free: the runtime's atomic writers
 
 __all__ = [
     "BuildOptions",
@@ -212,33 +213,24 @@ def run_figure(name: str, out_dir: str, options: BuildOptions | None = None) -> 
 
 
 # ------------------------------------------------------------------ registry
-def _collect() -> Mapping[str, Figure]:
-    # Imported here, not at the top, so that the modules can import this one.
-    from xnas.analysis import (
-        fig_adam_trap,
-        fig_entropy_weight_decay,
-        fig_expert_algorithms,
-        fig_init_robustness,
-        fig_late_bloomers,
-        fig_learning_rates,
-        fig_regret_scaling,
-        fig_regret_selection,
-        fig_reward_attenuation,
-        fig_wipeout_dynamics,
-    )
+# The figure modules, in the order of issue 4: adding a figure adds its module here.
+# They are imported by name on first use (each imports this module for Figure).
+FIGURE_MODULES = (
+    "fig_late_bloomers",
+    "fig_init_robustness",
+    "fig_regret_selection",
+    "fig_reward_attenuation",
+    "fig_entropy_weight_decay",
+    "fig_regret_scaling",
+    "fig_wipeout_dynamics",
+    "fig_adam_trap",
+    "fig_learning_rates",
+    "fig_expert_algorithms",
+)
 
-    figs = [
-        fig_late_bloomers.FIGURE,
-        fig_init_robustness.FIGURE,
-        fig_regret_selection.FIGURE,
-        fig_reward_attenuation.FIGURE,
-        fig_entropy_weight_decay.FIGURE,
-        fig_regret_scaling.FIGURE,
-        fig_wipeout_dynamics.FIGURE,
-        fig_adam_trap.FIGURE,
-        fig_learning_rates.FIGURE,
-        fig_expert_algorithms.FIGURE,
-    ]
+
+def _collect() -> Mapping[str, Figure]:
+    figs = [importlib.import_module(f"xnas.analysis.{name}").FIGURE for name in FIGURE_MODULES]
     return MappingProxyType({f.name: f for f in figs})
 
 

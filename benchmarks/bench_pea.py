@@ -52,13 +52,14 @@ def numpy_baseline(R, eta, L=1.0, zeta=1.0):
 
 def forecasters(N, Tf=400_000, seeds=8):
     """Item 6: each literature forecaster end to end on the adversarial environment, against xnas,
-    one thread: a lone run, and ``seeds`` runs side by side in lanes (xnas.pea.lanes), the way a
+    one thread: a lone run, and ``seeds`` runs side by side in lanes (xnas.pea.kernels.lanes), the way a
     Monte Carlo study runs them; T rounds per seed either way (Squint's first rounds take its careful
     evidence, so a shorter run per seed would be dearer per round)."""
     numba.set_num_threads(1)
     names = ("adahedge", "squint", "boa", "mlpoly", "fixed-share", "hedge-anytime")
-    for fc in ("xnas",) + names:  # compile / load
+    for fc in ("xnas",) + names:  # compile / load (a lone seed and lanes are two loops)
         simulate(fc, "adversarial", n_experts=N, T=1000, seeds=seeds, n_samples=8)
+        simulate(fc, "adversarial", n_experts=N, T=1000, n_samples=8)
     t_x, _ = best_of(lambda: simulate("xnas", "adversarial", n_experts=N, T=Tf, n_samples=8))
     t_xm, _ = best_of(lambda: simulate("xnas", "adversarial", n_experts=N, T=Tf, seeds=seeds, n_samples=8))
     print(f"6. literature forecasters, adversarial, N={N}, 1 core, M expert-rounds/s "

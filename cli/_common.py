@@ -9,6 +9,11 @@ from typing import Any
 import click
 
 
+SIMULATION_ERRORS = (ValueError, FloatingPointError, MemoryError)
+"""What :func:`xnas.pea.simulate` raises for input it cannot run (too large for memory
+included); every command that simulates turns these into one line."""
+
+
 class InputError(click.ClickException):
     """Bad input from the user: one line on stderr and exit code 2."""
 
@@ -136,8 +141,8 @@ def add_commands(group: click.Group, *modules: Any) -> None:
 
 
 def check_seed_option(seed: int, option: str = "--seed") -> int:
-    """The one seed rule of ``xnas-sim`` and ``xnas-nas`` (:func:`xnas.nas.limits.check_seed`), as an :class:`InputError`."""
-    from xnas.nas.limits import check_seed  # no torch
+    """The one seed rule of ``xnas-sim`` and ``xnas-nas`` (:func:`xnas.limits.check_seed`), as an :class:`InputError`."""
+    from xnas.limits import check_seed
 
     try:
         return check_seed(seed, option)

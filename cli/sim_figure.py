@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import click
 
-from xnas.cli._common import InputError, emit_json
+from xnas.cli._common import SIMULATION_ERRORS, InputError, check_seed_option, emit_json
 
 
 @click.command("figure", short_help="Build a figure (or all) into a folder: PNG, CSV and JSON.")
@@ -26,7 +26,6 @@ from xnas.cli._common import InputError, emit_json
 def figure(name, out_dir, list_only, quick, seeds, seed, nas, as_json):
     """Build figure NAME (or `all`) into --out DIR: a PNG, its data as CSV and a JSON summary."""
     from xnas.analysis.registry import FIGURES, BuildOptions, run_figure
-    from xnas.cli.sim import SIMULATION_ERRORS, check_seed_option
 
     if list_only:
         if as_json:
@@ -57,7 +56,7 @@ def figure(name, out_dir, list_only, quick, seeds, seed, nas, as_json):
             if reason:
                 raise InputError(f"figure {n}: {reason}")
     # torch-free: the runtime's output-folder check and progress display
-    from xnas.nas.runtime_io import Progress, SetupError, prepare_out_dir, removed_if_left_empty
+    from xnas.runtime_io import Progress, SetupError, prepare_out_dir, removed_if_left_empty
 
     summaries = {}
     with removed_if_left_empty(out_dir), Progress(True, len(names)) as progress:

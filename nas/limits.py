@@ -11,14 +11,13 @@ allocates): it exists to refuse sizes that are out by orders of magnitude.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Optional
 
+from xnas.limits import LimitError, check_memory
 from xnas.nas.lr import reduction_layers
 
 __all__ = [
-    "LimitError",
     "FLOAT32_MAX",
     "MAX_CHANNELS",
     "MAX_LAYERS",
@@ -28,13 +27,9 @@ __all__ = [
     "CellModel",
     "DARTS_CELLS",
     "NB201_CELLS",
-    "available_memory",
-    "MAX_SEED",
     "check_float32",
     "check_hyperparameters",
-    "check_memory",
     "check_network_size",
-    "check_seed",
     "estimate_network",
 ]
 
@@ -64,25 +59,6 @@ HYPERPARAMETER_RANGES: dict[str, tuple[float, float]] = {
 """Accepted ``[low, high]`` of float hyperparameters.  The upper ends are far above
 any useful value (a divergent run is the non-finite guard's business) but keep
 every value, and its products in the optimizer, representable in float32."""
-
-
-class LimitError(ValueError):
-    """A size or value beyond what can run; the message is one line for the user."""
-
-
-MAX_SEED = 2**62 - 1
-"""Largest first seed of both tools: numpy and numba take non-negative 64-bit seeds,
-torch 64-bit ones, and a battery plays ``seed, seed + 1, ...`` from it."""
-
-
-def check_seed(seed: int, name: str = "--seed") -> int:
-    """Return ``seed`` if it lies in ``[0, 2^62)``, else raise a one-line :class:`LimitError`.
-
-    One rule for ``xnas-sim`` and ``xnas-nas``, so a seed one tool accepts the other does too.
-    """
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise LimitError(f"{name} must lie in [0, 2^62), got {seed}")
-    return seed
 
 
 def check_float32(name: str, value: float, low: float = -FLOAT32_MAX, high: float = FLOAT32_MAX) -> float:
@@ -214,50 +190,10 @@ def estimate_network(C: int, layers: int, nodes: int = 4, batch_size: int = 96, 
     return NetworkEstimate(params=params, param_bytes=16 * params, activation_bytes=int(4 * maps))
 
 
-def available_memory() -> int:
-    """Bytes of physical host memory.
-
-    The total, not what is free now: a limit that moves with other jobs' load
-    would refuse a run one minute and accept it the next.
-    """
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not Linux nor POSIX
-        return 1 << 62
-
-
-def _gib(n: float) -> str:
-    return f"{n / 2**30:.3g} GiB"
-
-
 # The network estimate counts every activation a forward could keep; autograd frees
 # many and the paper's own searches fit in an 11 GB GPU that the estimate slightly
 # exceeds. Only sizes far beyond the memory are refused, never a run that may fit.
 NETWORK_ESTIMATE_SLACK = 2.0
-
-
-def check_memory(nbytes: float, what: str, available: Optional[int] = None, hint: str = "",
-                 slack: float = 1.0) -> None:
-    """Raise a one-line :class:`LimitError` when ``nbytes`` exceeds the memory available.
-
-    Parameters
-    ----------
-    nbytes : float
-        Estimated bytes the work needs.
-    what : str
-        What needs them (``"the supernet (C=100000, ...)"``).
-    available : int, optional
-        Bytes available; default :func:`available_memory` (pass a GPU's memory for cuda).
-    hint : str
-        How to need less, appended after a semicolon.
-    slack : float
-        Refuse only above ``slack`` times the memory (for rough estimates).
-    """
-    limit = available_memory() if available is None else int(available)
-    if nbytes > slack * limit:
-        over = "more than" if slack == 1.0 else f"over {slack:g}x"
-        raise LimitError(f"{what} needs about {_gib(nbytes)} of memory, {over} the {_gib(limit)} available"
-                         + (f"; {hint}" if hint else ""))
 
 
 def check_network_size(C: int, layers: int, nodes: int = 4, batch_size: int = 96, image_size: int = 32,

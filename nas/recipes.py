@@ -51,7 +51,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from xnas.untrusted import parse_int
-from xnas.nas.limits import LimitError, check_hyperparameters
+from xnas.limits import LimitError
+from xnas.nas.limits import check_hyperparameters
 
 __all__ = [
     "Recipe",

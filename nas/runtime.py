@@ -10,7 +10,7 @@ What a run needs besides its algorithm lives here, once:
 * :func:`nonfinite_tensors`: the "state is finite" guard;
 * :func:`flat_all_reduce_`: one all-reduce for many tensors under torchrun
   (the process-group helpers are :mod:`xnas.nas.distributed`);
-* re-exported from its torch-free half, :mod:`xnas.nas.runtime_io` (which
+* re-exported from its torch-free half, :mod:`xnas.runtime_io` (which
   ``xnas-sim``, :mod:`xnas.pea` and :mod:`xnas.analysis` import directly):
   :class:`Progress`, a live rich bar on a terminal, one plain line per epoch otherwise;
   the atomic writers (:func:`atomic_write`, :func:`write_text_atomic`, :func:`save_figure`, ...),
@@ -29,9 +29,9 @@ import numpy as np
 import torch
 
 from xnas.nas import distributed as dist
-from xnas.nas.runtime_io import (TEMP_PREFIX, Progress, RunError, SetupError, atomic_write, disk_full,
-                                 prepare_out_dir, remove_stale_temp, removed_if_left_empty, save_figure,
-                                 save_npy_atomic, write_bytes_atomic, write_json_atomic, write_text_atomic)
+from xnas.runtime_io import (TEMP_PREFIX, Progress, RunError, SetupError, atomic_write, disk_full,
+                             prepare_out_dir, remove_stale_temp, removed_if_left_empty, save_figure,
+                             save_npy_atomic, write_bytes_atomic, write_json_atomic, write_text_atomic)
 
 __all__ = [
     "RunError",

@@ -9,7 +9,8 @@ from typing import Any, Optional
 import torch
 
 from xnas.nas.arch_optimizers import ARCH_OPTIMIZERS, check_arch_weight_decay
-from xnas.nas.limits import check_hyperparameters, check_network_size, check_seed
+from xnas.limits import check_seed
+from xnas.nas.limits import check_hyperparameters, check_network_size
 from xnas.nas.ops import check_primitives
 from xnas.nas.runtime import RunError, device_memory
 from xnas.nas.spaces import SPACES, get_space

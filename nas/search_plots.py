@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from xnas.nas.genotypes import Genotype
-from xnas.nas.runtime_io import save_figure
+from xnas.runtime_io import save_figure
 from xnas.nas.supernet import CELL_TYPES, edge_endpoints
 
 __all__ = ["plot_arch_weights", "plot_cells", "plot_nb201_cell", "plot_table_by_epoch"]

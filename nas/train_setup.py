@@ -11,7 +11,8 @@ from xnas.nas import distributed as dist
 from xnas.nas.data import default_transform, load_dataset, make_loader
 from xnas.nas.evaluation import TEST_SUBSET_SEED, seeded_subset
 from xnas.nas.genotypes import GenotypeError
-from xnas.nas.limits import LimitError, check_network_size, check_seed
+from xnas.limits import LimitError, check_seed
+from xnas.nas.limits import check_network_size
 from xnas.nas.network import network_arch
 from xnas.nas.recipes import Recipe
 from xnas.nas.runtime import maybe_compile, to_layout

@@ -28,18 +28,11 @@ from typing import Callable, Iterable
 
 import torch
 
+from xnas.limits import check_positive
+
 __all__ = ["XNASOptimizer"]
 
 _HYPER = ("eta", "L", "zeta", "horizon", "rounds_per_step", "clip")
-
-
-def _check_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be positive and finite, got {value}")
-    return value
 
 
 class XNASOptimizer(torch.optim.Optimizer):
@@ -96,15 +89,15 @@ class XNASOptimizer(torch.optim.Optimizer):
     @staticmethod
     def _validate_group(group: dict) -> None:
         label = f"param group {group.get('name', '')!s}".rstrip()
-        _check_positive(f"{label}: eta", group["eta"])
-        _check_positive(f"{label}: L", group["L"])
+        check_positive(f"{label}: eta", group["eta"])
+        check_positive(f"{label}: L", group["L"])
         zeta = group["zeta"]
         if isinstance(zeta, bool) or not isinstance(zeta, (int, float)) or not (0.0 < float(zeta) <= 1.0):
             raise ValueError(f"{label}: zeta must lie in (0, 1], got {zeta!r}")
         if group["horizon"] is None:
             raise ValueError(f"{label}: horizon (T_c in elementary rounds) is required")
-        horizon = _check_positive(f"{label}: horizon", group["horizon"])
-        k = _check_positive(f"{label}: rounds_per_step", group["rounds_per_step"])
+        horizon = check_positive(f"{label}: horizon", group["horizon"])
+        k = check_positive(f"{label}: rounds_per_step", group["rounds_per_step"])
         if k > horizon:
             raise ValueError(f"{label}: rounds_per_step {k} exceeds the horizon {horizon}")
         if not isinstance(group["clip"], bool):

@@ -14,7 +14,8 @@ cache_stamps.install()
 from xnas.pea.environments import ENVIRONMENTS, Environment, get_environment  # noqa: E402
 from xnas.pea.forecasters import FORECASTERS, Forecaster, get_forecaster  # noqa: E402
 from xnas.pea.rule import eta_star, xnas_update  # noqa: E402
-from xnas.pea.simulate import SimulationResult, load_rewards, sample_rounds, simulate, trace_xnas  # noqa: E402
+from xnas.pea.simulate import SimulationResult, sample_rounds, simulate, trace_xnas  # noqa: E402
+from xnas.pea.streams import load_rewards  # noqa: E402
 from xnas.pea.theory import normalized_entropy, theorem1_bound  # noqa: E402
 
 __all__ = [

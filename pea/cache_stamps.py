@@ -3,10 +3,10 @@
 numba keys a cached kernel on the contents of its own source file only, while
 a compiled kernel carries the code of the kernels it calls from other modules
 (inlined, mostly).  Editing ``lanes.py`` would leave the cached kernels of
-``expert_kernels.py`` and ``kernels.py`` in use, and they would run the old
+``squint.py`` and ``run.py`` in use, and they would run the old
 code.  :func:`install` therefore registers cache locators that stamp a kernel
 module with the contents of its own file and of every module it calls
-(``_CALLEES``), ahead of numba's own locators.
+(``_CALLEES``, closed under imports: :func:`callees`), ahead of numba's own locators.
 
 It must run before the first kernel is decorated, since numba reads the stamp
 then: ``xnas/pea/__init__.py`` calls it before importing anything else (a test
@@ -21,30 +21,49 @@ import functools
 import hashlib
 import os
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels")
 
-# Which kernel module calls kernels of which others; a test derives the
-# imports from the sources and fails when one is missing here.
+# The modules of xnas.pea.kernels each module imports (kernels, ids, layouts and
+# numba options all end up in the compiled code); a test derives the imports
+# from the sources and fails when one is missing here.
+_FAMILY = ("jit.py", "lanes.py", "layout.py", "vecmath.py")
 _CALLEES = (
-    ("env_kernels.py", ("rng.py",)),
-    ("squint_evidence.py", ("vecmath.py",)),
-    ("lanes.py", ("vecmath.py",)),
-    ("squint_lanes.py", ("vecmath.py", "squint_evidence.py", "lanes.py")),
-    ("expert_kernels.py", ("vecmath.py", "squint_evidence.py", "lanes.py", "squint_lanes.py")),
-    ("expert_segments.py", ("vecmath.py", "squint_evidence.py", "lanes.py", "squint_lanes.py",
-                            "expert_kernels.py")),
-    ("expert_run.py", ("rng.py", "env_kernels.py", "vecmath.py", "squint_evidence.py", "lanes.py",
-                       "squint_lanes.py", "expert_kernels.py", "expert_segments.py", "shifting.py")),
-    ("kernels.py", ("rng.py", "env_kernels.py", "eg_kernels.py", "vecmath.py", "squint_evidence.py",
-                    "lanes.py", "squint_lanes.py", "expert_kernels.py", "expert_segments.py", "expert_run.py",
-                    "shifting.py")),
+    ("env.py", ("jit.py", "rng.py")),
+    ("vecmath.py", ("jit.py",)),
+    ("squint_evidence.py", ("jit.py", "vecmath.py")),
+    ("lanes.py", ("jit.py", "layout.py", "vecmath.py")),
+    ("squint.py", _FAMILY + ("squint_evidence.py",)),
+    ("adahedge.py", _FAMILY),
+    ("boa.py", _FAMILY),
+    ("fixed_share.py", _FAMILY),
+    ("hedge_anytime.py", _FAMILY),
+    ("mlpoly.py", _FAMILY),
+    ("families.py", ("adahedge.py", "boa.py", "fixed_share.py", "hedge_anytime.py", "layout.py", "mlpoly.py",
+                     "squint.py", "vecmath.py")),
+    ("lane_run.py", ("env.py", "families.py", "jit.py", "lanes.py", "layout.py", "rng.py", "shifting.py",
+                     "vecmath.py")),
+    ("run.py", ("eg.py", "env.py", "families.py", "jit.py", "lanes.py", "layout.py", "rng.py", "shifting.py",
+                "vecmath.py")),
 )
+
+
+def callees(name: str) -> tuple[str, ...]:
+    """Every module whose source ends up in module ``name``'s compiled code (the closure of the table)."""
+    table = dict(_CALLEES)
+    seen: list[str] = []
+    todo = list(table.get(name, ()))
+    while todo:
+        part = todo.pop(0)
+        if part not in seen and part != name:
+            seen.append(part)
+            todo.extend(table.get(part, ()))
+    return tuple(sorted(seen))
 
 
 def source_stamp(name: str, folder: str = HERE) -> bytes:
     """SHA-256 over the contents of kernel module ``name`` and of the modules it calls."""
     digest = hashlib.sha256()
-    for part in (name,) + dict(_CALLEES).get(name, ()):
+    for part in (name,) + callees(name):
         with open(os.path.join(folder, part), "rb") as f:
             digest.update(part.encode() + b"\0" + f.read() + b"\0")
     return digest.digest()

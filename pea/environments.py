@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from xnas.pea import kernels as K
+from xnas.pea.kernels import env as K
 from xnas.pea.params import freeze_registry, lookup, resolve_params
 
 
@@ -23,7 +23,7 @@ class Environment:
     name : str
         Registry key.
     kernel_id : int
-        Id understood by :mod:`xnas.pea.kernels`.
+        Id of :mod:`xnas.pea.kernels.env`.
     description : str
         One line for ``--help`` and tables.
     defaults : Mapping[str, float]

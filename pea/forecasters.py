@@ -6,7 +6,7 @@ with ``u = softmax(a)`` (``ftl`` and ``uniform`` excepted).  ``xnas`` is the
 rule of :mod:`xnas.pea.rule`; the softmax-gradient forecasters descend
 ``d loss / d a_i = -u_i (R_i - u . R)`` (paper, equation 6), the gradient a
 NAS optimizer sees on its architecture logits.  The literature's forecasters
-(``adahedge`` to ``hedge-anytime``, kernels in :mod:`xnas.pea.expert_kernels`)
+(``adahedge`` to ``hedge-anytime``, one kernel module each, :mod:`xnas.pea.kernels.families`)
 carry their update and guarantee in their ``doc`` field; in it
 ``rho_k = (R_k - u . R) / (2 L)`` is expert ``k``'s instantaneous regret in
 the unit-range loss units the papers use.
@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from xnas.pea import kernels as K
+from xnas.pea.kernels import layout as K
 from xnas.pea.params import freeze_registry, lookup, resolve_params
 from xnas.pea.rule import eta_star
 
@@ -34,7 +34,7 @@ class Forecaster:
     name : str
         Registry key.
     kernel_id : int
-        Id understood by :mod:`xnas.pea.kernels`.
+        Id of :mod:`xnas.pea.kernels.layout`.
     description : str
         One line for ``--help`` and tables.
     defaults : Mapping[str, float]

@@ -23,50 +23,33 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from xnas.pea.forecasters import FORECASTERS
+from xnas.pea.kernels.families import FAMILIES
 from xnas.pea.rule import eta_star
 from xnas.pea.simulate import simulate
+from xnas.pea.streams import random_rewards
 
-__all__ = ["BOUNDS", "adahedge_bound", "hedge_anytime_bound", "fixed_share_bound", "check_guarantees"]
+__all__ = ["BOUNDS", "check_guarantees"]
 
 # Float tolerance of the comparison, relative to the size of the compared values.
 RTOL = 1e-9
 
-
-def adahedge_bound(T: int, n: int, L: float, **_) -> float:
-    """AdaHedge's worst-case bound ``s sqrt(T ln N) + s (4/3 ln N + 2)``, ``s = 2 L``."""
-    s = 2.0 * L
-    return s * math.sqrt(T * math.log(n)) + s * (4.0 / 3.0 * math.log(n) + 2.0)
+SWITCHES = (0, 3, 12)  # the switches m of the shifting bounds' comparators
 
 
-def hedge_anytime_bound(T: int, n: int, L: float, **_) -> float:
-    """Hedge with ``eta_t = sqrt(8 ln N / t)``: ``s (2 sqrt(T ln N / 2) + sqrt(ln N / 8))``, ``s = 2 L``."""
-    s = 2.0 * L
-    return s * (2.0 * math.sqrt(T * math.log(n) / 2.0) + math.sqrt(math.log(n) / 8.0))
+def _bounds() -> tuple[dict, dict]:
+    """The bounds the forecasters' kernel modules give (``bound``, ``BOUND_TEXT``), by
+    forecaster name: regret bounds first, then shifting ones (``BOUND_SHIFTING``), by id."""
+    names = {f.kernel_id: f.name for f in FORECASTERS.values()}
+    given = sorted((getattr(m, "BOUND_SHIFTING", False), fc, m) for fc, m in FAMILIES.items() if hasattr(m, "bound"))
+    bounds = {names[fc]: m.bound for _, fc, m in given}
+    texts = {m.bound: (f"shifting, m in {{{', '.join(map(str, SWITCHES))}}}: " if shifting else "") + m.BOUND_TEXT
+             for shifting, _, m in given}
+    return bounds, texts
 
 
-def fixed_share_bound(T: int, n: int, L: float, eta: float = 1.0, alpha: float = 0.0, m: int = 0) -> float:
-    """Fixed-share's bound against every sequence with at most ``m`` switches."""
-    m = min(m, T - 1)
-    stay = (T - m - 1) * -math.log1p(-alpha) if alpha > 0 else 0.0
-    switch = m * math.log(n / alpha) if m > 0 else 0.0
-    return (math.log(n) + switch + stay) / eta + eta * T * L * L / 2.0
-
-
-BOUNDS: Mapping[str, Callable[..., float]] = {
-    "adahedge": adahedge_bound,
-    "hedge-anytime": hedge_anytime_bound,
-    "fixed-share": fixed_share_bound,
-}
-
-SWITCHES = (0, 3, 12)  # the switches m of Fixed-share's comparators
-
-# The bounds as the report prints them (keyed by function: a bound passed in by hand is "custom").
-_FORMULAS: Mapping[Callable[..., float], str] = {
-    adahedge_bound: "s sqrt(T ln N) + s (4/3 ln N + 2)",
-    hedge_anytime_bound: "s (2 sqrt(T ln N / 2) + sqrt(ln N / 8))",
-    fixed_share_bound: "shifting, m in {" + ", ".join(map(str, SWITCHES)) + "}: "
-                       "[ln N + m ln(N/alpha) + (T-m-1) ln(1/(1-alpha))] / eta + eta T L^2 / 2",
-}
+BOUNDS, _FORMULAS = _bounds()
+SHIFTING = frozenset(name for name, fn in BOUNDS.items() if _FORMULAS[fn].startswith("shifting"))
 
 STREAMS = ("adversarial", "stochastic", "late-bloomer", "switching", "replay-uniform", "replay-walk")
 
@@ -74,14 +57,12 @@ STREAMS = ("adversarial", "stochastic", "late-bloomer", "switching", "replay-uni
 def _runs(name: str, stream: str, n: int, T: int, seeds: int, seed: int, m: int | None):
     """The results of ``name`` on ``stream`` (one per seed for replays), with the kwargs of its bound."""
     params, bound_kw = None, {}
-    if name == "fixed-share":
+    if name in SHIFTING:  # Fixed-share, with its share tuned to m switches
         alpha = max(m, 1) / (T - 1)
         params = {"alpha": alpha}
         bound_kw = {"eta": eta_star(n, T, 1.0), "alpha": alpha, "m": m}
     kw = dict(eta="auto", forecaster_params=params, n_samples=4, shifts=m)
     if stream.startswith("replay"):
-        from xnas.pea.validate import random_rewards
-
         out = []
         for k in range(seeds):
             R = random_rewards(stream.split("-", 1)[1], T, n, 1.0, np.random.default_rng([seed + k, n, T, 7]))
@@ -120,7 +101,7 @@ def check_guarantees(quick: bool = False, seed: int = 0, bounds: Mapping[str, Ca
         for stream in STREAMS:
             for n in (2, 8, 64):
                 for T in Ts:
-                    for m in (SWITCHES if name == "fixed-share" else (None,)):
+                    for m in (SWITCHES if name in SHIFTING else (None,)):
                         results, bound_kw = _runs(name, stream, n, T, seeds, seed, m)
                         bound = bound_fn(T, n, 1.0, **bound_kw)
                         for res in results:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xnas.nas.runtime_io import save_figure  # torch-free: the runtime's atomic writer
+from xnas.runtime_io import save_figure  # torch-free: the runtime's atomic writer
 
 
 def plot_regret(res, path: str) -> None:

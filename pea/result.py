@@ -56,7 +56,10 @@ class SimulationResult:
     log_u0 : ndarray (N,)
         Log of the normalised initial weights.
     seconds : float
-        Wall time of the kernel call.
+        Wall time of the simulation: the kernel call alone.
+    compile_seconds : float
+        Wall time spent compiling the run's kernels, or loading them from
+        numba's cache, before the simulation (about 0.1 s warm).
     shifts : int or None
         Switches allowed to the shifting-regret comparator (``simulate(shifts=m)``).
     shifting_regret : ndarray (S,) or None
@@ -91,6 +94,7 @@ class SimulationResult:
     shifts: int | None = None
     shifting_regret: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
+    compile_seconds: float = 0.0
 
     # ------------------------------------------------------------ per seed
     @property
@@ -177,6 +181,7 @@ class SimulationResult:
             "env_params": self.env_params,
             "forecaster_params": self.forecaster_params,
             "seconds": self.seconds,
+            "compile_seconds": self.compile_seconds,
         }
         if self.shifts is not None:
             out["shifts"] = self.shifts

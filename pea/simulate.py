@@ -1,27 +1,30 @@
 """Run forecasters against environments and account for regret and wipeout.
 
 :func:`simulate` validates its input, calls the numba kernels of
-:mod:`xnas.pea.kernels` (one run per seed, spread over threads) and returns a
+:mod:`xnas.pea.kernels.run` (one run per seed, spread over threads) and returns a
 frozen :class:`SimulationResult`.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import sys
-import time
-from typing import Any, Mapping
+from typing import Mapping
 
 import numba
 import numpy as np
 
-from xnas.pea import kernels as K
+from xnas.limits import check_memory, check_positive
+from xnas.pea.compiled import run_seeds, specialise
 from xnas.pea.environments import get_environment
 from xnas.pea.forecasters import get_forecaster
+from xnas.pea.kernels import run as K
+from xnas.pea.kernels.env import BLOCK, ENV_REPLAY
+from xnas.pea.kernels.layout import (FC_XNAS, FP_CLIP, FP_ETA, FP_L, FP_PARAMS, FP_SHIFTS, FP_SIZE, FP_ZETA,
+                                     OUT_FC_LOSS, OUT_FC_REWARD, OUT_LOG_GAMMA, OUT_SHIFT, OUT_SIZE)
 from xnas.pea.result import TIE_RTOL, SimulationResult  # noqa: F401  (re-exported)
+from xnas.pea.streams import check_rewards
 
-__all__ = ["SimulationResult", "simulate", "sample_rounds", "load_rewards"]
+__all__ = ["SimulationResult", "simulate", "sample_rounds"]
 
 def sample_rounds(T: int, n_samples: int = 200) -> np.ndarray:
     """Log-spaced rounds in ``1..T`` (unique, ascending, ending at ``T``).
@@ -37,71 +40,6 @@ def sample_rounds(T: int, n_samples: int = 200) -> np.ndarray:
     if pts[-1] != T:
         pts = np.append(pts, np.int64(T))
     return pts
-
-
-def load_rewards(path: str | os.PathLike) -> np.ndarray:
-    """Load a ``(T, N)`` reward array from a ``.npy`` file, checking it.
-
-    Raises ``ValueError`` with one line for a missing file, a file that is not
-    a 2-D numeric array, fewer than 2 experts, or non-finite values.
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ValueError(f"reward file not found: {path}")
-    if not os.path.isfile(path):  # a FIFO or a device would block or never end
-        raise ValueError(f"reward file {path} is not a regular file")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except Exception as exc:  # numpy raises several types for bad files
-        if "pickle" in str(exc):
-            # numpy's own message advises allow_pickle=True, which would run code from the file
-            raise ValueError(f"reward file {path} is not a numeric .npy array (numpy would read it as pickled "
-                             "Python objects, which xnas never loads)") from None
-        raise ValueError(f"cannot read reward file {path}: {exc}") from None
-    return check_rewards(arr, name=path)
-
-
-def check_rewards(arr: Any, name: str = "rewards") -> np.ndarray:
-    """Validate a reward array: 2-D, numeric, finite, at least 2 experts."""
-    arr = np.asarray(arr)
-    if arr.ndim != 2:
-        raise ValueError(f"{name}: rewards must be a 2-D (T, N) array, got {arr.ndim}-D")
-    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise ValueError(f"{name}: rewards must be real numbers, got dtype {arr.dtype}")
-    if arr.shape[0] < 1:
-        raise ValueError(f"{name}: rewards hold no rounds")
-    if arr.shape[1] < 2:
-        raise ValueError(f"{name}: need at least 2 experts, got {arr.shape[1]}")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if not np.isfinite(arr).all():
-        bad = int((~np.isfinite(arr)).sum())
-        raise ValueError(f"{name}: rewards hold {bad} non-finite values (NaN or infinity)")
-    return arr
-
-
-def _check_positive(name: str, value: float) -> float:
-    value = float(value)
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be positive and finite, got {value}")
-    return value
-
-
-_compiled = False
-
-
-def _announce_compile() -> None:
-    """Print one line on stderr when the kernel cache is cold."""
-    global _compiled
-    if _compiled:
-        return
-    _compiled = True
-    try:
-        warm = os.path.exists(K._run_many._cache._cache_file._index_path)
-    except Exception:  # numba internals moved: say nothing rather than fail
-        warm = True
-    if not warm:
-        print("xnas: compiling kernels, once (minutes on a small machine); later runs load them from the cache",
-              file=sys.stderr)
 
 
 def simulate(
@@ -153,7 +91,7 @@ def simulate(
         Number of log-spaced rounds at which trajectories are kept.
     shifts : int, optional
         Also measure the shifting regret against the best sequence of experts
-        with at most ``shifts`` switches (:mod:`xnas.pea.shifting`).
+        with at most ``shifts`` switches (:mod:`xnas.pea.kernels.shifting`).
 
     Returns
     -------
@@ -174,10 +112,10 @@ def simulate(
 
     rounds = sample_rounds(T, n_samples)
     seed_arr = np.arange(seed, seed + seeds, dtype=np.int64)
-    out, seconds = _run_kernel(fc.kernel_id, fp, en.kernel_id, ep, rewards, log_u0, T, seed_arr, rounds,
-                               int(eparams.get("dim", 1)))
+    out, seconds, compile_seconds = _run_kernel(fc, en.kernel_id, fp, ep, rewards, log_u0, T, seed_arr, rounds,
+                                                int(eparams.get("dim", 1)))
     return _make_result(fc.name, en.name, n_experts, T, eta_v, L, zeta, seed_arr, eparams, fparams,
-                        rounds, out, log_u0, seconds, shifts)
+                        rounds, out, log_u0, seconds, shifts, compile_seconds)
 
 
 def _env_vector(L, eparams, env, n_experts):
@@ -191,18 +129,18 @@ def _env_vector(L, eparams, env, n_experts):
 
 
 def _make_result(fc_name, env_name, n_experts, T, eta, L, zeta, seed_arr, eparams, fparams,
-                 rounds, out, log_u0, seconds, shifts):
+                 rounds, out, log_u0, seconds, shifts, compile_seconds):
     scal = out["scal"]
     result = SimulationResult(
         forecaster=fc_name, env=env_name, n_experts=n_experts, T=T, eta=eta, L=L, zeta=zeta,
         seeds=seed_arr, env_params=eparams, forecaster_params=fparams, rounds=rounds,
         regret=out["traj_regret"], true_regret=out["traj_true"], alive=out["traj_alive"],
         log_gamma=out["traj_lgamma"], weights=out["traj_u"],
-        forecaster_reward=scal[:, K.OUT_FC_REWARD].copy(), forecaster_loss=scal[:, K.OUT_FC_LOSS].copy(),
+        forecaster_reward=scal[:, OUT_FC_REWARD].copy(), forecaster_loss=scal[:, OUT_FC_LOSS].copy(),
         expert_rewards=out["exp_reward"], expert_losses=out["exp_loss"], wipe_round=out["wipe_round"],
-        final_weights=out["final_u"], log_u0=log_u0, seconds=seconds,
+        final_weights=out["final_u"], log_u0=log_u0, seconds=seconds, compile_seconds=compile_seconds,
         shifts=shifts,
-        shifting_regret=None if shifts is None else scal[:, K.OUT_SHIFT] - scal[:, K.OUT_FC_REWARD],
+        shifting_regret=None if shifts is None else scal[:, OUT_SHIFT] - scal[:, OUT_FC_REWARD],
     )
     # The bound divides by eta: a subnormal eta makes it infinite.
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
@@ -233,7 +171,7 @@ def _check_shape(env_name, env, rewards, n_experts, T):
 
 
 def _check_scalars(L, zeta, seeds, seed):
-    L = _check_positive("L", L)
+    L = check_positive("L", L)
     zeta = float(zeta)
     if not (0.0 < zeta <= 1.0):
         raise ValueError(f"zeta must lie in (0, 1], got {zeta}")
@@ -279,23 +217,18 @@ def _initial_log_weights(init_weights, n_experts):
 
 
 def _forecaster_vector(eta, L, zeta, fparams, shifts):
-    """The kernel's parameter vector (layout ``K.FP_*``)."""
-    fp = np.zeros(K.FP_SIZE)
-    fp[K.FP_ETA] = eta
-    fp[K.FP_L] = L
-    fp[K.FP_ZETA] = zeta
-    fp[K.FP_CLIP] = fparams.get("clip", 1.0)
-    fp[K.FP_BETA1] = fparams.get("beta1", 0.9)
-    fp[K.FP_BETA2] = fparams.get("beta2", 0.999)
-    fp[K.FP_EPS] = fparams.get("eps", 1e-8)
-    fp[K.FP_WD] = fparams.get("weight_decay", 0.0)
-    fp[K.FP_MOMENTUM] = fparams.get("momentum", 0.0)
-    fp[K.FP_ALPHA] = fparams.get("alpha", 0.0)
-    fp[K.FP_SHIFTS] = -1.0 if shifts is None else shifts
+    """The kernel's parameter vector (layout ``FP_*`` of :mod:`xnas.pea.kernels.layout`)."""
+    fp = np.zeros(FP_SIZE)
+    fp[FP_ETA] = eta
+    fp[FP_L] = L
+    fp[FP_ZETA] = zeta
+    for key, (slot, default) in FP_PARAMS.items():
+        fp[slot] = fparams.get(key, default)
+    fp[FP_SHIFTS] = -1.0 if shifts is None else shifts
     return fp
 
 
-# Most seeds one thread plays side by side (the literature's forecasters, see xnas.pea.lanes).
+# Most seeds one thread plays side by side (the literature's forecasters, see xnas.pea.kernels.lanes).
 MAX_LANES = 8
 # Most bytes of reward blocks the lanes of one thread hold (two copies of BLOCK rounds a lane):
 # lanes pay off with few experts, where one run's chain of dependent steps is short of work.
@@ -309,21 +242,19 @@ def _lanes(n_seeds: int, n_experts: int, shifts: int) -> int:
     allowance (many experts fill the SIMD unit alone).  A seed's result does
     not depend on it."""
     lanes = min(MAX_LANES, max(1, -(-n_seeds // numba.get_num_threads())))
-    lanes = min(lanes, max(1, MAX_LANE_BYTES // (2 * 8 * K.BLOCK * n_experts)))
+    lanes = min(lanes, max(1, MAX_LANE_BYTES // (2 * 8 * BLOCK * n_experts)))
     if shifts >= 0:
         lanes = min(lanes, max(1, MAX_CONVEX_SIZE // ((shifts + 1) * n_experts)))
     return lanes
 
 
-def _run_kernel(fc_id, fp, env_id, ep, rewards, log_u0, T, seed_arr, rounds, dim):
-    """Allocate the outputs, run every seed, check finiteness; returns (outputs, seconds)."""
+def _run_kernel(fc, env_id, fp, ep, rewards, log_u0, T, seed_arr, rounds, dim):
+    """Allocate the outputs, run every seed, check finiteness; returns (outputs, seconds, compile seconds)."""
     S, N, Kn = seed_arr.size, log_u0.size, rounds.size
-    from xnas.nas.limits import check_memory  # no torch; the one memory check of both tools
-
-    check_memory(8.0 * S * (K.OUT_SIZE + 5 * N + Kn * (4 + N)),
+    check_memory(8.0 * S * (OUT_SIZE + 5 * N + Kn * (4 + N)),
                  f"cannot allocate: {S} seeds x {N} experts x {Kn} sampled rounds", hint="lower the seeds")
     out = {
-        "scal": np.zeros((S, K.OUT_SIZE)),
+        "scal": np.zeros((S, OUT_SIZE)),
         "exp_reward": np.zeros((S, N)),
         "exp_loss": np.zeros((S, N)),
         "wipe_round": np.zeros((S, N), np.int64),
@@ -334,14 +265,12 @@ def _run_kernel(fc_id, fp, env_id, ep, rewards, log_u0, T, seed_arr, rounds, dim
         "traj_lgamma": np.zeros((S, Kn)),
         "traj_u": np.zeros((S, Kn, N)),
     }
-    _announce_compile()
-    t0 = time.perf_counter()
-    lanes = _lanes(S, N, int(fp[K.FP_SHIFTS]))
-    K._run_many(fc_id, fp, env_id, ep, rewards, log_u0, T, seed_arr, rounds, dim, lanes, *out.values())
-    seconds = time.perf_counter() - t0
+    lanes = _lanes(S, N, int(fp[FP_SHIFTS]))
+    compile_seconds, seconds = run_seeds(fc.name, fc.kernel_id, env_id, fp, ep, rewards, log_u0, T, seed_arr, rounds,
+                                         dim, lanes, list(out.values()))
     if not (np.isfinite(out["traj_regret"]).all() and np.isfinite(out["final_u"]).all()):
         raise FloatingPointError("non-finite values in the simulation output; check eta and the rewards")
-    return out, seconds
+    return out, seconds, compile_seconds
 
 
 # Largest horizon: sampled rounds and round counters stay exact in float64.
@@ -403,18 +332,15 @@ def trace_xnas(rewards: np.ndarray, eta: float, L: float = 1.0, zeta: float = 1.
     rewards = check_rewards(rewards)
     T, N = rewards.shape
     log_u0 = np.full(N, -math.log(N)) if init_weights is None else np.log(np.asarray(init_weights, float) / np.sum(init_weights))
-    fp = np.zeros(K.FP_SIZE)
-    fp[K.FP_ETA] = _check_positive("eta", eta)
-    fp[K.FP_L] = _check_positive("L", L)
-    fp[K.FP_ZETA] = zeta
-    fp[K.FP_CLIP] = 1.0 if clip else 0.0
-    fp[K.FP_SHIFTS] = -1.0
+    fp = _forecaster_vector(check_positive("eta", eta), check_positive("L", L), zeta, {"clip": 1.0 if clip else 0.0},
+                            None)
     rounds = np.array([T], np.int64)
     trace = np.zeros((T, N))
-    scal = np.zeros(K.OUT_SIZE)
+    scal = np.zeros(OUT_SIZE)
     wipe = np.zeros(N, np.int64)
-    _announce_compile()
-    K._run_one(K.FC_XNAS, fp, K.ENV_REPLAY, np.zeros(8), rewards, log_u0, T, 0, rounds, 1,
-               scal, np.zeros(N), np.zeros(N), wipe, np.zeros(N),
-               np.zeros(1), np.zeros(1), np.zeros(1, np.int64), np.zeros(1), np.zeros((1, N)), trace)
-    return trace, wipe, float(scal[K.OUT_LOG_GAMMA])
+    args = (fp, ENV_REPLAY, np.zeros(8), rewards, log_u0, T, 0, rounds, 1,
+            scal, np.zeros(N), np.zeros(N), wipe, np.zeros(N),
+            np.zeros(1), np.zeros(1), np.zeros(1, np.int64), np.zeros(1), np.zeros((1, N)), trace)
+    run_one, _ = specialise(K._run_one, FC_XNAS, args, "the run loop of forecaster 'xnas' round by round")
+    run_one(FC_XNAS, *args)
+    return trace, wipe, float(scal[OUT_LOG_GAMMA])

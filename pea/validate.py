@@ -18,7 +18,7 @@ Checked in every run of XNAS (uniform initial weights, rewards in ``[-L, L]``):
 * Theorem 1: ``Regret_T <= eta T L^2 / 2 + ln N / eta - ln gamma_T / eta``.
 
 The ``replay-threshold`` group is a near-threshold construction
-(:func:`near_threshold_rewards`): one expert trails the leader by just under
+(:func:`xnas.pea.streams.near_threshold_rewards`): one expert trails the leader by just under
 the margin ``2 eta L (T - t)`` and then overtakes it in the last rounds.  It
 survives the threshold of Algorithm 1, and a margin scaled by any
 ``zeta < 1 - 1e-6`` wipes it, so a wrong threshold breaks Lemma 1 there
@@ -36,19 +36,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xnas.nas.runtime_io import Progress  # torch-free: the runtime's progress display
+from xnas.runtime_io import Progress  # torch-free: the runtime's progress display
 from xnas.pea.guarantees import check_guarantees
 from xnas.pea.rule import eta_star
 from xnas.pea.simulate import simulate
+from xnas.pea.streams import random_rewards
 
 # Float tolerance of the checks, relative to the size of the compared values.
 RTOL = 1e-9
 
 ENV_CASES = ("adversarial", "stochastic", "late-bloomer", "switching", "convex", "replay-uniform", "replay-walk",
              "replay-threshold")
-
-#: How far below the margin 2 eta L (T - t) the near-threshold expert trails (relative).
-THRESHOLD_SLACK = 1e-6
 
 LEMMA1_NOTE = ("Lemma 1 is checked for the expert best by its cumulative rewards, as the proof uses it; in "
                "'convex' the expert with the lowest true loss can differ from it and can be wiped.")
@@ -63,60 +61,6 @@ class Check:
     theorem1: bool
     ratio: float
     lemma2_alive: bool = True
-
-
-def random_rewards(kind: str, T: int, n: int, L: float, rng: np.random.Generator) -> np.ndarray:
-    """Random reward sequences in ``[-L, L]`` for the ``replay`` cases.
-
-    ``uniform``: i.i.d. uniform rewards.  ``walk``: each expert's mean drifts
-    as a random walk (clipped), so leaders change in a way no synthetic
-    environment scripts.
-    """
-    if kind == "uniform":
-        return rng.uniform(-L, L, size=(T, n))
-    if kind == "threshold":
-        return near_threshold_rewards(T, n, L, rng)
-    steps = rng.normal(0.0, 3.0 / math.sqrt(T), size=(T, n))
-    means = np.clip(np.cumsum(steps, axis=0), -0.8, 0.8)
-    return np.clip(L * (means + rng.uniform(-0.2, 0.2, size=(T, n))), -L, L)
-
-
-def near_threshold_rewards(T: int, n: int, L: float, rng: np.random.Generator,
-                           slack: float = THRESHOLD_SLACK) -> np.ndarray:
-    """Rewards under which a threshold margin below ``2 eta L (T - t)`` wipes the best expert.
-
-    Expert ``a`` earns ``+L`` in rounds ``1..t0`` (``t0 = ceil(T / 2)``) and
-    ``-L`` after; expert ``b`` earns ``r`` before ``t0`` and ``+L`` after, with
-    ``r`` chosen so that at ``t0`` it trails ``a`` by ``(1 - slack) 2 L (T - t0)``
-    in cumulative reward, i.e. by ``(1 - slack)`` times the margin in
-    log-weight, for every ``eta``.  Its gap grows linearly up to ``t0`` while
-    the margin shrinks, so it is closest to the threshold at ``t0``; after
-    ``t0`` gap and margin shrink by the same ``2 eta L`` per round.  Algorithm
-    1 keeps it, and it ends ahead of ``a`` by ``2 slack L (T - t0)``: it is the
-    best expert.  A margin scaled by ``zeta < 1 - slack`` wipes it by round
-    ``t0``.  The other experts earn uniform rewards in ``[-L, 0]`` (cumulative
-    never above ``a``'s, which stays ``>= 0``).  Which experts play ``a`` and
-    ``b`` is drawn from ``rng``.
-
-    Parameters
-    ----------
-    T, n : int
-        Rounds (at least 2) and experts (at least 2).
-    L : float
-        Reward bound.
-    rng : numpy.random.Generator
-    slack : float
-        Relative distance below the margin, in ``(0, 1)``.
-    """
-    if T < 2 or n < 2:
-        raise ValueError(f"the near-threshold construction needs T >= 2 and n >= 2, got T={T}, n={n}")
-    t0 = -(-T // 2)
-    a, b = rng.choice(n, size=2, replace=False)
-    R = rng.uniform(-L, 0.0, size=(T, n))
-    R[:t0, a], R[t0:, a] = L, -L
-    R[:t0, b] = L - (1.0 - slack) * 2.0 * L * (T - t0) / t0
-    R[t0:, b] = L
-    return R
 
 
 def check_runs(res) -> list[Check]:

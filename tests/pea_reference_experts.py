@@ -1,6 +1,6 @@
 """Plain NumPy references for the literature's forecasters, written for the tests.
 
-Independent of :mod:`xnas.pea.expert_kernels`: each forecaster is written from
+Independent of the kernels of :mod:`xnas.pea.kernels.families`: each forecaster is written from
 its paper, per round, in loss units (losses ``(L - R) / (2 L)`` in ``[0, 1]``
 where the paper asks for them).  Squint's evidence is integrated numerically
 (``scipy.integrate.quad``) rather than taken from the closed form.

@@ -86,7 +86,7 @@ def test_imports_stay_light():
 
 
 def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
-    from xnas.nas.runtime_io import atomic_write  # the writer run_figure uses for the PNG
+    from xnas.runtime_io import atomic_write  # the writer run_figure uses for the PNG
 
     target = tmp_path / "x.png"
 

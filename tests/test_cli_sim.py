@@ -215,7 +215,7 @@ def test_figure_seeds_beyond_memory_is_one_line(tmp_path):
 
 
 def test_one_seed_rule_for_both_tools():
-    from xnas.nas.limits import LimitError, check_seed
+    from xnas.limits import LimitError, check_seed
 
     for bad in (-1, 2**62, 1.5):
         with pytest.raises(LimitError, match="--seed"):

@@ -1,15 +1,14 @@
-"""Upper bounds, memory estimates and float32 checks of :mod:`xnas.nas.limits`."""
+"""Upper bounds, memory estimates and float32 checks of :mod:`xnas.nas.limits` and :mod:`xnas.limits`."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from xnas.limits import LimitError, check_memory
 from xnas.nas.limits import (
-    LimitError,
     check_float32,
     check_hyperparameters,
-    check_memory,
     check_network_size,
     estimate_network,
 )

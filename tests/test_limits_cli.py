@@ -61,7 +61,7 @@ def test_hostile_input_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypat
 
 def test_the_paper_sizes_still_pass_the_checks(monkeypatch):
     """The limits refuse what cannot run, never what the paper runs (both spaces) on its 11 GB GTX 1080 Ti."""
-    import xnas.nas.limits as limits
+    import xnas.limits as limits
     from xnas.nas.recipes import get_recipe
     from xnas.nas.search_config import SearchConfig
 

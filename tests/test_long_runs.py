@@ -3,7 +3,7 @@
 import pytest
 
 from xnas.nas import runtime_io
-from xnas.nas.runtime_io import Progress
+from xnas.runtime_io import Progress
 
 
 class _Clock:

@@ -12,8 +12,8 @@ import pytest
 from pea_reference_experts import best_switching_reward as best_switching_reward_ref
 from pea_reference_experts import run_expert_reference, squint_log_evidence_quad
 from xnas.pea import simulate
-from xnas.pea.squint_evidence import squint_log_evidence
-from xnas.pea.shifting import best_switching_reward
+from xnas.pea.kernels.squint_evidence import squint_log_evidence
+from xnas.pea.kernels.shifting import best_switching_reward
 
 NEW = ("adahedge", "squint", "boa", "mlpoly", "fixed-share", "hedge-anytime")
 
@@ -117,16 +117,17 @@ def test_shifts_are_checked():
 
 def test_guarantees_hold_and_a_broken_bound_is_caught():
     from xnas.pea import guarantees as G
+    from xnas.pea.kernels import adahedge
 
     ok = G.check_guarantees(quick=True)
     assert ok["violations"] == 0 and ok["runs"] > 300
     assert all(0 < row["worst_ratio"] < 1 for row in ok["forecasters"])
-    broken = G.check_guarantees(quick=True, bounds={"adahedge": lambda T, n, L, **_: 0.3 * G.adahedge_bound(T, n, L)})
+    broken = G.check_guarantees(quick=True, bounds={"adahedge": lambda T, n, L, **_: 0.3 * adahedge.bound(T, n, L)})
     assert broken["violations"] > 0
 
 
 def test_fixed_share_bound_is_the_shifting_one():
-    from xnas.pea.guarantees import fixed_share_bound
+    from xnas.pea.kernels.fixed_share import bound as fixed_share_bound
 
     # m = 0, alpha = 0 is Hedge's bound ln N / eta + eta T L^2 / 2
     assert fixed_share_bound(100, 4, 1.0, eta=0.1, alpha=0.0, m=0) == pytest.approx(math.log(4) / 0.1 + 0.1 * 100 / 2)
@@ -207,8 +208,9 @@ def test_validate_table_shows_the_guarantees_of_the_json(small_validate):
 
 def test_validate_table_shows_a_guarantee_violation_and_exits_1(small_validate, monkeypatch):
     from xnas.pea import guarantees as G
+    from xnas.pea.kernels import hedge_anytime
 
-    monkeypatch.setattr(G, "BOUNDS", {"hedge-anytime": lambda T, n, L, **_: 0.2 * G.hedge_anytime_bound(T, n, L)})
+    monkeypatch.setattr(G, "BOUNDS", {"hedge-anytime": lambda T, n, L, **_: 0.2 * hedge_anytime.bound(T, n, L)})
     js, human = small_validate("--json"), small_validate()
     assert js.exit_code == human.exit_code == 1, human.output
     js = json.loads(js.stdout)
@@ -253,12 +255,17 @@ def test_same_seed_same_bits_whatever_the_threads_and_samples(name):
 @pytest.mark.parametrize("env,extra", [("adversarial", {}), ("stochastic", {}), ("switching", {}),
                                        ("late-bloomer", {}), ("replay", {"eta": 60.0})])
 def test_a_seed_gives_the_same_bits_in_any_lane(name, env, extra, monkeypatch):
-    # the seeds of a run share a thread in lanes (xnas.pea.lanes): a lane must
+    # the seeds of a run share a thread in lanes (xnas.pea.kernels.lanes): a lane must
     # compute exactly what its seed computes alone, whichever lane it has and
-    # however many share it; 7 experts also take the reductions' remainders
+    # however many share it; 7 experts also take the reductions' remainders.  A lone
+    # run has a loop of its own (a literal lane count of 1); 4 and 5 lanes leave a
+    # lone seed in the last group, played by the general loop
     import importlib
 
+    from xnas.pea import compiled
+
     sim_mod = importlib.import_module("xnas.pea.simulate")
+    monkeypatch.setattr(compiled, "LONE_LOOP_MIN", 0)  # lanes=1: the one-lane loop, however short the run
 
     kw = dict(n_samples=16, shifts=3, seed=5, **extra)
     if env == "replay":
@@ -267,10 +274,10 @@ def test_a_seed_gives_the_same_bits_in_any_lane(name, env, extra, monkeypatch):
     else:
         kw.update(n_experts=7, T=3000, seeds=11)
     runs = {}
-    for lanes in (1, 3, 8):
+    for lanes in (1, 3, 4, 5, 8):
         monkeypatch.setattr(sim_mod, "_lanes", lambda *a, lanes=lanes: lanes)
         runs[lanes] = simulate(name, env, **kw)
-    for lanes in (3, 8):
+    for lanes in (3, 4, 5, 8):
         for field in ("regret", "final_weights", "weights", "shifting_regret", "forecaster_reward"):
             np.testing.assert_array_equal(getattr(runs[lanes], field), getattr(runs[1], field), err_msg=field)
 
@@ -295,7 +302,7 @@ def test_erfcx_matches_scipy_from_0_to_1e6():
     [0, 1e6] (dense near 0, around K = 3.75 and at the old asymptotic switch 26)."""
     from scipy.special import erfcx
 
-    from xnas.pea.squint_evidence import _ERFCX_C, _ERFCX_K, _erfcx
+    from xnas.pea.kernels.squint_evidence import _ERFCX_C, _ERFCX_K, _erfcx
 
     x = np.concatenate([
         [0.0, 5e-324, 1e-300, 1e-8, _ERFCX_K, 26.0, np.nextafter(26.0, 0.0), 1e6],
@@ -317,8 +324,8 @@ def test_erfcx_matches_scipy_from_0_to_1e6():
 def _kernel_log_evidence(R, V):
     """``ln E`` at each ``(R, V)`` the way the lanes take it: the parts, the
     second look (tails, careful form), the log-weights from the factors (prior 1)."""
-    from xnas.pea.lanes import WD_ROWS
-    from xnas.pea.squint_lanes import _squint_log_weights, _squint_start
+    from xnas.pea.kernels.layout import WD_ROWS
+    from xnas.pea.kernels.squint import _squint_log_weights, _squint_start
 
     R = np.atleast_1d(np.asarray(R, float))
     st = np.zeros((4, R.size))
@@ -332,7 +339,7 @@ def _kernel_log_evidence(R, V):
 
 
 def _kind(R, V):
-    from xnas.pea.squint_evidence import squint_evidence_parts
+    from xnas.pea.kernels.squint_evidence import squint_evidence_parts
 
     return squint_evidence_parts(R, V)[3]
 
@@ -341,7 +348,7 @@ def _kind(R, V):
                                  (0.0, 600.0), (200.0, 1e3), (-1e4, 1e5), (5e5, 2e6), (-2e3, 1e7)])
 def test_squint_fast_evidence_matches_quadrature(R, V):
     """The branch-free evidence of the vectorised loop, on its domain."""
-    from xnas.pea.squint_evidence import KIND_FAST
+    from xnas.pea.kernels.squint_evidence import KIND_FAST
 
     assert _kind(R, V) == KIND_FAST
     want = squint_log_evidence_quad(R, V)
@@ -350,7 +357,7 @@ def test_squint_fast_evidence_matches_quadrature(R, V):
 
 
 def test_squint_fast_evidence_agrees_with_the_closed_form_on_random_points():
-    from xnas.pea.squint_evidence import KIND_CAREFUL, KIND_FAST, KIND_TAIL
+    from xnas.pea.kernels.squint_evidence import KIND_CAREFUL, KIND_FAST, KIND_TAIL
 
     rng = np.random.default_rng(0)
     V = 10.0 ** rng.uniform(-2.0, 9.0, 20000)
@@ -367,7 +374,7 @@ def test_squint_fast_evidence_agrees_with_the_closed_form_on_random_points():
 
 def test_squint_series_in_the_monomial_basis_are_the_chebyshev_ones():
     """Estrin's scheme runs on the monomial forms of the two Chebyshev series."""
-    from xnas.pea.squint_evidence import _ERFCX_C, _ERFCX_M, _G_C, _G_M, _poly24
+    from xnas.pea.kernels.squint_evidence import _ERFCX_C, _ERFCX_M, _G_C, _G_M, _poly24
 
     t = np.concatenate([np.linspace(-1.0, 1.0, 4001), [-1.0, 1.0, 0.0, 1e-300]])
     for c, m in ((_G_C, _G_M), (_ERFCX_C, _ERFCX_M)):
@@ -376,7 +383,7 @@ def test_squint_series_in_the_monomial_basis_are_the_chebyshev_ones():
 
 
 def test_squint_evidence_kinds():
-    from xnas.pea.squint_evidence import KIND_CAREFUL, KIND_FAST, KIND_TAIL, squint_evidence_parts
+    from xnas.pea.kernels.squint_evidence import KIND_CAREFUL, KIND_FAST, KIND_TAIL, squint_evidence_parts
 
     def kind(R, V):
         return squint_evidence_parts(R, V)[3]
@@ -397,7 +404,7 @@ def test_squint_evidence_kinds():
 def test_squint_evidence_less_its_tail_matches_quadrature(R, V):
     """Squint's leaders: Hedge-like weight on one expert keeps its regrets small,
     so the integral beyond eta = 1/2 counts, and the parts lose it again."""
-    from xnas.pea.squint_evidence import KIND_TAIL
+    from xnas.pea.kernels.squint_evidence import KIND_TAIL
 
     assert _kind(R, V) == KIND_TAIL
     want = squint_log_evidence_quad(R, V)
@@ -414,8 +421,8 @@ def test_squint_factored_mixture_is_the_softmax_of_its_log_weights(points, G):
     """The lanes play ``w = pi e^{-m} f1 + e^{A - m} f2``; normalised, that must
     be the softmax of ``ln pi + ln E`` (E from the careful closed form), in every
     lane and for every kind of point; so must the log-weights written from the factors."""
-    from xnas.pea.lanes import LN_RBAR, LN_ROWS, LN_S, WD_PI, WD_PRIOR, WD_ROWS, WD_W
-    from xnas.pea.squint_lanes import _squint_log_weights, _squint_mix, _squint_start
+    from xnas.pea.kernels.layout import LN_RBAR, LN_ROWS, LN_S, WD_PI, WD_PRIOR, WD_ROWS, WD_W
+    from xnas.pea.kernels.squint import _squint_log_weights, _squint_mix, _squint_start
 
     n = len(points)
     rng = np.random.default_rng(5)
@@ -427,7 +434,7 @@ def test_squint_factored_mixture_is_the_softmax_of_its_log_weights(points, G):
         for i in range(n):
             st[0, i * G + g], st[1, i * G + g] = points[order[i]]
             wd[WD_PRIOR, i * G + g] = math.log(prior[i])
-    wd[WD_PI] = np.exp(wd[WD_PRIOR])  # as _expert_init sets it
+    wd[WD_PI] = np.exp(wd[WD_PRIOR])  # as _init_lanes sets it
     ln = np.zeros((LN_ROWS, G))
     R = rng.uniform(-1.0, 1.0, (1, n * G))
     _squint_start(st, wd)
@@ -447,7 +454,7 @@ def test_squint_factored_mixture_is_the_softmax_of_its_log_weights(points, G):
 def _squint_plain(R, prior):
     """Squint round by round over the careful closed form: the final mixture
     and the kinds of point met on the way (every 97th round)."""
-    from xnas.pea.squint_evidence import squint_evidence_parts
+    from xnas.pea.kernels.squint_evidence import squint_evidence_parts
 
     T, N = R.shape
     reg = np.zeros(N)
@@ -471,7 +478,7 @@ def test_squint_long_run_matches_the_closed_form_round_by_round():
     """20,000 rounds of +-1 rewards: the leaders' evidence needs its tail, the
     others' the fast path; the lanes' factored rounds (three lanes of the same
     stream) must agree with a plain loop over the careful closed form."""
-    from xnas.pea.squint_evidence import KIND_FAST, KIND_TAIL
+    from xnas.pea.kernels.squint_evidence import KIND_FAST, KIND_TAIL
 
     T, N = 20_000, 4
     R = np.random.default_rng(11).choice([-1.0, 1.0], size=(T, N))
@@ -502,8 +509,8 @@ def test_squint_tiny_prior_leader_far_past_its_tail():
 def test_adversarial_rewards_in_lanes_are_each_seeds_own(n, G):
     """The lanes draw their +-L rewards straight into their columns; each lane
     must get exactly the block its seed draws alone (70 experts: two words a round)."""
-    from xnas.pea.env_kernels import BLOCK, _adversarial_block, _adversarial_lanes
-    from xnas.pea.rng import _seed_state
+    from xnas.pea.kernels.env import BLOCK, _adversarial_block, _adversarial_lanes
+    from xnas.pea.kernels.rng import _seed_state
 
     state = np.empty((G, 1), np.uint64)
     for g in range(G):

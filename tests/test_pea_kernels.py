@@ -10,13 +10,14 @@ import pytest
 
 from pea_reference import run_reference
 from xnas.pea import FORECASTERS, ENVIRONMENTS, simulate, trace_xnas
-from xnas.pea import kernels as K
+from xnas.pea.kernels import eg as EG
+from xnas.pea.kernels import run as K
 from xnas.pea.rule import xnas_update
 
 
 def test_exp_small_matches_numpy():
     x = np.linspace(-0.35, 0.35, 10001)
-    np.testing.assert_allclose(K.exp_small(x), np.exp(x), rtol=4e-16, atol=0)
+    np.testing.assert_allclose(EG.exp_small(x), np.exp(x), rtol=4e-16, atol=0)
 
 
 def _replay(seed, T=400, N=5, scale=1.3):
@@ -157,9 +158,9 @@ def test_plus_minus_segment_is_bit_identical_to_the_general_one(n, j0, j1):
     # one round per call: the plain loop, no pairing
     fc1 = 0.0
     for j in range(j0, j1):
-        fc1 += K._eg_segment(block, j, j + 1, a1, w1, S1, eta, L, True, True)
-    fc2 = K._eg_segment_pm(block, j0, j1, a2, w2, S2, eta, L)
-    fc3 = K._eg_segment(block, j0, j1, a3, w3, S3, eta, L, True, True)
+        fc1 += EG._eg_segment(block, j, j + 1, a1, w1, S1, eta, L, True, True)
+    fc2 = EG._eg_segment_pm(block, j0, j1, a2, w2, S2, eta, L)
+    fc3 = EG._eg_segment(block, j0, j1, a3, w3, S3, eta, L, True, True)
     assert fc1 == fc2 == fc3
     for x, y, z in ((a1, a2, a3), (w1, w2, w3), (S1, S2, S3)):
         np.testing.assert_array_equal(x, y)
@@ -177,8 +178,8 @@ def test_paired_general_segment_is_bit_identical_to_single_rounds(n, j0, j1):
     a2, w2, S2 = a1.copy(), w1.copy(), S1.copy()
     fc1 = 0.0
     for j in range(j0, j1):
-        fc1 += K._eg_segment(block, j, j + 1, a1, w1, S1, eta, L, True, True)
-    fc2 = K._eg_segment(block, j0, j1, a2, w2, S2, eta, L, True, True)
+        fc1 += EG._eg_segment(block, j, j + 1, a1, w1, S1, eta, L, True, True)
+    fc2 = EG._eg_segment(block, j0, j1, a2, w2, S2, eta, L, True, True)
     assert fc1 == fc2
     np.testing.assert_array_equal(a1, a2)
     np.testing.assert_array_equal(w1, w2)
@@ -188,10 +189,11 @@ def test_paired_general_segment_is_bit_identical_to_single_rounds(n, j0, j1):
 def test_every_kernel_module_is_cached_under_its_callees_contents_too():
     # numba stamps a cached kernel with its own file's contents only; an edit
     # to lanes.py then left stale expert_kernels code running (seen three times)
-    from xnas.pea import cache_stamps, expert_kernels, expert_run, lanes
+    from xnas.pea import cache_stamps
+    from xnas.pea.kernels import adahedge, lane_run, lanes, squint
 
-    for module, kernel in ((expert_kernels, expert_kernels._expert_init), (expert_run, expert_run._run_expert_lanes),
-                           (lanes, lanes._mix_lanes), (K, K._run_many)):
+    for module, kernel in ((adahedge, adahedge.segment), (squint, squint.step), (lane_run, lane_run._run_expert_lanes),
+                           (lanes, lanes._init_lanes), (K, K._run_one)):
         name = os.path.basename(module.__file__)
         assert kernel._cache._cache_file._source_stamp == cache_stamps.source_stamp(name), name
 
@@ -208,29 +210,30 @@ def test_a_callee_edit_changes_its_callers_stamps_only(tmp_path):
         fh.write("# an edit\n")
     after = {f: cache_stamps.source_stamp(f, str(tmp_path)) for f, _ in cache_stamps._CALLEES}
     changed = {f for f in before if before[f] != after[f]}
-    assert changed == {"lanes.py", "squint_lanes.py", "expert_kernels.py", "expert_segments.py", "expert_run.py",
-                       "kernels.py"}
+    assert changed == {"lanes.py", "squint.py", "adahedge.py", "boa.py", "fixed_share.py", "hedge_anytime.py",
+                       "mlpoly.py", "families.py", "lane_run.py", "run.py"}
 
 
 def test_the_cache_stamp_table_lists_every_kernel_import():
     # an import missing from _CALLEES lets numba load a stale compiled caller
-    # after its callee's module is edited (it happened twice while developing)
+    # after its callee's module is edited (it happened twice while developing).
+    # Every module of the kernels package counts: the ids, the layouts and numba's
+    # options are compiled in as much as the kernels are, and the forecasters'
+    # modules reach the run loops through the registry's imports.
     import ast
-    import os
 
     here = os.path.dirname(K.__file__)
-    sources = {f: ast.parse(open(os.path.join(here, f)).read()) for f in os.listdir(here) if f.endswith(".py")}
-
-    def is_kernel_module(tree):
-        return any(isinstance(d, (ast.Name, ast.Call)) and "njit" in ast.dump(d)
-                   for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) for d in n.decorator_list)
-
-    kernel_modules = {f for f, tree in sources.items() if is_kernel_module(tree)}
+    sources = {f: ast.parse(open(os.path.join(here, f)).read()) for f in os.listdir(here)
+               if f.endswith(".py") and f != "__init__.py"}
     direct = {}
-    for f in kernel_modules:
-        names = {n.module.rsplit(".", 1)[-1] + ".py" for n in ast.walk(sources[f])
-                 if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("xnas.pea.")}
-        direct[f] = names & kernel_modules
+    for f, tree in sources.items():
+        names = set()
+        for n in ast.walk(tree):
+            if isinstance(n, ast.ImportFrom) and n.module == "xnas.pea.kernels":
+                names |= {a.name + ".py" for a in n.names}
+            elif isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("xnas.pea.kernels."):
+                names.add(n.module.rsplit(".", 1)[-1] + ".py")
+        direct[f] = names & set(sources)
 
     def closure(f, seen=()):
         out = set()
@@ -239,12 +242,12 @@ def test_the_cache_stamp_table_lists_every_kernel_import():
                 out |= {g} | closure(g, seen + (f,))
         return out
 
-    from xnas.pea.cache_stamps import _CALLEES
+    from xnas.pea.cache_stamps import _CALLEES, callees
 
     table = dict(_CALLEES)
-    for f in kernel_modules:
+    for f in sources:
         needed = closure(f)
         if needed:
-            assert f in table, f"{f} calls kernels of {sorted(needed)} but is not in _CALLEES"
-            assert needed <= set(table[f]), f"_CALLEES[{f}] lacks {sorted(needed - set(table[f]))}"
-    assert "vecmath.py" in kernel_modules and "squint_evidence.py" in direct["squint_lanes.py"]
+            assert f in table, f"{f} imports {sorted(needed)} but is not in _CALLEES"
+            assert needed <= set(callees(f)), f"_CALLEES[{f}] lacks {sorted(needed - set(callees(f)))}"
+    assert {"adahedge.py", "squint_evidence.py", "layout.py"} <= set(callees("run.py"))

@@ -1,9 +1,9 @@
-"""The vectorisable exp, log and log1p of xnas.pea.vecmath against NumPy, over the whole double range."""
+"""The vectorisable exp, log and log1p of xnas.pea.kernels.vecmath against NumPy, over the whole double range."""
 
 import numpy as np
 import pytest
 
-from xnas.pea.vecmath import exp_v, log1p_v, log_v
+from xnas.pea.kernels.vecmath import exp_v, log1p_v, log_v
 
 
 def _ulps(got, want):
@@ -66,7 +66,7 @@ def test_same_input_same_bits(fn):
 
 @pytest.mark.parametrize("n", [1, 3, 4, 5, 8, 11])
 def test_softmax_and_mixture_reward_match_numpy(n):
-    from xnas.pea.vecmath import softmax_v
+    from xnas.pea.kernels.vecmath import softmax_v
 
     rng = np.random.default_rng(n)
     a = rng.normal(0.0, 30.0, n)

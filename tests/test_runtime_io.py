@@ -1,4 +1,4 @@
-"""The torch-free half of the runtime (:mod:`xnas.nas.runtime_io`): one copy, used by both tools."""
+"""The torch-free half of the runtime (:mod:`xnas.runtime_io`): one copy, used by both tools."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 
 def test_simulator_side_imports_the_shared_runtime_without_torch():
-    code = ("import sys, xnas.nas.runtime_io, xnas.pea.plots, xnas.pea.validate, xnas.analysis.registry, "
+    code = ("import sys, xnas.runtime_io, xnas.pea.plots, xnas.pea.validate, xnas.analysis.registry, "
             "xnas.cli.sim, xnas.cli.sim_figure; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
@@ -21,7 +21,7 @@ def test_simulator_side_imports_the_shared_runtime_without_torch():
 def test_the_runtime_re_exports_the_same_objects():
     pytest.importorskip("torch")
     import xnas.nas.runtime as runtime
-    import xnas.nas.runtime_io as runtime_io
+    import xnas.runtime_io as runtime_io
 
     for name in runtime_io.__all__:
         assert getattr(runtime, name) is getattr(runtime_io, name), name
@@ -44,9 +44,29 @@ def test_regret_plot_honours_the_umask(tmp_path):
 
 
 def test_out_dir_that_is_a_file_is_named_as_such(tmp_path):
-    from xnas.nas.runtime_io import SetupError, prepare_out_dir
+    from xnas.runtime_io import SetupError, prepare_out_dir
 
     f = tmp_path / "file"
     f.write_text("x")
     with pytest.raises(SetupError, match="exists and is not a folder"):
         prepare_out_dir(str(f))
+
+
+def test_the_floors_import_downward_only():
+    """pea/ and the core stand below nas/: none of their modules imports xnas.nas (inside functions too),
+    and analysis/ only in the figure that runs a real search."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    allowed = {"analysis/fig_entropy_weight_decay.py"}  # its --nas variant runs supernet searches
+    bad = []
+    for folder in ("xnas", "pea", "analysis"):
+        for path in sorted((root / folder).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                         else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+                if any(n == "xnas.nas" or n.startswith("xnas.nas.") for n in names) and rel not in allowed:
+                    bad.append(f"{rel}:{node.lineno}")
+    assert bad == []

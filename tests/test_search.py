@@ -48,7 +48,7 @@ def test_search_writes_its_outputs_and_wipes(tmp_path):
     steps = cfg["resolved"]["steps_per_epoch"] * 2
     r = np.load(out / "rewards" / "normal_edge00.npy")
     assert r.shape == (steps, 8) and np.isfinite(r).all()
-    from xnas.pea.simulate import check_rewards  # what xnas-sim regret --rewards accepts
+    from xnas.pea.streams import check_rewards  # what xnas-sim regret --rewards accepts
 
     check_rewards(r)
     assert len([f for f in os.listdir(out / "rewards") if f.endswith(".npy")]) == 10

@@ -71,7 +71,7 @@ def test_unusable_out_is_one_line_before_data_loading(tmp_path, monkeypatch, out
 def test_read_only_out_is_refused(tmp_path, monkeypatch):
     # root ignores directory modes, so the refusal of the file system is simulated
     import xnas.nas.runtime as runtime
-    import xnas.nas.runtime_io as runtime_io
+    import xnas.runtime_io as runtime_io
 
     def read_only(*a, **k):
         raise OSError(errno.EROFS, "Read-only file system")

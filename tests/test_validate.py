@@ -31,7 +31,7 @@ def test_validate_near_threshold_group_passes_with_the_papers_threshold():
 
 
 def test_near_threshold_expert_is_best_and_survives_only_the_exact_threshold():
-    from xnas.pea.validate import near_threshold_rewards
+    from xnas.pea.streams import near_threshold_rewards
 
     R = near_threshold_rewards(1001, 4, 1.0, np.random.default_rng(3))
     assert np.abs(R).max() <= 1.0

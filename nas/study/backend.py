@@ -23,7 +23,7 @@ import shutil
 import time
 from typing import Any
 
-from xnas.nas.runtime_io import save_figure, write_text_atomic  # torch-free: the runtime's own writers
+from xnas.runtime_io import save_figure, write_text_atomic  # torch-free: the runtime's own writers
 from xnas.nas.study.config import StudyConfig, StudyError
 
 __all__ = [

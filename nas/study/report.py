@@ -18,7 +18,7 @@ def progress_bar(enabled: bool, total: int, title: str) -> Iterator[Callable[[st
     """
     import time
 
-    from xnas.nas.runtime_io import Progress
+    from xnas.runtime_io import Progress
 
     start = last = time.perf_counter()
     count = 0

@@ -4,7 +4,7 @@
 
 * :func:`squint_evidence_parts` and :func:`squint_tail`: ``E = f1 + e^{p2} (f2
   - tail)`` from one series, branch-free, for the vectorised loops of
-  :mod:`xnas.pea.squint_lanes` (every expert, every round);
+  :mod:`xnas.pea.kernels.squint` (every expert, every round);
 * :func:`squint_log_evidence`: ``ln E`` in closed form with the exponentially
   scaled complementary error function, or by Gauss-Legendre quadrature where
   the closed form cancels; for the points the parts do not cover.
@@ -19,7 +19,8 @@ import math
 import numpy as np
 from numba import njit
 
-from xnas.pea.vecmath import _exp_v
+from xnas.pea.kernels.jit import INLINE
+from xnas.pea.kernels.vecmath import _exp_v
 
 # Below this cumulative squared regret the closed form of Squint's evidence
 # cancels badly; a 24-point Gauss-Legendre rule on [0, 1/2] is exact there
@@ -83,10 +84,9 @@ _TAIL_V = 1.0
 # stay below 1.3 in size, so the change of basis costs under 1e-15.
 _ERFCX_M = tuple(float(x) for x in np.polynomial.chebyshev.cheb2poly(_ERFCX_C))
 _G_M = tuple(float(x) for x in np.polynomial.chebyshev.cheb2poly(_G_C))
-_VEC = {"cache": True, "fastmath": {"contract"}, "error_model": "numpy", "forceinline": True}
 
 
-@njit(**_VEC)
+@njit(**INLINE)
 def _poly24(c, t):
     """``sum_{k<=24} c[k] t^k`` by Estrin's scheme."""
     t2 = t * t
@@ -116,14 +116,14 @@ def _poly24(c, t):
     return (s0 + t8 * s1) + (t8 * t8) * (s2 + t8 * c[24])
 
 
-@njit(**_VEC)
+@njit(**INLINE)
 def _erfcx(x):
     """``exp(x^2) erfc(x)`` for ``x >= 0``, branch-free (vectorisable): a
     Chebyshev series in ``t = (x - K) / (x + K)``."""
     return _poly24(_ERFCX_M, (x - _ERFCX_K) / (x + _ERFCX_K)) / (1.0 + 2.0 * x)
 
 
-@njit(**_VEC)
+@njit(**INLINE)
 def squint_evidence_parts(R, V):
     """Squint's evidence as ``E = f1 + e^{p2} f2``, branch-free (vectorisable).
 
@@ -161,7 +161,7 @@ def squint_evidence_parts(R, V):
     return p * p, f1, f2, kind
 
 
-@njit(**_VEC)
+@njit(**INLINE)
 def squint_tail(R, V):
     """The part of the integral beyond ``eta = 1/2`` where ``b < 0``, times
     ``e^{-p2}``: to subtract from ``f2`` (:func:`squint_evidence_parts`).

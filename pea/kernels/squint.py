@@ -1,4 +1,4 @@
-"""Squint's steps (Koolen and van Erven 2015), in lanes (:mod:`xnas.pea.lanes`).
+"""Squint's steps (Koolen and van Erven 2015), in lanes (:mod:`xnas.pea.kernels.lanes`).
 
 Squint weighs expert ``k`` by ``pi_k E_k``, its prior times its evidence, and
 :func:`xnas.pea.squint_evidence.squint_evidence_parts` writes the evidence as
@@ -27,17 +27,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from xnas.pea.lanes import (LN_M, LN_RBAR, LN_X, WD_B, WD_F1, WD_F2, WD_PACK_R, WD_PACK_V, WD_PI, WD_PRIOR,
-                            WD_W, WD_X, _lane_max, _play_mixture, _spread)
-from xnas.pea.squint_evidence import KIND_CAREFUL, KIND_FAST, squint_evidence_parts, squint_log_evidence, squint_tail
-from xnas.pea.vecmath import _exp_v, _log_v, _max4
+from xnas.pea.kernels.jit import FAST, INLINE
+from xnas.pea.kernels.lanes import _lane_max, _play_mixture, _spread
+from xnas.pea.kernels.layout import (LN_M, LN_RBAR, LN_X, ST_SUM, ST_VAR, WD_B, WD_F1, WD_F2, WD_PACK_R, WD_PACK_V,
+                                     WD_PI, WD_PRIOR, WD_W, WD_X)
+from xnas.pea.kernels.squint_evidence import KIND_CAREFUL, KIND_FAST, squint_evidence_parts, squint_log_evidence, squint_tail
+from xnas.pea.kernels.vecmath import _exp_v, _log_v, _max4
 
 # doubles in the widest vector register (AVX-512); more only pads a few tails
 _VECTOR = 8
-_FAST = {"cache": True, "fastmath": {"contract"}, "error_model": "numpy", "forceinline": True}
 
 
-@njit(**_FAST)
+@njit(**INLINE)
 def _squint_log_weights(a, wd):
     """``a = ln pi + ln E = A + ln(f2 + f1 e^{ln pi - A})`` from the factored
     weights (``f1 = 0``, ``f2 = 1`` where ``A`` holds the careful evidence).
@@ -56,7 +57,7 @@ def _squint_log_weights(a, wd):
         a[k] = la if A[k] > -np.inf else -np.inf
 
 
-@njit(**_FAST)
+@njit(**INLINE)
 def _squint_step(inv, R, j, a, st, wd, ln, G):
     """The log-domain step (the convex environment's round-by-round loop):
     :func:`_squint_update`, then :func:`_squint_log_weights`."""
@@ -64,7 +65,7 @@ def _squint_step(inv, R, j, a, st, wd, ln, G):
     _squint_log_weights(a, wd)
 
 
-@njit(**_FAST)
+@njit(**INLINE)
 def _put_parts(k, R, V, P, A, f1, f2, mark):
     p2, x1, x2, kind = squint_evidence_parts(R, V)
     A[k] = P[k] + p2
@@ -73,7 +74,7 @@ def _put_parts(k, R, V, P, A, f1, f2, mark):
     mark[k] = kind
 
 
-@njit(**_FAST)
+@njit(**INLINE)
 def _second_look(st, wd):
     """The marked experts: the careful evidence (rare after the first rounds),
     or the tail off ``f2``.  A lane's leader needs its tail round after round,
@@ -91,13 +92,13 @@ def _second_look(st, wd):
     for k in range(n):
         if mark[k] != KIND_FAST:
             if mark[k] == KIND_CAREFUL:
-                A[k] = P[k] + squint_log_evidence(st[0, k], st[1, k])
+                A[k] = P[k] + squint_log_evidence(st[ST_SUM, k], st[ST_VAR, k])
                 wd[WD_F1, k] = 0.0
                 wd[WD_F2, k] = 1.0
             else:
                 idx[c] = k
-                pr[c] = st[0, k]
-                pv[c] = st[1, k]
+                pr[c] = st[ST_SUM, k]
+                pv[c] = st[ST_VAR, k]
                 c += 1
     if c == 0:
         return
@@ -112,23 +113,23 @@ def _second_look(st, wd):
         wd[WD_F2, np.int64(idx[i])] -= pr[i]
 
 
-@njit(**_FAST)
+@njit(**INLINE)
 def _squint_start(st, wd):
     """Factored weights from the state, at the start of a segment."""
     P = wd[WD_PRIOR]
     for k in range(P.shape[0]):
-        _put_parts(k, st[0, k], st[1, k], P, wd[WD_X], wd[WD_F1], wd[WD_F2], wd[WD_W])
+        _put_parts(k, st[ST_SUM, k], st[ST_VAR, k], P, wd[WD_X], wd[WD_F1], wd[WD_F2], wd[WD_W])
     _second_look(st, wd)
 
 
-@njit(**_FAST)
+@njit(**INLINE)
 def _squint_update(inv, R, j, st, wd, ln, G):
     """Add round ``j``'s regrets to the state, then the factored weights."""
     P = wd[WD_PRIOR]
     b = wd[WD_B]
     _spread(ln[LN_RBAR], G, b)
-    s0 = st[0]
-    s1 = st[1]
+    s0 = st[ST_SUM]
+    s1 = st[ST_VAR]
     A = wd[WD_X]
     f1 = wd[WD_F1]
     f2 = wd[WD_F2]
@@ -141,10 +142,10 @@ def _squint_update(inv, R, j, st, wd, ln, G):
     _second_look(st, wd)
 
 
-@njit(**_FAST)
+@njit(**INLINE)
 def _squint_mix(S, R, j, G, wd, ln):
     """Play round ``j`` with the factored weights (one lane keeps ``m`` and
-    ``e^{-m}`` in registers, as :func:`xnas.pea.lanes._mix_lanes` does).  The
+    ``e^{-m}`` in registers, as :func:`xnas.pea.kernels.lanes._mix_lanes` does).  The
     second term is added in a loop of its own: a sum of two products may be
     fused either way, and a lane's bits must not depend on its place."""
     A = wd[WD_X]
@@ -172,3 +173,27 @@ def _squint_mix(S, R, j, G, wd, ln):
         for k in range(A.shape[0]):
             w[k] += pi[k] * b[k] * f1[k]
     _play_mixture(w, S, R, j, G, ln)
+
+
+@njit(**FAST)
+def init(G, logw0, a, st, sc, wd):
+    """Nothing beyond the lanes' common start."""
+
+
+@njit(**FAST)
+def step(eta, L, alpha, t, R, j, S, a, st, sc, wd, ln, G):
+    """The log-weights after round ``t``, whose rewards are ``R[j]``."""
+    inv = 1.0 / (2.0 * L)
+    _squint_step(inv, R, j, a, st, wd, ln, G)
+
+
+@njit(**FAST)
+def segment(R, j0, j1, t, eta, L, alpha, G, a, S, st, sc, wd, ln):
+    """Rounds ``j0 .. j1-1`` of ``R``: mix, account, step."""
+    # factored weights within the segment, log-weights at its end
+    inv = 1.0 / (2.0 * L)
+    _squint_start(st, wd)
+    for j in range(j0, j1):
+        _squint_mix(S, R, j, G, wd, ln)
+        _squint_update(inv, R, j, st, wd, ln, G)
+    _squint_log_weights(a, wd)

@@ -1,22 +1,28 @@
-"""numba kernels of the simulator: one run, many runs, the forecasters' mixtures and the wipeout.
+"""The run loop of the simulator: one run, many runs, the mixtures and XNAS's wipeout.
 
 Kernels take arrays and scalars only; the public API in :mod:`xnas.pea.simulate`
-validates input and calls them.  Leaf kernels are compiled with ``cache=True``.
-The kernels live in modules by concern:
+validates input and :mod:`xnas.pea.compiled` calls them.  The package's
+modules, by concern (docs/architecture.md draws the whole):
 
-* :mod:`xnas.pea.rng`: the splitmix64 stream of each run;
-* :mod:`xnas.pea.env_kernels`: the synthetic environments;
-* :mod:`xnas.pea.eg_kernels`: the exponentiated step of ``xnas`` and ``eg``;
-* :mod:`xnas.pea.expert_kernels`: the steps of AdaHedge, Squint, BOA, ML-Poly,
-  Fixed-share and anytime Hedge, for several seeds side by side
-  (:mod:`xnas.pea.lanes`); :mod:`xnas.pea.expert_segments` loops them over the
-  rounds between two events and :mod:`xnas.pea.expert_run` runs them;
-* :mod:`xnas.pea.vecmath`: the vectorisable exp/log those forecasters use;
-* :mod:`xnas.pea.squint_evidence`: Squint's evidence (branch-free parts and the closed form);
-* :mod:`xnas.pea.squint_lanes`: Squint's steps, its mixture played from factored weights;
-* :mod:`xnas.pea.shifting`: the shifting-regret dynamic programme;
-* this module: the run loop (:func:`_run_one`, :func:`_run_many`), the
-  mixtures of the other forecasters and the wipeout.
+* :mod:`xnas.pea.kernels.layout`: every forecaster id and the arrays' layouts;
+* :mod:`xnas.pea.kernels.jit`: numba's options;
+* :mod:`xnas.pea.kernels.rng`: the splitmix64 stream of each run;
+* :mod:`xnas.pea.kernels.env`: the synthetic environments;
+* :mod:`xnas.pea.kernels.eg`: the exponentiated step of ``xnas`` and ``eg``;
+* one module per forecaster of the literature (``adahedge``, ``squint``,
+  ``boa``, ``mlpoly``, ``fixed_share``, ``hedge_anytime``), registered in
+  :mod:`xnas.pea.kernels.families`; they play several seeds side by side
+  (:mod:`xnas.pea.kernels.lanes`), run by :mod:`xnas.pea.kernels.lane_run`;
+* :mod:`xnas.pea.kernels.vecmath`: the vectorisable exp/log those forecasters use;
+* :mod:`xnas.pea.kernels.squint_evidence`: Squint's evidence (branch-free parts and the closed form);
+* :mod:`xnas.pea.kernels.shifting`: the shifting-regret dynamic programme;
+* this module: the run loop of one seed (:func:`_run_one`), the mixtures of the other forecasters and the wipeout.
+
+The forecaster id ``fc_id`` of both run loops (this one and
+:func:`xnas.pea.kernels.lane_run._run_expert_lanes`) is a compile-time
+literal: each forecaster gets a loop of its own, and compiles nothing of the
+others.  :mod:`xnas.pea.compiled` calls them seed by seed (or lane group by
+lane group), in threads: they release the GIL.
 
 Everything is computed in log-weights.  The XNAS update below is the rule of
 :mod:`xnas.pea.rule` (clip, exponentiated step, wipeout threshold, wipeout
@@ -35,21 +41,20 @@ import sys
 import types
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from xnas.pea.eg_kernels import (_eg_segment, _eg_segment_pm, _eg_step, _logsumexp, _max,  # noqa: F401
-                                 _weights_from_logits, exp_small)
-from xnas.pea.env_kernels import (BLOCK, ENV_ADVERSARIAL, ENV_CONVEX, ENV_LATE_BLOOMER,  # noqa: F401
-                                  ENV_REPLAY, ENV_STOCHASTIC, ENV_SWITCHING, _adversarial_block,
-                                  _env_rewards, _env_setup)
-from xnas.pea.expert_kernels import (FC_ADAHEDGE, FC_BOA, FC_FIXED_SHARE, FC_HEDGE_ANYTIME,  # noqa: F401
-                                     FC_MLPOLY, FC_SQUINT, SC_SIZE, ST_ROWS, _expert_init, _expert_step)
-from xnas.pea.expert_run import (OUT_ALIVE, OUT_FC_LOSS, OUT_FC_REWARD, OUT_LOG_GAMMA, OUT_SHIFT,  # noqa: F401
-                                 OUT_SIZE, _run_expert_lanes)
-from xnas.pea.lanes import LN_RBAR, LN_ROWS, LN_S, WD_ROWS, WD_W
-from xnas.pea.vecmath import _exp_shifted, _softmax_v
-from xnas.pea.rng import _seed_state
-from xnas.pea.shifting import _shift_best, _shift_block, _shift_init, _shift_round
+from xnas.pea.kernels.eg import _eg_segment, _eg_segment_pm, _eg_step, _logsumexp, _max, _weights_from_logits
+from xnas.pea.kernels.env import BLOCK, ENV_ADVERSARIAL, ENV_CONVEX, ENV_REPLAY, ENV_SWITCHING, _adversarial_block, \
+    _env_rewards, _env_setup
+from xnas.pea.kernels.families import family_init, family_mixture, family_round, in_lanes
+from xnas.pea.kernels.jit import LOOP, PLAIN
+from xnas.pea.kernels.lanes import _init_lanes
+from xnas.pea.kernels.layout import (FC_ADAM, FC_EG, FC_FTL, FC_GD, FC_SGD, FC_UNIFORM, FC_XNAS, FP_ALPHA, FP_BETA1,
+                                     FP_BETA2, FP_CLIP, FP_EPS, FP_ETA, FP_L, FP_MOMENTUM, FP_SHIFTS, FP_WD, FP_ZETA,
+                                     LN_ROWS, OUT_ALIVE, OUT_FC_LOSS, OUT_FC_REWARD, OUT_LOG_GAMMA,
+                                     OUT_SHIFT, SC_SIZE, ST_ROWS, WD_ROWS)
+from xnas.pea.kernels.rng import _seed_state
+from xnas.pea.kernels.shifting import _shift_best, _shift_block, _shift_init, _shift_round
 
 
 
@@ -77,35 +82,12 @@ def _boot_numba_without_blas_probe() -> None:
 
 _boot_numba_without_blas_probe()
 
-# Forecaster ids (see xnas.pea.forecasters for the registry).
-FC_XNAS = 0
-FC_EG = 1
-FC_GD = 2
-FC_ADAM = 3
-FC_SGD = 4
-FC_FTL = 5
-FC_UNIFORM = 6
-
-# Layout of the forecaster parameter vector.
-FP_ETA = 0
-FP_L = 1
-FP_ZETA = 2
-FP_CLIP = 3
-FP_BETA1 = 4
-FP_BETA2 = 5
-FP_EPS = 6
-FP_WD = 7
-FP_MOMENTUM = 8
-FP_ALPHA = 9
-FP_SHIFTS = 10  # switches of the shifting-regret comparator; -1: not computed
-FP_SIZE = 11
-
 # Rounds between re-derivations of the cached linear weights from the
 # log-weights (bounds the drift of repeated multiplication and rescales).
 SYNC_EVERY = 1024
 
 
-@njit(cache=True)
+@njit(**PLAIN)
 def _mixture(fc_id, a, S, tmp, out):
     """The forecaster's normalised mixture ``u`` into ``out``."""
     n = a.shape[0]
@@ -116,9 +98,8 @@ def _mixture(fc_id, a, S, tmp, out):
     elif fc_id == FC_UNIFORM:
         for i in range(n):
             tmp[i] = 1.0
-    elif fc_id >= FC_ADAHEDGE:
-        # the vectorised exponential, as in the rounds the forecaster played
-        _softmax_v(a, tmp, out)
+    elif in_lanes(fc_id):
+        family_mixture(fc_id, a, tmp, out)
         return
     else:
         _weights_from_logits(a, tmp)
@@ -129,7 +110,7 @@ def _mixture(fc_id, a, S, tmp, out):
         out[i] = tmp[i] / s
 
 
-@njit(cache=True)
+@njit(**PLAIN)
 def _wipeout(a, w, wipe_round, t, T, eta, L, zeta):
     """Step 3-4 of rule.py.  Returns (ln Gamma_t, experts wiped, slack), where
     slack is how far the laggard still is from the threshold."""
@@ -161,7 +142,7 @@ def _wipeout(a, w, wipe_round, t, T, eta, L, zeta):
     return lgam, wiped, margin - (m - lo)
 
 
-@njit(cache=True)
+@njit(**LOOP)
 def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
              scal, exp_reward, exp_loss, wipe_round, final_u,
              traj_regret, traj_true_regret, traj_alive, traj_lgamma, traj_u, trace):
@@ -199,7 +180,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     record = trace.shape[0] >= T
     is_eg = fc_id == FC_XNAS or fc_id == FC_EG
     is_xnas = fc_id == FC_XNAS
-    is_expert = fc_id >= FC_ADAHEDGE
+    is_expert = in_lanes(fc_id)
     # The polynomial is exact to 1e-17 while |eta R| <= 0.35.
     poly = do_clip and eta * L <= 0.35
     convex = env_id == ENV_CONVEX
@@ -225,12 +206,13 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     yvec = np.zeros(dd)
     pvec = np.zeros(dd)
     buf = np.zeros((BLOCK, n))
-    # the literature's forecasters keep their state as one lane (see xnas.pea.lanes)
+    # the literature's forecasters keep their state as one lane (see xnas.pea.kernels.lanes)
     st = np.zeros((ST_ROWS, n))
     sc = np.zeros((SC_SIZE, 1))
     work = np.zeros((WD_ROWS, n))
     ln = np.zeros((LN_ROWS, 1))
-    _expert_init(fc_id, 1, logw0, a, st, sc, work)
+    _init_lanes(1, logw0, a, st, sc, work)
+    family_init(fc_id, 1, logw0, a, st, sc, work)
     shifts = np.int64(fp[FP_SHIFTS])
     dp = np.empty((max(shifts, 0) + 1, n))
     _shift_init(dp)
@@ -253,10 +235,11 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     # next wipeout can come (with clipped rewards).
     closing = 2.0 * eta * L * (1.0 + zeta)
     next_check = 1
-    si = 0
+    # counters start as int64, not as the literal 0: numba would compile the callees for both
+    si = np.int64(0)
     K = samples.shape[0]
 
-    t = 0
+    t = np.int64(0)
     while t < T:
         nb = min(BLOCK, T - t)
         if env_id == ENV_REPLAY:
@@ -273,7 +256,7 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                              u, buf[j], fvec, yvec, pvec, losses)
         if shifts >= 0 and not convex:
             _shift_block(block, nb, dp)
-        j = 0
+        j = np.int64(0)
         while j < nb:
             if is_eg and not convex:
                 stop = nb - j
@@ -342,13 +325,11 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
                         for i in range(n):
                             a[i] -= eta * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + eps)
                 elif is_expert:
-                    # _run_many plays the other environments in lanes (xnas.pea.expert_run)
-                    ln[LN_S, 0] = _exp_shifted(a, work[WD_W])
-                    ln[LN_RBAR, 0] = rbar
+                    # _run_many_lanes plays the other environments in lanes (xnas.pea.kernels.lane_run)
                     if convex:
-                        _expert_step(fc_id, eta, L, alpha, t, buf, 0, S, a, st, sc, work, ln, 1)
+                        family_round(fc_id, eta, L, alpha, t, buf, np.int64(0), S, a, st, sc, work, ln, rbar)
                     else:
-                        _expert_step(fc_id, eta, L, alpha, t, block, j - 1, S, a, st, sc, work, ln, 1)
+                        family_round(fc_id, eta, L, alpha, t, block, j - 1, S, a, st, sc, work, ln, rbar)
 
             # ---- events after round t
             if is_eg and t % SYNC_EVERY == 0:
@@ -387,33 +368,3 @@ def _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seed, samples, d,
     scal[OUT_LOG_GAMMA] = lgam
     scal[OUT_ALIVE] = alive_n
     scal[OUT_SHIFT] = _shift_best(dp) if shifts >= 0 else 0.0
-
-
-@njit(cache=True, parallel=True)
-def _run_many(fc_id, fp, env_id, ep, replay, logw0, T, seeds, samples, d, lanes,
-              scal, exp_reward, exp_loss, wipe_round, final_u,
-              traj_regret, traj_true_regret, traj_alive, traj_lgamma, traj_u):
-    """Independent runs, one per seed, spread over threads.
-
-    The literature's forecasters (but on the convex environment) play up to
-    ``lanes`` seeds side by side in one thread (:mod:`xnas.pea.expert_run`).
-    Every run owns its random stream (seeded from its seed alone), and a lane
-    computes exactly what a run on its own would, so a seed's result depends
-    neither on the number of threads nor on ``lanes``.
-    """
-    trace = np.zeros((0, logw0.shape[0]))
-    in_lanes = fc_id >= FC_ADAHEDGE and env_id != ENV_CONVEX
-    G = max(lanes, 1) if in_lanes else 1
-    ns = seeds.shape[0]
-    for q in prange((ns + G - 1) // G):
-        lo = q * G
-        hi = min(lo + G, ns)
-        if in_lanes:
-            _run_expert_lanes(fc_id, fp[FP_ETA], fp[FP_L], fp[FP_ALPHA], np.int64(fp[FP_SHIFTS]), env_id, ep,
-                              replay, logw0, T, seeds[lo:hi], samples, scal[lo:hi], exp_reward[lo:hi],
-                              exp_loss[lo:hi], wipe_round[lo:hi], final_u[lo:hi], traj_regret[lo:hi],
-                              traj_true_regret[lo:hi], traj_alive[lo:hi], traj_lgamma[lo:hi], traj_u[lo:hi])
-        else:
-            _run_one(fc_id, fp, env_id, ep, replay, logw0, T, seeds[lo], samples, d,
-                     scal[lo], exp_reward[lo], exp_loss[lo], wipe_round[lo], final_u[lo],
-                     traj_regret[lo], traj_true_regret[lo], traj_alive[lo], traj_lgamma[lo], traj_u[lo], trace)

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from numba import njit
 
-from xnas.pea.rng import _U1, _gauss, _next_u64, _randint, _uniform
+from xnas.pea.kernels.rng import _U1, _gauss, _next_u64, _randint, _uniform
 
 # Environment ids (see xnas.pea.environments for the registry).
 ENV_ADVERSARIAL = 0
@@ -184,7 +184,7 @@ def _adversarial_block(state, buf, nb, L):
 @njit(cache=True)
 def _adversarial_lanes(state, R, nb, L):
     """:func:`_adversarial_block` for ``G`` lanes at once, straight into their
-    columns of ``R`` (``R[j, i G + g]``, as :mod:`xnas.pea.lanes` lays them
+    columns of ``R`` (``R[j, i G + g]``, as :mod:`xnas.pea.kernels.lanes` lays them
     out): each lane draws its words from its own stream in the same order, and
     a lane's bit ``i`` lands beside the other lanes' (one vector store)."""
     G = state.shape[0]

@@ -4,9 +4,9 @@
 this module.  These parts live apart because ``xnas-sim``, :mod:`xnas.pea` and
 :mod:`xnas.analysis` need them too and must never import torch (``xnas-sim``
 starts in a fraction of a second, and a test checks that torch stays out).
-The home is ``nas/`` rather than ``pea/`` because the runtime is ``nas``'s and
-this is part of it; like :mod:`xnas.nas.limits`, it imports neither torch nor
-anything that does, so ``pea`` and ``analysis`` may import it.
+It lives in the ``xnas`` core package, the floor that ``pea``, ``nas``,
+``analysis`` and ``cli`` all stand on; like :mod:`xnas.limits`, it imports
+neither torch nor anything that does.
 
 * :func:`atomic_write` and the writers on it (:func:`write_text_atomic`,
   :func:`write_bytes_atomic`, :func:`write_json_atomic`, :func:`save_npy_atomic`,

@@ -1,10 +1,10 @@
 """The run loop of the expert-advice forecasters: several seeds in lanes, one thread.
 
 :func:`_run_expert_lanes` plays the seeds it is given side by side
-(:mod:`xnas.pea.lanes`) against any environment but the convex one, whose
+(:mod:`xnas.pea.kernels.lanes`) against any environment but the convex one, whose
 rewards depend on each run's mixture (those runs go round by round through
-:func:`xnas.pea.kernels._run_one`).  Each lane draws its environment from its
-own seed's stream in the order :func:`xnas.pea.kernels._run_one` would, so a
+:func:`xnas.pea.kernels.run._run_one`).  Each lane draws its environment from its
+own seed's stream in the order :func:`xnas.pea.kernels.run._run_one` would, so a
 seed meets the same rewards whichever forecaster plays it.
 """
 
@@ -13,25 +13,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from xnas.pea.env_kernels import (BLOCK, ENV_ADVERSARIAL, ENV_REPLAY, ENV_SWITCHING, _adversarial_lanes, _env_rewards,
+from xnas.pea.kernels.env import (BLOCK, ENV_ADVERSARIAL, ENV_REPLAY, ENV_SWITCHING, _adversarial_lanes, _env_rewards,
                                   _env_setup)
-from xnas.pea.expert_kernels import SC_SIZE, ST_ROWS, _expert_init
-from xnas.pea.expert_segments import _expert_segment
-from xnas.pea.lanes import LN_FC, LN_ROWS, WD_ROWS
-from xnas.pea.rng import _seed_state
-from xnas.pea.shifting import _shift_best, _shift_block, _shift_init
-from xnas.pea.vecmath import _softmax_v
-
-# Layout of the per-run scalar outputs, of both run loops (xnas.pea.kernels imports it).
-OUT_FC_REWARD = 0  # sum_t u_{t-1} . R_t (raw rewards)
-OUT_FC_LOSS = 1  # forecaster's cumulative true loss (convex) or linear loss
-OUT_LOG_GAMMA = 2  # ln gamma_T
-OUT_ALIVE = 3  # alive experts at the end
-OUT_SHIFT = 4  # best reward of a sequence with at most FP_SHIFTS switches
-OUT_SIZE = 5
+from xnas.pea.kernels.families import family_init, family_segment
+from xnas.pea.kernels.jit import LOOP, PLAIN
+from xnas.pea.kernels.lanes import _init_lanes
+from xnas.pea.kernels.layout import (LN_FC, LN_ROWS, OUT_ALIVE, OUT_FC_LOSS, OUT_FC_REWARD, OUT_LOG_GAMMA, OUT_SHIFT,
+                                     SC_SIZE, ST_ROWS, WD_ROWS)
+from xnas.pea.kernels.rng import _seed_state
+from xnas.pea.kernels.shifting import _shift_best, _shift_block, _shift_init
+from xnas.pea.kernels.vecmath import _softmax_v
 
 
-@njit(cache=True)
+@njit(**PLAIN)
 def _lane_rewards(env_id, ep, t, nb, T, replay, state, env_vec, env_int, env_mat, target, buf, R, dp, shifts):
     """Rounds ``t+1 .. t+nb`` of every lane into ``R[:nb]`` (lanes side by side),
     and into each lane's shifting-regret programme."""
@@ -61,7 +55,7 @@ def _lane_rewards(env_id, ep, t, nb, T, replay, state, env_vec, env_int, env_mat
                 R[j, i * G + g] = block[j, i]
 
 
-@njit(cache=True)
+@njit(**PLAIN)
 def _record_lanes(G, alive, a, S, ln, si, traj_regret, traj_true_regret, traj_alive, traj_u):
     """The sampled round ``si`` of every lane: regret and mixture."""
     n = a.shape[0] // G
@@ -78,16 +72,16 @@ def _record_lanes(G, alive, a, S, ln, si, traj_regret, traj_true_regret, traj_al
         _softmax_v(ag, tmp, traj_u[g, si])
 
 
-@njit(cache=True)
-def _run_expert_lanes(fc_id, eta, L, alpha, shifts, env_id, ep, replay, logw0, T, seeds, samples,
+@njit(**LOOP)
+def _run_expert_lanes(fc_id, G, eta, L, alpha, shifts, env_id, ep, replay, logw0, T, seeds, samples,
                       scal, exp_reward, exp_loss, wipe_round, final_u,
                       traj_regret, traj_true_regret, traj_alive, traj_lgamma, traj_u):
-    """Play ``T`` rounds of expert forecaster ``fc_id`` for every seed of ``seeds``
-    at once, one lane each; outputs as :func:`xnas.pea.kernels._run_one`'s,
+    """Play ``T`` rounds of expert forecaster ``fc_id`` for the ``G`` seeds of ``seeds``
+    at once, one lane each (``G`` is the literal 1 in a lone run's loop, a
+    run-time count otherwise); outputs as :func:`xnas.pea.kernels.run._run_one`'s,
     with a leading axis over the seeds.  There is no wipeout: ``ln gamma`` is
     0, no expert is wiped and the alive count is the prior's support.
     """
-    G = seeds.shape[0]
     n = logw0.shape[0]
     state = np.empty((G, 1), np.uint64)
     kseg = np.int64(ep[1]) + 1 if env_id == ENV_SWITCHING else 1
@@ -106,24 +100,26 @@ def _run_expert_lanes(fc_id, eta, L, alpha, shifts, env_id, ep, replay, logw0, T
     sc = np.zeros((SC_SIZE, G))
     wd = np.zeros((WD_ROWS, n * G))
     ln = np.zeros((LN_ROWS, G))
-    _expert_init(fc_id, G, logw0, a, st, sc, wd)
-    alive = 0
+    _init_lanes(G, logw0, a, st, sc, wd)
+    family_init(fc_id, G, logw0, a, st, sc, wd)
+    # counters start as int64, not as the literal 0: numba would compile the callees for both
+    alive = np.int64(0)
     for i in range(n):
         alive += 1 if logw0[i] > -np.inf else 0
     buf = np.zeros((G, BLOCK, n))
     R = np.zeros((BLOCK, n * G))
-    si = 0
+    si = np.int64(0)
     K = samples.shape[0]
-    t = 0
+    t = np.int64(0)
     while t < T:
         nb = min(BLOCK, T - t)
         _lane_rewards(env_id, ep, t, nb, T, replay, state, env_vec, env_int, env_mat, target, buf, R, dp, shifts)
-        j = 0
+        j = np.int64(0)
         while j < nb:
             stop = nb - j
             if si < K:
                 stop = min(stop, samples[si] - t)
-            _expert_segment(fc_id, R, j, j + stop, t, eta, L, alpha, G, a, S, st, sc, wd, ln)
+            family_segment(fc_id, R, j, j + stop, t, eta, L, alpha, G, a, S, st, sc, wd, ln)
             j += stop
             t += stop
             if si < K and t == samples[si]:

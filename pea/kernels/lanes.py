@@ -14,45 +14,28 @@ result does not depend on which lane it has or on how many lanes share its
 thread; tests hold that bit for bit.
 
 Workspaces: ``wd`` (``WD_ROWS`` rows of ``n G``) and ``ln`` (``LN_ROWS`` rows
-of ``G``), rows named below.
+of ``G``), rows named in :mod:`xnas.pea.kernels.layout`.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
-from xnas.pea.vecmath import _dot4, _exp_v, _max4, _sum4
-
-# Rows of the per-expert workspace ``wd``.
-# (Squint uses WD_W, WD_B and WD_X for more: see xnas.pea.squint_lanes)
-WD_W = 0  # the round's unnormalised mixture exp(a - max a)
-WD_B = 1  # a lane value spread over the lane's experts
-WD_PRIOR = 2  # the log prior, spread over the lanes
-WD_X = 3  # scratch
-WD_F1 = 4  # Squint's factored weights (xnas.pea.squint_lanes)
-WD_F2 = 5
-WD_PI = 6  # the prior, spread over the lanes
-WD_PACK_R = 7  # Squint's leaders' regrets and their squares, packed
-WD_PACK_V = 8
-WD_ROWS = 9
-# Rows of the per-lane workspace ``ln``.
-LN_M = 0  # the round's largest log-weight, then scratch
-LN_S = 1  # sum of the unnormalised mixture
-LN_RBAR = 2  # the mixture's reward this round
-LN_FC = 3  # the forecaster's cumulative reward
-LN_X = 4  # scratch
-LN_ROWS = 5
-
-_FAST = {"cache": True, "fastmath": {"contract"}, "error_model": "numpy", "forceinline": True}
+from xnas.pea.kernels.jit import INLINE, PLAIN
+from xnas.pea.kernels.layout import (LN_FC, LN_M, LN_RBAR, LN_S, SC_ETA, SC_GAP, SC_LN_N, WD_B, WD_PI, WD_PRIOR,
+                                     WD_W)
+from xnas.pea.kernels.vecmath import _dot4, _exp_v, _max4, _sum4
 
 
-@njit(**_FAST)
+@njit(**INLINE)
 def _lane_max(x, G, out):
     """``out[g] = max_i x[i G + g]``."""
     n = x.shape[0] // G
     for g in range(G):
-        # as xnas.pea.vecmath._max4 does for one lane (which ignores nan)
+        # as xnas.pea.kernels.vecmath._max4 does for one lane (which ignores nan)
         m0 = -np.inf
         m1 = -np.inf
         m2 = -np.inf
@@ -77,9 +60,9 @@ def _lane_max(x, G, out):
         out[g] = m2 if m2 > m0 else m0
 
 
-@njit(**_FAST)
+@njit(**INLINE)
 def _lane_sum(x, G, out):
-    """``out[g] = sum_i x[i G + g]``, in the order of :func:`xnas.pea.vecmath._sum4`
+    """``out[g] = sum_i x[i G + g]``, in the order of :func:`xnas.pea.kernels.vecmath._sum4`
     (four interleaved chains combined pairwise)."""
     n = x.shape[0] // G
     for g in range(G):
@@ -100,9 +83,9 @@ def _lane_sum(x, G, out):
         out[g] = (s0 + s1) + (s2 + s3)
 
 
-@njit(**_FAST)
+@njit(**INLINE)
 def _lane_dot(x, R, j, G, out):
-    """``out[g] = sum_i x[i G + g] R[j, i G + g]``, in the order of :func:`xnas.pea.vecmath._dot4`."""
+    """``out[g] = sum_i x[i G + g] R[j, i G + g]``, in the order of :func:`xnas.pea.kernels.vecmath._dot4`."""
     n = x.shape[0] // G
     for g in range(G):
         s0 = 0.0
@@ -122,7 +105,7 @@ def _lane_dot(x, R, j, G, out):
         out[g] = (s0 + s1) + (s2 + s3)
 
 
-@njit(**_FAST)
+@njit(**INLINE)
 def _spread(v, G, out):
     """``out[i G + g] = v[g]``: a lane value beside each of the lane's experts."""
     if G == 1:
@@ -138,7 +121,7 @@ def _spread(v, G, out):
             out[i * G + g] = v[g]
 
 
-@njit(**_FAST)
+@njit(**INLINE)
 def _mix_lanes(a, S, R, j, G, wd, ln):
     """Play round ``j`` of ``R``: ``wd[WD_W] = exp(a - max a)``, then
     :func:`_play_mixture`.
@@ -160,7 +143,7 @@ def _mix_lanes(a, S, R, j, G, wd, ln):
     _play_mixture(w, S, R, j, G, ln)
 
 
-@njit(**_FAST)
+@njit(**INLINE)
 def _play_mixture(w, S, R, j, G, ln):
     """Play the unnormalised mixture ``w`` in round ``j`` of ``R``: ``ln[LN_S]``
     its sum, ``ln[LN_RBAR]`` its reward (added to ``ln[LN_FC]``); adds the
@@ -179,3 +162,23 @@ def _play_mixture(w, S, R, j, G, ln):
             ln[LN_FC, g] += ln[LN_RBAR, g]
     for k in range(w.shape[0]):
         S[k] += R[j, k]
+
+
+@njit(**PLAIN)
+def _init_lanes(G, logw0, a, st, sc, wd):
+    """The common start of ``G`` lanes: the log prior in ``a`` and ``wd[WD_PRIOR]``,
+    the prior in ``wd[WD_PI]``, a zero state, AdaHedge's rate at infinity and
+    ln N; a forecaster's own start follows (``init`` of its module)."""
+    n = logw0.shape[0]
+    for i in range(n):
+        for g in range(G):
+            k = i * G + g
+            a[k] = logw0[i]
+            wd[WD_PRIOR, k] = logw0[i]
+            wd[WD_PI, k] = math.exp(logw0[i])
+            for r in range(st.shape[0]):
+                st[r, k] = 0.0
+    for g in range(G):
+        sc[SC_GAP, g] = 0.0
+        sc[SC_ETA, g] = np.inf
+        sc[SC_LN_N, g] = math.log(n)

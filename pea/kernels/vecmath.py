@@ -38,6 +38,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from xnas.pea.kernels.jit import FAST, INLINE
+
 
 @intrinsic
 def _f2i(typingctx, x):
@@ -92,7 +94,7 @@ _TWO54 = 18014398509481984.0
 _LOG_R = tuple(2.0 / (2 * k + 1) for k in range(1, 12))
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
+@njit(**INLINE)
 def _exp_v(x):
     """``exp(x)`` for any float64, branch-free (vectorisable); ``exp(-inf) = 0``."""
     xc = x if x > _EXP_LO else _EXP_LO
@@ -125,7 +127,7 @@ def _exp_v(x):
     return y if x == x else x
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
+@njit(**INLINE)
 def _log_v(x):
     """``log(x)`` for any float64, branch-free (vectorisable): ``-inf`` at 0, nan below."""
     sub = x < _TINY
@@ -162,7 +164,7 @@ def _log_v(x):
     return y if x == x else x
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
+@njit(**INLINE)
 def _log1p_v(y):
     """``log(1 + y)`` for ``y > -1``, accurate also for tiny ``|y|`` (vectorisable)."""
     u = 1.0 + y
@@ -171,7 +173,7 @@ def _log1p_v(y):
     return lu + c if (u > 0.0 and u < np.inf) else lu
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
+@njit(**INLINE)
 def _max4(a):
     """``max a`` in four interleaved chains (max is exact in any order)."""
     n = a.shape[0]
@@ -194,7 +196,7 @@ def _max4(a):
     return m2 if m2 > m0 else m0
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
+@njit(**INLINE)
 def _sum4(w):
     """``sum w`` in four interleaved chains, combined pairwise (a fixed order)."""
     n = w.shape[0]
@@ -215,7 +217,7 @@ def _sum4(w):
     return (s0 + s1) + (s2 + s3)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
+@njit(**INLINE)
 def _dot4(w, R, j):
     """``w . R[j]`` in four interleaved chains, combined pairwise."""
     n = w.shape[0]
@@ -236,7 +238,7 @@ def _dot4(w, R, j):
     return (d0 + d1) + (d2 + d3)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
+@njit(**INLINE)
 def _exp_shifted(a, w):
     """``w = exp(a - max a)``; returns ``sum w``."""
     n = a.shape[0]
@@ -246,7 +248,7 @@ def _exp_shifted(a, w):
     return _sum4(w)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy", forceinline=True)
+@njit(**INLINE)
 def _softmax_v(a, w, u):
     """``u = exp(a - max a) / s``; ``w`` receives ``exp(a - max a)``; returns ``s``."""
     s = _exp_shifted(a, w)
@@ -255,7 +257,7 @@ def _softmax_v(a, w, u):
     return s
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+@njit(**FAST)
 def _elementwise(x, kind):
     out = np.empty_like(x)
     for i in range(x.shape[0]):
@@ -283,7 +285,7 @@ def log1p_v(x):
     return _elementwise(np.asarray(x, np.float64), 2)
 
 
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+@njit(**FAST)
 def softmax_v(a, r):
     """:func:`_softmax_v` and :func:`_dot4` on one vector (for tests): ``(u, u . r)``."""
     w = np.empty_like(a)

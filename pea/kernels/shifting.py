@@ -12,7 +12,7 @@ and the answer is ``max_{j, i} B_T[j, i]``.  The inner maximum is taken once
 per layer, so a round costs ``O(N m)`` and a run ``O(T N m)`` time and
 ``O(N m)`` memory.  ``m = 0`` gives the usual best expert in hindsight;
 ``m >= T - 1`` allows every sequence.  The simulator updates the table inside
-its kernel (:mod:`xnas.pea.kernels`) as the rewards are drawn; the forecaster's
+its kernel (:mod:`xnas.pea.kernels.run`) as the rewards are drawn; the forecaster's
 shifting regret is ``max B_T - sum_t u_t . R_t``.
 """
 
@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from xnas.pea.streams import check_rewards
 
 __all__ = ["best_switching_reward"]
 
@@ -81,7 +83,6 @@ def best_switching_reward(rewards: np.ndarray, m: int) -> float:
         ``max over sequences (i_1..i_T) with at most m switches of sum_t R[t, i_t]``.
         A forecaster's shifting regret is this minus its cumulative reward.
     """
-    from xnas.pea.simulate import check_rewards
 
     R = check_rewards(rewards)
     m = int(m)

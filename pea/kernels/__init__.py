@@ -1,0 +1,1 @@
+"""numba kernels of the simulator, one module per concern (see docs/architecture.md)."""
