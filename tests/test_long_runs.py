@@ -2,7 +2,7 @@
 
 import pytest
 
-from xnas.nas import runtime_io
+from xnas import runtime_io
 from xnas.runtime_io import Progress
 
 
