@@ -21,8 +21,9 @@ convolution is chosen as ``dilation * (k - 1) / 2`` so that stride 1 keeps the s
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import torch
 import torch.nn.functional as F
@@ -176,6 +177,18 @@ class AvgPool3x3(nn.Module):
     pixel by pixel (see docs/performance.md).  Other devices use ``avg_pool2d``.
     """
 
+    _native = False  # set by native(): pool with avg_pool2d on every device
+
+    @classmethod
+    @contextlib.contextmanager
+    def native(cls) -> Iterator[None]:
+        """Within the block every AvgPool3x3 pools with ``avg_pool2d`` (multiply-add counts leave pooling out)."""
+        before, cls._native = cls._native, True
+        try:
+            yield
+        finally:
+            cls._native = before
+
     def __init__(self, C: int, stride: int = 1) -> None:
         super().__init__()
         if stride not in (1, 2):
@@ -208,7 +221,7 @@ class AvgPool3x3(nn.Module):
         return count
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type != "cpu":
+        if x.device.type != "cpu" or self._native:
             return F.avg_pool2d(x, 3, self.stride, 1, count_include_pad=False)
         sums = F.conv2d(x, self.ones.to(x.dtype), stride=self.stride, padding=1, groups=self.C)
         return sums * self._inverse_count(x)
