@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from xnas.nas.genotypes import Genotype
-from xnas.nas.ops import OPERATIONS, FactorizedReduce, Identity, ReLUConvBN
+from xnas.nas.ops import OPERATIONS, AvgPool3x3, FactorizedReduce, Identity, ReLUConvBN
 
 __all__ = [
     "drop_path",
@@ -367,7 +367,8 @@ def count_macs_M(model: nn.Module, in_channels: int, image_size: int) -> float:
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        # pooling is not counted, also where ops.AvgPool3x3 computes it by a convolution
+        with torch.no_grad(), AvgPool3x3.native(), FlopCounterMode(display=False) as counter:
             param = next(model.parameters())
             model(torch.zeros(1, in_channels, image_size, image_size, device=param.device, dtype=param.dtype))
     finally:

@@ -21,8 +21,9 @@ convolution is chosen as ``dilation * (k - 1) / 2`` so that stride 1 keeps the s
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import torch
 import torch.nn.functional as F
@@ -176,6 +177,18 @@ class AvgPool3x3(nn.Module):
     pixel by pixel (see docs/performance.md).  Other devices use ``avg_pool2d``.
     """
 
+    _native = False  # set by native(): pool with avg_pool2d on every device
+
+    @classmethod
+    @contextlib.contextmanager
+    def native(cls) -> Iterator[None]:
+        """Within the block every AvgPool3x3 pools with ``avg_pool2d`` (multiply-add counts leave pooling out)."""
+        before, cls._native = cls._native, True
+        try:
+            yield
+        finally:
+            cls._native = before
+
     def __init__(self, C: int, stride: int = 1) -> None:
         super().__init__()
         if stride not in (1, 2):
@@ -185,12 +198,14 @@ class AvgPool3x3(nn.Module):
         self.register_buffer("ones", torch.ones(C, 1, 3, 3), persistent=False)
         self._counts: dict = {}
 
-    def _count(self, x: torch.Tensor) -> torch.Tensor:
-        """Real (non-padding) pixels under each output window, ``(1, C, H_out, W_out)`` in ``x``'s layout.
+    def _inverse_count(self, x: torch.Tensor) -> torch.Tensor:
+        """1 / the real (non-padding) pixels under each output window, ``(1, C, H_out, W_out)`` in ``x``'s layout.
 
         Every channel gets its copy so that the division runs over two tensors
         of one layout (a ``(1, 1, H, W)`` divisor broadcast over channels_last
-        data runs an inner loop of only C elements, 2.5x slower).
+        data runs an inner loop of only C elements, 2.5x slower); a product by the
+        inverse, not a division, as division is the slower instruction (the two
+        differ by at most one rounding).
         """
         channels_last = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
         key = (tuple(x.shape[-2:]), x.device, x.dtype, channels_last)
@@ -200,16 +215,16 @@ class AvgPool3x3(nn.Module):
             for n in x.shape[-2:]:
                 start = torch.arange(0, n, self.stride, device=x.device) - 1  # first row/column of each window
                 per_axis.append((torch.clamp(start + 3, max=n) - torch.clamp(start, min=0)).to(x.dtype))
-            count = (per_axis[0][:, None] * per_axis[1][None, :]).expand(1, self.C, -1, -1)
+            count = (1.0 / (per_axis[0][:, None] * per_axis[1][None, :])).expand(1, self.C, -1, -1)
             count = count.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
             self._counts[key] = count
         return count
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type != "cpu":
+        if x.device.type != "cpu" or self._native:
             return F.avg_pool2d(x, 3, self.stride, 1, count_include_pad=False)
         sums = F.conv2d(x, self.ones.to(x.dtype), stride=self.stride, padding=1, groups=self.C)
-        return sums / self._count(x)
+        return sums * self._inverse_count(x)
 
     def extra_repr(self) -> str:
         return f"C={self.C}, stride={self.stride}"

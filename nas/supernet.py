@@ -74,7 +74,9 @@ class MixedEdge(nn.Module):
     The ``none`` expert predicts the zero map, so its term and its reward
     ``-grad_p loss . 0`` are exactly zero; it is only evaluated when it is the
     last expert alive (then the edge outputs zeros).  The output is fp32
-    even when the operations run in bf16 under autocast.
+    even when the operations run in bf16 under autocast.  The candidates that
+    begin with a ReLU share one ReLU of ``x`` (:func:`xnas.nas.ops.after_relu`),
+    and the weighted sum with its rewards is :func:`xnas.nas.mixture.mix`.
     """
 
     def __init__(self, C: int, stride: int, primitives: Sequence[str]) -> None:
