@@ -107,6 +107,17 @@ class MixedEdge(nn.Module):
                       for i, tail, op in tails]
         self._index = tuple(i for i, _, _ in self._plan)
 
+    def __getstate__(self) -> dict:
+        # the plan holds closures over this edge's own modules: a deepcopy would keep the
+        # original's (functions copy by reference) and pickle cannot store them; rebuilt on load
+        state = self.__dict__.copy()
+        state.pop("_plan", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self._refresh()
+
     @property
     def alive(self) -> list[int]:
         """Indices (into ``primitives``) of the experts still in play."""

@@ -115,3 +115,25 @@ def test_mix_matches_autograd_of_the_weighted_sum(channels_last, with_grad_u):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="indices"):
         mix(u, (0, 1), fs)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_copied_or_pickled_edge_computes_with_its_own_operations(stride):
+    """The shared-ReLU plan holds closures over the edge's modules: a deepcopy must not keep the original's."""
+    import copy
+    import pickle
+
+    from xnas.nas.ops import PRIMITIVES
+
+    torch.manual_seed(0)
+    edge = MixedEdge(4, stride, PRIMITIVES).eval()
+    edge.wipe([1])
+    x, u = torch.randn(2, 4, 6, 6), torch.rand(len(PRIMITIVES))
+    for clone in (copy.deepcopy(edge), pickle.loads(pickle.dumps(edge))):
+        assert clone.alive == edge.alive
+        torch.testing.assert_close(clone(x, u), edge(x, u), rtol=0, atol=0)
+        with torch.no_grad():
+            for p in clone.parameters():
+                p.mul_(0.5)
+        ref = sum(u[i] * clone.ops[clone.primitives[i]](x) for i in clone.alive if clone.primitives[i] != "none")
+        torch.testing.assert_close(clone(x, u), ref, rtol=1e-5, atol=1e-5)

@@ -21,7 +21,7 @@ def test_sim_tables_and_result_lines_go_to_stdout(args, title, line):
 
 
 def test_study_table_goes_to_stdout(capsys):
-    from test_study_table import SUMMARY
+    from test_study_table_fit import SUMMARY
 
     from xnas.nas.study.report import render_table
 

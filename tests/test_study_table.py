@@ -35,7 +35,19 @@ def test_one_sample_and_paired_p_agree_with_scipy():
     assert d["ci95"] == pytest.approx([ci.low - 87.06, ci.high - 87.06])
     a, b = {0: 12.0, 1: 13.5, 2: 11.0}, {0: 13.0, 1: 13.9, 2: 12.5, 3: 9.0}
     assert paired_difference(a, b)["p"] == pytest.approx(stats.ttest_rel([12.0, 13.5, 11.0], [13.0, 13.9, 12.5]).pvalue)
-    assert one_sample_difference([], 1.0) is None and one_sample_difference([3.0, 3.0], 1.0)["p"] is None
+    assert one_sample_difference([], 1.0) is None and one_sample_difference([3.0, 3.0], 3.0)["p"] is None
+
+
+def test_a_method_returning_one_cell_every_seed_is_tested_not_dropped():
+    """No spread away from the population mean: scipy's t = inf, p = 0; it stays in the Holm family."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = stats.ttest_1samp([93.0, 93.0, 93.0], 87.06).pvalue
+    assert one_sample_difference([93.0, 93.0, 93.0], 87.06)["p"] == expected == 0.0
+    assert paired_difference({0: 93.0, 1: 92.0}, {0: 54.3, 1: 53.3})["p"] == 0.0
+    assert holm([0.0, 0.04, 0.3]) == [0.0, 0.08, 0.3]
 
 
 def test_levene_and_rank_correlation_are_scipys():

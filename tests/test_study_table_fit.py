@@ -82,3 +82,24 @@ def test_figure_axis_stays_in_the_possible_range(tmp_path):
     low, high = seen["ax"].get_ylim()
     assert low >= -2 and high <= 102
     assert (tmp_path / "study.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("width", [120, 80])
+def test_nb201_scores_table_fits_and_never_cuts_a_number(width):
+    """The NAS-Bench-201 scores table under the main one is fitted the same way (issue 24 item 3)."""
+    import json
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "study", "nb201", "summary.json")
+    with open(path, encoding="utf-8") as fh:
+        summary = json.load(fh)
+    buf = io.StringIO()
+    report.render_table(summary, Console(file=buf, width=width, color_system=None))
+    text = buf.getvalue()
+    assert "NAS-Bench-201 (200 epochs)" in text
+    assert all(len(line) <= width for line in text.splitlines() if line[:1] in "┏┃┡│└├")
+    assert "…" not in text
+    c10 = summary["table"]["methods"]["xnas"]["cifar10_test"]
+    for number in (f"{c10['mean']:.2f}", f"[{c10['ci95'][0]:.2f}, {c10['ci95'][1]:.2f}]", "54.30+-0.00"):
+        assert number in text
+    assert text.count("not shown") == 2

@@ -170,7 +170,7 @@ def render_table(summary: dict, console=None, wide: bool = False) -> None:
                       f"(Levene p = {_num(searched['levene_p_vs_random'], '{:.2g}')} against the random cells'), "
                       f"between-cell SD {_num(searched['between_sd'])}, F-test p = {searched['p']:.2g}.")
     if summary.get("table"):
-        _render_scores(summary, console)
+        _render_scores(summary, console, wide)
 
 
 def _diff_ci(d: Optional[dict]) -> str:
@@ -180,37 +180,80 @@ def _diff_ci(d: Optional[dict]) -> str:
     return f"{d['mean']:+.2f}" + ("" if low is None else f" [{low:.2f}, {high:.2f}]")
 
 
-def _render_scores(summary: dict, console) -> None:
-    """The table's 200-epoch accuracies of each method's cells, the exact population and the published rows."""
-    from rich.table import Table
+def _score_column(header: str, keep: int) -> Column:
+    return Column(header, keep, lambda name, cells: cells.get(header, "-"))
 
+
+SCORE_COLUMNS: list[Column] = [
+    _score_column("method", 0),
+    _score_column("cells", 3),
+    _score_column("c10 valid", 5),
+    _score_column("c10 test", 0),
+    _score_column("95% CI", 0),
+    _score_column("minus all cells [95% CI]", 1),
+    _score_column("p_holm", 2),
+    _score_column("c100 test", 6),
+    _score_column("IN16 test", 6),
+    _score_column("final entropy", 4),
+]
+"""The NAS-Bench-201 scores table's columns, fitted to the terminal as :data:`COLUMNS` are."""
+
+
+def _score_rows(summary: dict) -> list[list[dict]]:
+    """The scores table's rows, in sections (methods, all cells, published), each ``{header: text}``."""
     t = summary["table"]
-    table = Table(title="NAS-Bench-201 (200 epochs) accuracy % of the cells found on " + summary["dataset"])
-    for col in ("method", "cells", "c10 valid", "c10 test", "95% CI", "minus all cells [95% CI]", "p_holm",
-                "c100 test", "IN16 test", "final entropy"):
-        table.add_column(col, justify="left" if col == "method" else "right", no_wrap=True)
+    methods = []
     for name, row in t["methods"].items():
         test, d = row["cifar10_test"], (t["minus_random"].get(name) or {}).get("cifar10_test")
         low, high = test["ci95"]
-        entropy = summary["methods"][name].get("final_entropy")
-        table.add_row(name, str(test["n"]), _num(row["cifar10_valid"]["mean"]), _num(test["mean"]),
-                      "-" if low is None else f"[{low:.2f}, {high:.2f}]", _diff_ci(d),
-                      _num(d.get("p_holm") if d else None, "{:.2g}"), _num(row["cifar100_test"]["mean"]),
-                      _num(row["imagenet16_test"]["mean"]), _num(entropy, "{:.5f}"))
+        methods.append({"method": name, "cells": str(test["n"]), "c10 valid": _num(row["cifar10_valid"]["mean"]),
+                        "c10 test": _num(test["mean"]), "95% CI": "-" if low is None else f"[{low:.2f}, {high:.2f}]",
+                        "minus all cells [95% CI]": _diff_ci(d), "p_holm": _num(d.get("p_holm") if d else None, "{:.2g}"),
+                        "c100 test": _num(row["cifar100_test"]["mean"]), "IN16 test": _num(row["imagenet16_test"]["mean"]),
+                        "final entropy": _num(summary["methods"][name].get("final_entropy"), "{:.5f}")})
     every = t["all_cells"]
-    table.add_section()
-    table.add_row("all 15,625 cells: mean", "-", _num(every["cifar10_valid"]["mean"]), _num(every["cifar10_test"]["mean"]),
-                  f"median {every['cifar10_test']['median']:.2f}", "-", "-", _num(every["cifar100_test"]["mean"]),
-                  _num(every["imagenet16_test"]["mean"]), "-")
-    table.add_row("all 15,625 cells: best", "-", _num(every["cifar10_valid"]["max"]), _num(every["cifar10_test"]["max"]),
-                  f"top 10% from {every['cifar10_test']['q90']:.2f}", "-", "-", _num(every["cifar100_test"]["max"]),
-                  _num(every["imagenet16_test"]["max"]), "-")
-    table.add_section()
-    for row in t["published"]:
-        (v, vs), (m, ms) = row["cifar10_valid"], row["cifar10_test"]
-        table.add_row(f"{row['method']} (published) +", "-", f"{v:.2f}+-{vs:.2f}", f"{m:.2f}+-{ms:.2f}",
-                      "-", "-", "-", "-", "-", "-")
+    population = [
+        {"method": f"all 15,625 cells: {what}", **{h: _num(every[c][stat]) for h, c in
+                                                  (("c10 valid", "cifar10_valid"), ("c10 test", "cifar10_test"),
+                                                   ("c100 test", "cifar100_test"), ("IN16 test", "imagenet16_test"))},
+         "95% CI": note}
+        for what, stat, note in (("mean", "mean", f"median {every['cifar10_test']['median']:.2f}"),
+                                 ("best", "max", f"top 10% from {every['cifar10_test']['q90']:.2f}"))]
+    published = [{"method": f"{row['method']} (published) +",
+                  "c10 valid": "{:.2f}+-{:.2f}".format(*row["cifar10_valid"]),
+                  "c10 test": "{:.2f}+-{:.2f}".format(*row["cifar10_test"])} for row in t["published"]]
+    return [methods, population, published]
+
+
+def _render_scores(summary: dict, console, wide: bool = False) -> None:
+    """The table's 200-epoch accuracies of each method's cells, the exact population and the published rows.
+
+    Fitted to the terminal like the main table (:data:`SCORE_COLUMNS`' ``keep`` order, never a cut number).
+    """
+    from rich.table import Table
+
+    t = summary["table"]
+    sections = [[[c.cell(r["method"], r) for c in SCORE_COLUMNS] for r in rows] for rows in _score_rows(summary)]
+    rows = [r for rows in sections for r in rows]
+    shown = list(range(len(SCORE_COLUMNS))) if wide else fit_columns(SCORE_COLUMNS, rows, console.width)
+    widths = [max([len(SCORE_COLUMNS[i].header)] + [len(r[i]) for r in rows]) for i in range(len(SCORE_COLUMNS))]
+    table = Table(title="NAS-Bench-201 (200 epochs) accuracy % of the cells found on " + summary["dataset"])
+    for i in shown:
+        table.add_column(SCORE_COLUMNS[i].header, justify="left" if i == 0 else "right", no_wrap=True,
+                         min_width=widths[i])
+    for k, section in enumerate(sections):
+        if k:
+            table.add_section()
+        for r in section:
+            table.add_row(*(r[i] for i in shown))
+    if wide:
+        need = sum(widths[i] + 3 for i in shown) + 1
+        if need > console.width:  # --wide on a narrow terminal: long lines rather than cut numbers
+            console.width = need
     console.print(table)
+    hidden = [c.header for i, c in enumerate(SCORE_COLUMNS) if i not in shown]
+    if hidden:
+        console.print(f"(not shown, to fit {console.width} columns: {', '.join(hidden)}; --wide or --json show them)")
     console.print(f"+ {t['published_label']} (mean +- std over their runs), not on {summary['dataset']}; "
                   "'best' is each column's own maximum.")
     d = t["xnas_minus_darts"]["cifar10_test"]

@@ -47,10 +47,17 @@ def paired_difference(a: dict[int, float], b: dict[int, float]) -> dict:
 
 
 def _t_p(values: Sequence[float], mu: float) -> Optional[float]:
-    """Two-sided p of the one-sample t-test of ``mean(values) == mu`` (``None``: under 2 values or no spread)."""
+    """Two-sided p of the one-sample t-test of ``mean(values) == mu`` (``None``: under 2 values, or no spread at ``mu``).
+
+    Values without spread away from ``mu`` (a method that returns the same cell for every seed)
+    give p = 0, as ``scipy.stats.ttest_1samp`` does (t = inf) and as :func:`one_way` reports F = inf;
+    ``None`` would leave the test out of the Holm family and call the difference unresolved.
+    """
     x = np.asarray(values, dtype=np.float64)
-    if x.size < 2 or x.var() == 0.0:
+    if x.size < 2:
         return None
+    if x.var() == 0.0:
+        return None if x[0] == mu else 0.0
     return float(stats.ttest_1samp(x, mu).pvalue)
 
 
