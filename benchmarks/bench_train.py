@@ -37,6 +37,7 @@ GPU, XNAS-Small (C = 36, 20 cells) at batch 96::
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 import platform
 import time
@@ -44,7 +45,7 @@ import time
 import torch
 from torch import nn
 
-from xnas.nas.genotypes import resolve_genotype
+from xnas.nas.genotypes import GenotypeError, resolve_genotype
 from xnas.nas.network import build_network, count_parameters_M
 
 DARTS_SECONDS_PER_EPOCH_1080TI = 1.5 * 24 * 3600 / 600  # 216 s
@@ -63,7 +64,7 @@ def measure(args, device: torch.device, variant: str) -> dict:
     amp = variant.startswith("bf16")
     channels_last = variant.endswith("channels_last")
     training = variant != "fp32-eval"
-    model = build_network(resolve_genotype(args.genotype), args.channels, args.layers, 10,
+    model = build_network(args.genotype_value, args.channels, args.layers, 10,
                           image_size=args.image_size, auxiliary=True).to(device)
     model.drop_path_prob = 0.2
     if channels_last:
@@ -130,6 +131,11 @@ def main(argv=None) -> dict:
                         help=f"comma-separated, from {', '.join(VARIANTS)} (fp32-eager always runs as the baseline)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    try:  # checked before any measuring: a bad name is one line (argparse's exit 2), never a traceback
+        args.genotype_value = resolve_genotype(args.genotype)
+    except GenotypeError as exc:
+        print(f"bench_train.py: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     device = torch.device(args.device)
     cuda = device.type == "cuda"
     if cuda and not torch.cuda.is_available():
@@ -158,7 +164,7 @@ def main(argv=None) -> dict:
         if r["variant"] != "fp32-eval":
             r["seconds_per_cifar10_epoch"] = CIFAR10_TRAIN_IMAGES / r["images_per_s"]
             r["speedup_vs_darts_1080ti"] = DARTS_SECONDS_PER_EPOCH_1080TI / r["seconds_per_cifar10_epoch"]
-    model = build_network(resolve_genotype(args.genotype), args.channels, args.layers, 10, image_size=args.image_size)
+    model = build_network(args.genotype_value, args.channels, args.layers, 10, image_size=args.image_size)
     report = {
         "device": torch.cuda.get_device_name(device) if cuda else f"cpu ({platform.processor() or platform.machine()}, "
                                                                  f"{torch.get_num_threads()} threads)",

@@ -100,3 +100,11 @@ def test_gpu_check_row_child_prints_its_json_line() -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     row = __import__("json").loads(proc.stdout.strip().splitlines()[-1])
     assert row["step_s"] > 0 and row["epoch_s"] == pytest.approx(row["step_s"] * 260)
+
+
+def test_bench_train_unknown_genotype_is_one_line_and_exit_2() -> None:
+    pytest.importorskip("torch")
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "bench_train.py"), "--genotype", "nosuch"],
+                          capture_output=True, text=True, timeout=120, env=_env())
+    assert proc.returncode == 2
+    assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1 and "nosuch" in proc.stderr
