@@ -103,3 +103,21 @@ def test_nb201_scores_table_fits_and_never_cuts_a_number(width):
     for number in (f"{c10['mean']:.2f}", f"[{c10['ci95'][0]:.2f}, {c10['ci95'][1]:.2f}]", "54.30+-0.00"):
         assert number in text
     assert text.count("not shown") == 2
+
+
+def test_nb201_scores_intervals_are_shown_clipped_to_the_possible_range():
+    """An accuracy interval over few cells can pass 100 %: shown clipped, with a line saying so (JSON unchanged)."""
+    import copy
+    import json
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "study", "nb201", "summary.json")
+    with open(path, encoding="utf-8") as fh:
+        summary = json.load(fh)
+    summary = copy.deepcopy(summary)
+    summary["table"]["methods"]["xnas"]["cifar10_test"]["ci95"] = [70.07, 111.43]
+    buf = io.StringIO()
+    report.render_table(summary, Console(file=buf, width=400, color_system=None), wide=True)
+    text = buf.getvalue()
+    assert "[70.07, 100.00]" in text and "111.43" not in text
+    assert "accuracy 95% CIs are shown clipped to 0-100%" in text

@@ -207,7 +207,8 @@ def _score_rows(summary: dict) -> list[list[dict]]:
         test, d = row["cifar10_test"], (t["minus_random"].get(name) or {}).get("cifar10_test")
         low, high = test["ci95"]
         methods.append({"method": name, "cells": str(test["n"]), "c10 valid": _num(row["cifar10_valid"]["mean"]),
-                        "c10 test": _num(test["mean"]), "95% CI": "-" if low is None else f"[{low:.2f}, {high:.2f}]",
+                        "c10 test": _num(test["mean"]),
+                        "95% CI": "-" if low is None else f"[{max(low, 0.0):.2f}, {min(high, 100.0):.2f}]",
                         "minus all cells [95% CI]": _diff_ci(d), "p_holm": _num(d.get("p_holm") if d else None, "{:.2g}"),
                         "c100 test": _num(row["cifar100_test"]["mean"]), "IN16 test": _num(row["imagenet16_test"]["mean"]),
                         "final entropy": _num(summary["methods"][name].get("final_entropy"), "{:.5f}")})
@@ -254,6 +255,9 @@ def _render_scores(summary: dict, console, wide: bool = False) -> None:
     hidden = [c.header for i, c in enumerate(SCORE_COLUMNS) if i not in shown]
     if hidden:
         console.print(f"(not shown, to fit {console.width} columns: {', '.join(hidden)}; --wide or --json show them)")
+    if any(_clipped(row["cifar10_test"]) for row in t["methods"].values()):
+        console.print("accuracy 95% CIs are shown clipped to 0-100%, the possible range; summary.json keeps them as "
+                      "computed")
     console.print(f"+ {t['published_label']} (mean +- std over their runs), not on {summary['dataset']}; "
                   "'best' is each column's own maximum.")
     d = t["xnas_minus_darts"]["cifar10_test"]
