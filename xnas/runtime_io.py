@@ -213,7 +213,10 @@ LONG_RUN_STEPS, LONG_RUN_LOOK = 5, 30.0
 """The projection is made after this many steps or seconds, whichever comes first."""
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """A duration for a person: seconds, minutes, hours or days, whichever reads best."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     if seconds < 172800:
@@ -290,7 +293,7 @@ class Progress:
             return
         projected = elapsed / self._steps * self.total
         if projected > LONG_RUN_SECONDS:
-            self.line(f"xnas: at this pace the run takes about {_duration(projected)}; {self._hint}")
+            self.line(f"xnas: at this pace the run takes about {format_duration(projected)}; {self._hint}")
         self._hint = None
 
     def line(self, text: str) -> None:

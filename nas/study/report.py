@@ -18,7 +18,7 @@ def progress_bar(enabled: bool, total: int, title: str) -> Iterator[Callable[[st
     """
     import time
 
-    from xnas.runtime_io import Progress
+    from xnas.runtime_io import Progress, format_duration
 
     start = last = time.perf_counter()
     count = 0
@@ -33,18 +33,10 @@ def progress_bar(enabled: bool, total: int, title: str) -> Iterator[Callable[[st
             if not bar.live:
                 left = (now - start) / count * (total - count)
                 bar.line(f"{title}: {unit_id} done in {now - last:.1f} s; {count}/{total} units, "
-                         f"{total - count} left (about {_duration(left)})")
+                         f"{total - count} left (about {format_duration(left)})")
             last = now
 
         yield done
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _num(value: Optional[float], fmt: str = "{:.2f}") -> str:
