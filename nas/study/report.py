@@ -106,6 +106,32 @@ def fit_columns(columns: list[Column], rows: list[list[str]], width: int) -> lis
     return shown
 
 
+def print_fitted(console, table, columns: list[Column], sections: list[list[list[str]]], wide: bool) -> None:
+    """Print ``table`` with the columns that fit ``console`` (all with ``wide``), never cutting a cell.
+
+    ``sections``: groups of rows (each a list of cell texts, one per column), separated by a rule.
+    Columns left out are named in one line after the table.
+    """
+    rows = [r for section in sections for r in section]
+    shown = list(range(len(columns))) if wide else fit_columns(columns, rows, console.width)
+    widths = [max([len(columns[i].header)] + [len(r[i]) for r in rows]) for i in range(len(columns))]
+    for i in shown:
+        table.add_column(columns[i].header, justify="left" if i == 0 else "right", no_wrap=True, min_width=widths[i])
+    for k, section in enumerate(sections):
+        if k:
+            table.add_section()
+        for r in section:
+            table.add_row(*(r[i] for i in shown))
+    if wide:
+        need = sum(widths[i] + 3 for i in shown) + 1
+        if need > console.width:  # --wide on a narrow terminal: long lines rather than cut numbers
+            console.width = need
+    console.print(table)
+    hidden = [c.header for i, c in enumerate(columns) if i not in shown]
+    if hidden:
+        console.print(f"(not shown, to fit {console.width} columns: {', '.join(hidden)}; --wide or --json show them)")
+
+
 def render_table(summary: dict, console=None, wide: bool = False) -> None:
     """Print the per-method table, the paired difference and the discrimination verdict (rich, stdout).
 
@@ -122,22 +148,9 @@ def render_table(summary: dict, console=None, wide: bool = False) -> None:
             console, wide = Console(width=400), True
     names = list(summary["methods"])
     rows = [[c.cell(name, summary["methods"][name]) for c in COLUMNS] for name in names]
-    shown = list(range(len(COLUMNS))) if wide else fit_columns(COLUMNS, rows, console.width)
-    table = Table(title=f"study: {summary['dataset']}, {summary['space']} space "
-                        f"({summary['units_done']}/{summary['units_planned']} units)")
-    for i in shown:
-        table.add_column(COLUMNS[i].header, justify="left" if i == 0 else "right", no_wrap=True,
-                         min_width=max([len(COLUMNS[i].header)] + [len(r[i]) for r in rows]))
-    for r in rows:
-        table.add_row(*(r[i] for i in shown))
-    if wide:
-        need = sum(max([len(COLUMNS[i].header)] + [len(r[i]) for r in rows]) + 3 for i in shown) + 1
-        if need > console.width:  # --wide on a narrow terminal: long lines rather than cut numbers
-            console.width = need
-    console.print(table)
-    hidden = [c.header for i, c in enumerate(COLUMNS) if i not in shown]
-    if hidden:
-        console.print(f"(not shown, to fit {console.width} columns: {', '.join(hidden)}; --wide or --json show them)")
+    print_fitted(console, Table(title=f"study: {summary['dataset']}, {summary['space']} space "
+                                      f"({summary['units_done']}/{summary['units_planned']} units)"),
+                 COLUMNS, [rows], wide)
     console.print("err %: mean over cells of each cell's mean test error over its runs (training seeds); "
                   "best/worst: cell means; skip, param-free: mean count in the normal cell.")
     console.print("* one cell: the interval is over its training seeds; otherwise over the cells' mean errors.")
@@ -227,26 +240,8 @@ def _render_scores(summary: dict, console, wide: bool = False) -> None:
 
     t = summary["table"]
     sections = [[[c.cell(r["method"], r) for c in SCORE_COLUMNS] for r in rows] for rows in _score_rows(summary)]
-    rows = [r for rows in sections for r in rows]
-    shown = list(range(len(SCORE_COLUMNS))) if wide else fit_columns(SCORE_COLUMNS, rows, console.width)
-    widths = [max([len(SCORE_COLUMNS[i].header)] + [len(r[i]) for r in rows]) for i in range(len(SCORE_COLUMNS))]
-    table = Table(title="NAS-Bench-201 (200 epochs) accuracy % of the cells found on " + summary["dataset"])
-    for i in shown:
-        table.add_column(SCORE_COLUMNS[i].header, justify="left" if i == 0 else "right", no_wrap=True,
-                         min_width=widths[i])
-    for k, section in enumerate(sections):
-        if k:
-            table.add_section()
-        for r in section:
-            table.add_row(*(r[i] for i in shown))
-    if wide:
-        need = sum(widths[i] + 3 for i in shown) + 1
-        if need > console.width:  # --wide on a narrow terminal: long lines rather than cut numbers
-            console.width = need
-    console.print(table)
-    hidden = [c.header for i, c in enumerate(SCORE_COLUMNS) if i not in shown]
-    if hidden:
-        console.print(f"(not shown, to fit {console.width} columns: {', '.join(hidden)}; --wide or --json show them)")
+    print_fitted(console, Table(title="NAS-Bench-201 (200 epochs) accuracy % of the cells found on " + summary["dataset"]),
+                 SCORE_COLUMNS, sections, wide)
     if any(_clipped(row["cifar10_test"]) for row in t["methods"].values()):
         console.print("accuracy 95% CIs are shown clipped to 0-100%, the possible range; summary.json keeps them as "
                       "computed")
