@@ -180,6 +180,10 @@ def test_cli_report_prints_the_scores_and_the_published_rows(search_only):
     assert "NAS-Bench-201 (200 epochs)" in res.output and "GDAS (published)" in res.output
     assert "searched on CIFAR-10 by their authors" in res.output and "all 15,625 cells" in res.output
     assert os.path.getsize(os.path.join(out, "study.png")) > 0
+    # nothing was trained: the first table holds the searches' columns, not empty trained-error ones
+    first = res.output.split("NAS-Bench-201 (200 epochs)")[0]
+    assert "searches: digits" in first and "search s" in first and "param-free" in first
+    assert "err %" not in first and "cost/random" not in first and "params M" not in first
 
 
 def test_search_only_outside_nb201_and_a_corrupt_table_are_one_line_exit_2(search_only, tmp_path, monkeypatch):

@@ -90,6 +90,13 @@ COLUMNS: list[Column] = [
 ]
 """The study table's columns, in display order."""
 
+SEARCH_ONLY_COLUMNS: list[Column] = [c for c in COLUMNS if c.header in ("method", "search s", "param-free", "skip")]
+"""A search-only study's columns: it trained nothing, so the trained-error and cost columns would all be empty."""
+
+
+def _search_only(summary: dict) -> bool:
+    return not any(row["n_trainings"] for row in summary["methods"].values())
+
 
 def fit_columns(columns: list[Column], rows: list[list[str]], width: int) -> list[int]:
     """Indices of the columns shown in ``width`` characters: the least kept dropped first, never a cut cell.
@@ -147,13 +154,20 @@ def render_table(summary: dict, console=None, wide: bool = False) -> None:
         if not console.is_terminal:  # a pipe or a file: no terminal width to fit, keep rows on one line
             console, wide = Console(width=400), True
     names = list(summary["methods"])
-    rows = [[c.cell(name, summary["methods"][name]) for c in COLUMNS] for name in names]
-    print_fitted(console, Table(title=f"study: {summary['dataset']}, {summary['space']} space "
+    search_only = _search_only(summary)
+    columns = SEARCH_ONLY_COLUMNS if search_only else COLUMNS
+    rows = [[c.cell(name, summary["methods"][name]) for c in columns] for name in names]
+    title = "searches" if search_only else "study"
+    print_fitted(console, Table(title=f"{title}: {summary['dataset']}, {summary['space']} space "
                                       f"({summary['units_done']}/{summary['units_planned']} units)"),
-                 COLUMNS, [rows], wide)
-    console.print("err %: mean over cells of each cell's mean test error over its runs (training seeds); "
-                  "best/worst: cell means; skip, param-free: mean count in the normal cell.")
-    console.print("* one cell: the interval is over its training seeds; otherwise over the cells' mean errors.")
+                 columns, [rows], wide)
+    if search_only:
+        console.print("search s: mean seconds per search; skip, param-free: mean count in the normal cell "
+                      "(no trainings: the searched cells are scored below).")
+    else:
+        console.print("err %: mean over cells of each cell's mean test error over its runs (training seeds); "
+                      "best/worst: cell means; skip, param-free: mean count in the normal cell.")
+        console.print("* one cell: the interval is over its training seeds; otherwise over the cells' mean errors.")
     if any(_clipped(row) for row in summary["methods"].values()):
         console.print("95% CIs are shown clipped to 0-100%, the possible range; summary.json keeps them as computed "
                       "(so few values make the t-interval this wide that it means little).")
@@ -167,7 +181,8 @@ def render_table(summary: dict, console=None, wide: bool = False) -> None:
               for name, d in versus if d]
     if versus:
         console.print("minus random, over cell means (Welch 95% CI): " + "; ".join(versus))
-    console.print(summary["cost_definition"])
+    if not search_only:
+        console.print(summary["cost_definition"])
     console.print(summary["discrimination"]["verdict"])
     searched = summary["discrimination"].get("searched_cells")
     if searched and searched.get("p") is not None:
@@ -274,19 +289,23 @@ def plot_study(summary: dict, path: str) -> None:
     from xnas.nas.study.backend import save_figure
 
     scores = summary.get("table")
-    if scores:
+    search_only = bool(scores) and _search_only(summary)
+    if search_only:  # no trained errors to plot: the table's scores, their curve by epoch and the cost
+        fig, (cx, dx, bx) = plt.subplots(1, 3, figsize=(15, 4.6), gridspec_kw={"width_ratios": [3, 1.6, 1.3]})
+    elif scores:
         fig, axes = plt.subplots(2, 2, figsize=(12, 8.4), gridspec_kw={"width_ratios": [3, 1.6]})
         ax, bx, cx, dx = axes[0, 0], axes[0, 1], axes[1, 0], axes[1, 1]
     else:
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 1.3]})
     names = list(summary["methods"])
-    _plot_errors(ax, summary, names)
+    if not search_only:
+        _plot_errors(ax, summary, names)
     _plot_cost(bx, summary, names)
     if scores:
         _plot_table(cx, summary, names)
         _plot_by_epoch(dx, scores)
     verdict = "the benchmark " + ("discriminates" if summary["discriminates"] else "does not discriminate")
-    if scores and not any(row["n_trainings"] for row in summary["methods"].values()):
+    if search_only:
         verdict = "a search-only study, every cell scored by NAS-Bench-201's table"
     fig.suptitle(f"{summary['dataset']}, {summary['space']} space: {verdict}", fontsize=10)
     fig.tight_layout()
@@ -326,7 +345,7 @@ def _plot_errors(ax, summary: dict, names: list) -> None:
                 low, high = max(low, ERR_RANGE[0]), min(high, ERR_RANGE[1])
             yerr = None if low is None else [[row["mean_err"] - low], [high - row["mean_err"]]]
             ax.errorbar([x + 0.3], [row["mean_err"]], yerr=yerr, fmt="D", color="C3", capsize=4, zorder=4)
-    if not any(row["n_trainings"] for row in summary["methods"].values()):
+    if _search_only(summary):
         ax.text(0.5, 0.5, "no trainings (a search-only study)", transform=ax.transAxes, ha="center", fontsize=9)
     ax.set_xticks(range(len(names)), names, rotation=25, ha="right", fontsize=8)
     ax.set_ylabel(f"test error on {summary['dataset']} (%)")
