@@ -66,7 +66,7 @@ def nas_unavailable() -> str | None:
         import torch  # noqa: F401
         import sklearn  # noqa: F401
 
-        from xnas.nas import search  # noqa: F401
+        from xnas.nas.search import loop  # noqa: F401
     except ImportError as exc:
         return f"the --nas variant needs the nas extra (pip install -e '.[nas]'): {exc}"
     return None
@@ -79,7 +79,7 @@ def nas_points(opt: BuildOptions) -> dict:
     (0.5, 0.999); ``SearchConfig.arch_weight_decay``) over
     :data:`NAS_WEIGHT_DECAYS` (quick mode: :data:`NAS_WEIGHT_DECAYS_QUICK`) and
     runs ``xnas`` (no weight decay) beside it, all with
-    :func:`xnas.nas.search.run_search` on scikit-learn's 8x8 digits, 50/50
+    :func:`xnas.nas.search.loop.run_search` on scikit-learn's 8x8 digits, 50/50
     split, batch 64, a 3-cell supernet (1 normal, 2 reduction) with 3 nodes
     and C = 4, no augmentation, on CPU or the GPU if there is one.  Every
     weight decay runs with the same seeds (same data order and initial
@@ -139,7 +139,7 @@ def _search_entropies(opt: BuildOptions, name: str, wd, epochs: int, seeds: int,
     """
     import tempfile
 
-    from xnas.nas.search import SearchConfig, mean_normalized_entropy, run_search
+    from xnas.nas.search.loop import SearchConfig, mean_normalized_entropy, run_search
 
     ents = []
     before = _BEFORE.setdefault((name, wd), {label: [] for label in BEFORE_END})

@@ -103,7 +103,7 @@ def _synthetic(n: int, size: int, channels: int, classes: int, seed: int):
 
 
 def _info(size: int, channels: int, classes: int, n: int):
-    from xnas.nas.data import DatasetInfo
+    from xnas.nas.data.datasets import DatasetInfo
 
     return DatasetInfo("synthetic", channels, classes, size, (0.0,) * channels, (1.0,) * channels, train_size=n)
 
@@ -112,7 +112,7 @@ def _config(conf: dict, **kw):
     """A SearchConfig of this checkout; speed options it does not know yet (an older checkout) are left out."""
     from dataclasses import fields
 
-    from xnas.nas.search import SearchConfig
+    from xnas.nas.search.loop import SearchConfig
 
     known = {f.name for f in fields(SearchConfig)}
     kw.update({k: v for k, v in (("channels_last", conf.get("channels_last")), ("compile", conf.get("compile")))
@@ -126,7 +126,7 @@ def _build_variant(variant: str, conf: dict):
     import numpy as np
     import torch
 
-    from xnas.nas.search import _Search
+    from xnas.nas.search.loop import _Search
 
     conf = dict(conf)
     if variant == "xnas-nchw":
@@ -326,7 +326,7 @@ def bench_epoch(args: argparse.Namespace) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
-    from xnas.nas.search import run_search
+    from xnas.nas.search.loop import run_search
 
     layers = 15 if args.space == "nb201" else 8
     if args.tiny:

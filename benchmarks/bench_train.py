@@ -1,6 +1,6 @@
 """Training throughput of evaluation networks, with a baseline measured in the same run.
 
-Every variant runs the training step of ``xnas.nas.train`` on synthetic images
+Every variant runs the training step of ``xnas.nas.train.loop`` on synthetic images
 (forward with the auxiliary head and drop-path, label-smoothed loss, backward,
 gradient clipping, Nesterov SGD step) and reports images per second:
 
@@ -45,8 +45,9 @@ import time
 import torch
 from torch import nn
 
-from xnas.nas.genotypes import GenotypeError, resolve_genotype
-from xnas.nas.network import build_network, count_parameters_M
+from xnas.nas.spaces.darts.genotypes import GenotypeError, resolve_genotype
+from xnas.nas.spaces.darts.network import build_network
+from xnas.nas.spaces.measure import count_parameters_M
 
 DARTS_SECONDS_PER_EPOCH_1080TI = 1.5 * 24 * 3600 / 600  # 216 s
 CIFAR10_TRAIN_IMAGES = 50_000

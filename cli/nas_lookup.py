@@ -27,8 +27,8 @@ def lookup(genotype: str, space: str, as_json: bool) -> None:
     the cell's index, and its rank and percentile among all cells by CIFAR-10 test
     accuracy, the number papers that search this space report.
     """
-    from xnas.nas.genotype_text import GenotypeError
-    from xnas.nas.tables import TableError, get_table
+    from xnas.nas.spaces.genotype_text import GenotypeError
+    from xnas.nas.spaces.tables import TableError, get_table
 
     try:
         table = get_table(space)

@@ -1,7 +1,7 @@
 """``xnas-nas search`` and ``xnas-nas lr``: run an architecture search, compute XNAS learning rates.
 
-The commands parse options and call :mod:`xnas.nas.search` and
-:mod:`xnas.nas.lr`; torch is imported inside the command bodies only.
+The commands parse options and call :mod:`xnas.nas.search.loop` and
+:mod:`xnas.nas.arch.lr`; torch is imported inside the command bodies only.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ SPACE_OPTION = click.option(
 
 
 def _space(name: str):
-    # Each space's presets (xnas.nas.spaces) replace the paper's CIFAR-10 defaults:
+    # Each space's presets (xnas.nas.spaces.registry) replace the paper's CIFAR-10 defaults:
     # the digits quick start fits a whole search in minutes on 2 CPU cores.
-    from xnas.nas.spaces import get_space
+    from xnas.nas.spaces.registry import get_space
 
     try:
         return get_space(name)
@@ -127,13 +127,13 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
     The output folder gets genotype.json, genotype.txt, config.json, log.jsonl,
     arch_weights.png, cells.png and checkpoint.pt.
     """
-    from xnas.nas.genotypes import GenotypeError, parse_ops
-    from xnas.nas.search import SearchConfig
+    from xnas.nas.spaces.darts.genotypes import GenotypeError, parse_ops
+    from xnas.nas.search.loop import SearchConfig
 
     space_entry = _space(space)
     preset = space_entry.search_presets(dataset)
 
-    def pick(value, key, default):
+    def pick(value, key, default=None):
         return value if value is not None else preset.get(key, default)
 
     if _rate(eta_reduce, "--eta-reduce") is not None and "reduce" not in space_entry.cell_types:
@@ -150,8 +150,8 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
     out = out or _default_out(dataset, arch_optimizer, space)
     config = SearchConfig(
         dataset=dataset, space=space, out_dir=out, data_dir=data_dir, download=download, arch_optimizer=arch_optimizer,
-        epochs=pick(epochs, "epochs", 50), batch_size=pick(batch_size, "batch_size", 96), split=split, limit=limit,
-        augment=not no_augment, channels=pick(channels, "channels", 16), layers=pick(layers, "layers", 8),
+        epochs=pick(epochs, "epochs"), batch_size=pick(batch_size, "batch_size"), split=split, limit=limit,
+        augment=not no_augment, channels=pick(channels, "channels"), layers=pick(layers, "layers"),
         nodes=pick(nodes, "nodes", space_entry.default_nodes), primitives=primitives, lr=lr, lr_min=lr_min, momentum=momentum,
         weight_decay=weight_decay, grad_clip=grad_clip, eta_normal=_rate(eta_normal, "--eta-normal"),
         eta_reduce=_rate(eta_reduce, "--eta-reduce"), L=L, zeta=zeta, arch_lr=arch_lr,
@@ -183,10 +183,10 @@ def table_line(found: dict) -> str:
 def _run(config, resume: bool):
     """Validate ``config`` and run the search; bad input becomes one line and exit 2, a failed run exit 1."""
     from xnas.nas.checkpoint import CheckpointError
-    from xnas.nas.data import DataError
-    from xnas.nas.genotypes import GenotypeError
+    from xnas.nas.data.datasets import DataError
+    from xnas.nas.spaces.darts.genotypes import GenotypeError
     from xnas.nas.runtime import RunError
-    from xnas.nas.search import CHECKPOINT, run_search
+    from xnas.nas.search.loop import CHECKPOINT, run_search
 
     out = config.out_dir
     try:
@@ -231,13 +231,13 @@ def lr(dataset, space, size, split, valid_size, epochs, batch_size, layers, r_no
     With --space nb201 every cell shares one set of weights: r = the number of cells
     (3N) and N = 5 experts; there is no reduction cell.
     """
-    from xnas.nas.lr import learning_rates, rounds_per_epoch, validation_size
+    from xnas.nas.arch.lr import learning_rates, rounds_per_epoch, validation_size
 
     try:
         train_half = None
         if valid_size is None:
             if size is None:
-                from xnas.nas.data import DataError, dataset_info
+                from xnas.nas.data.datasets import DataError, dataset_info
 
                 try:
                     size = dataset_info(dataset, data_dir).train_size
@@ -249,9 +249,9 @@ def lr(dataset, space, size, split, valid_size, epochs, batch_size, layers, r_no
             train_half = size - valid_size
         space_entry = _space(space)
         preset = space_entry.search_presets(dataset)
-        batch_size = preset.get("batch_size", 96) if batch_size is None else batch_size
-        epochs = preset.get("epochs", 50) if epochs is None else epochs
-        layers = preset.get("layers", 8) if layers is None else layers
+        batch_size = preset["batch_size"] if batch_size is None else batch_size
+        epochs = preset["epochs"] if epochs is None else epochs
+        layers = preset["layers"] if layers is None else layers
         experts = len(space_entry.primitives) if experts is None else experts
         examples = rounds_per_epoch(valid_size, batch_size, train_half)
         if r_reduce and "reduce" not in space_entry.cell_types:

@@ -1,4 +1,4 @@
-"""``xnas-nas study``: compare search methods on one protocol (see ``docs/pending/study.md``).
+"""``xnas-nas study``: compare search methods on one protocol (see ``docs/study.md``).
 
 The command parses options and calls :mod:`xnas.nas.study`; torch is imported
 inside the command body only.
@@ -106,7 +106,7 @@ def study(dataset, space, out, methods, quick, preset, seeds, trainings, random_
                                  f"not {dataset}" + (f" in {space}" if space else ""))
             summary = write_report(cfg, out)
         else:
-            from xnas.nas.data import DataError, dataset_info
+            from xnas.nas.data.datasets import DataError, dataset_info
 
             try:
                 dataset_info(dataset, data_dir)
@@ -145,7 +145,7 @@ def study(dataset, space, out, methods, quick, preset, seeds, trainings, random_
 
 
 def _check_recipe(name: str) -> None:
-    from xnas.nas.recipes import RecipeError, get_recipe
+    from xnas.nas.train.recipes import RecipeError, get_recipe
     from xnas.nas.study.config import StudyError
 
     try:

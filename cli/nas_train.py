@@ -1,6 +1,6 @@
 """``xnas-nas train``, ``eval`` and ``params``: train a cell, score a checkpoint, size a network.
 
-The commands parse options and call :mod:`xnas.nas.train`; torch is imported
+The commands parse options and call :mod:`xnas.nas.train.loop`; torch is imported
 inside the command bodies only, so that loading the CLI stays fast.
 """
 
@@ -26,9 +26,9 @@ class RunFailed(click.ClickException):
 def _user_errors():
     """The library exceptions that mean bad user input (one line, exit 2)."""
     from xnas.nas.checkpoint import CheckpointError
-    from xnas.nas.data import DataError
-    from xnas.nas.genotypes import GenotypeError
-    from xnas.nas.recipes import RecipeError
+    from xnas.nas.data.datasets import DataError
+    from xnas.nas.spaces.darts.genotypes import GenotypeError
+    from xnas.nas.train.recipes import RecipeError
     from xnas.nas.runtime import SetupError
 
     return (CheckpointError, DataError, GenotypeError, RecipeError, SetupError)
@@ -60,7 +60,7 @@ def _saved_config(out: str) -> Optional[dict]:
     """The ``config.json`` of an earlier run in ``out`` (None when there is none)."""
     import os
 
-    from xnas.nas.genotypes import json_loads_limited
+    from xnas.nas.spaces.darts.genotypes import json_loads_limited
 
     path = os.path.join(out, "config.json")
     if not os.path.isfile(path):
@@ -91,9 +91,9 @@ _no_short_L = click.option("-L", "short_L", default=None, hidden=True, expose_va
 
 def _apply_saved(opts: dict, saved: dict, out: str) -> None:
     """``--resume`` alone continues the run as configured; options given now still apply."""
-    from xnas.nas.genotypes import GenotypeError
-    from xnas.nas.recipes import Recipe
-    from xnas.nas.spaces import get_space
+    from xnas.nas.spaces.darts.genotypes import GenotypeError
+    from xnas.nas.train.recipes import Recipe
+    from xnas.nas.spaces.registry import get_space
 
     ctx = click.get_current_context()
 
@@ -119,9 +119,9 @@ def _apply_saved(opts: dict, saved: dict, out: str) -> None:
 
 
 def _train_config(opts: dict):
-    """The :class:`~xnas.nas.train.TrainConfig` of the command's options."""
-    from xnas.nas.recipes import get_recipe, override, parse_assignments
-    from xnas.nas.train import TrainConfig
+    """The :class:`~xnas.nas.train.loop.TrainConfig` of the command's options."""
+    from xnas.nas.train.recipes import get_recipe, override, parse_assignments
+    from xnas.nas.train.loop import TrainConfig
 
     dataset = opts["dataset"]
     check_seed_option(opts["seed"])
@@ -130,7 +130,7 @@ def _train_config(opts: dict):
     if recipe.space != space.name and opts["space"] is not None:
         raise InputError(f"--space {space.name} disagrees with recipe {recipe.name!r}, which trains the {recipe.space} space")
     space = _space(recipe.space)
-    geno = opts.get("geno") or space.parse_genotype(opts["genotype"] or _DEFAULT_GENOTYPE[space.name])
+    geno = opts.get("geno") or space.parse_genotype(opts["genotype"] or space.default_genotype)
     changes: dict = parse_assignments(opts["assignments"])
     for key in ("channels", "layers", "epochs", "batch_size", "lr"):
         if opts[key] is not None:
@@ -157,16 +157,9 @@ def _print_results(results: dict, dataset: str) -> None:
     click.echo(f"output      {results['out']}")
 
 
-# the default cell of --genotype per space: the paper's XNAS cell, and the benchmark's all-3x3-conv cell
-_DEFAULT_GENOTYPE = {
-    "darts": "XNAS",
-    "nb201": "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
-}
-
-
 def _space_of(space: Optional[str], genotype: Optional[str]) -> Optional[str]:
     """``--space``, or the space the ``--genotype`` value names when ``--space`` is left out; both must agree."""
-    from xnas.nas.spaces import genotype_space
+    from xnas.nas.spaces.registry import genotype_space
 
     found = genotype_space(genotype)
     if space is None:
@@ -178,7 +171,7 @@ def _space_of(space: Optional[str], genotype: Optional[str]) -> Optional[str]:
 
 
 def _space(name: Optional[str]):
-    from xnas.nas.spaces import get_space
+    from xnas.nas.spaces.registry import get_space
 
     try:
         return get_space(name or "darts")
@@ -239,7 +232,7 @@ def train(**opts) -> None:
     """
     from xnas.nas import distributed
     from xnas.nas.runtime import RunError
-    from xnas.nas.train import train as run_training
+    from xnas.nas.train.loop import train as run_training
 
     try:
         opts["space"] = _space_of(opts["space"], opts["genotype"])
@@ -288,7 +281,7 @@ def eval_cmd(
     as_json: bool,
 ) -> None:
     """Report top-1 and top-5 error of a training CHECKPOINT on the test split."""
-    from xnas.nas.evaluation import evaluate_checkpoint
+    from xnas.nas.train.evaluation import evaluate_checkpoint
 
     if batch_size < 1:
         raise InputError("--batch-size must be at least 1")
@@ -339,19 +332,19 @@ def params(
     --space nb201 sizes the NAS-Bench-201 network (default C = 16, N = 5: 15 cells), which
     has no auxiliary head and no ImageNet form.
     """
-    from xnas.nas.genotypes import GenotypeError
+    from xnas.nas.spaces.darts.genotypes import GenotypeError
 
     space = _space_of(space, genotype) or "darts"
     entry = _space(space)
-    darts = "reduce" in entry.cell_types
-    if imagenet and not darts:
+    if imagenet and "imagenet" not in entry.network_sizes:
         raise InputError(f"--imagenet does not apply: the {space} space has no ImageNet network")
     try:
-        geno = entry.parse_genotype(genotype or _DEFAULT_GENOTYPE[entry.name])
+        geno = entry.parse_genotype(genotype or entry.default_genotype)
     except GenotypeError as exc:
         raise InputError(str(exc)) from None
-    channels = channels if channels is not None else (46 if imagenet else 36 if darts else 16)
-    layers = layers if layers is not None else (14 if imagenet else 20 if darts else 15)
+    size_C, size_layers = entry.network_sizes["imagenet" if imagenet else "cifar"]
+    channels = channels if channels is not None else size_C
+    layers = layers if layers is not None else size_layers
     classes = classes if classes is not None else (1000 if imagenet else 10)
     image_size = image_size if image_size is not None else (224 if imagenet else 32)
     for name, value, low in (("--channels", channels, 2), ("--layers", layers, 3), ("--classes", classes, 1),
@@ -369,11 +362,11 @@ def params(
         raise InputError(str(exc)) from None
     import torch
 
-    from xnas.nas.network import count_macs_M, count_parameters_M
+    from xnas.nas.spaces.measure import count_macs_M, count_parameters_M
 
     torch.manual_seed(0)
     try:
-        model = entry.build_network(geno, channels, layers, classes, in_channels, image_size, auxiliary=darts,
+        model = entry.build_network(geno, channels, layers, classes, in_channels, image_size, auxiliary="reduce" in entry.cell_types,
                                     imagenet=imagenet)
     except ValueError as exc:
         raise InputError(str(exc)) from None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from xnas.limits import LimitError, check_memory
-from xnas.nas.lr import reduction_layers
+from xnas.nas.spaces.darts.skeleton import reduction_layers
 
 __all__ = [
     "FLOAT32_MAX",

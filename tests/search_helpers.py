@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xnas.nas.search import SearchConfig
+from xnas.nas.search.loop import SearchConfig
 
 
 def tiny(out_dir, **kw) -> SearchConfig:

@@ -226,7 +226,7 @@ def test_one_seed_rule_for_both_tools():
 
 
 def test_ops_parsing_rejects_empty_names():
-    from xnas.nas.genotypes import GenotypeError, parse_ops
+    from xnas.nas.spaces.darts.genotypes import GenotypeError, parse_ops
 
     with pytest.raises(GenotypeError, match="empty"):
         parse_ops("sep_conv_3x3,,skip_connect")

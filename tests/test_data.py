@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from xnas.nas.data import (
+from xnas.nas.data.datasets import (
     DATASETS,
     DataError,
     dataset_info,

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-import xnas.nas.data_sources as sources
-from xnas.nas.data import DataError, dataset_info, default_data_dir, load_dataset
+import xnas.nas.data.sources as sources
+from xnas.nas.data.datasets import DataError, dataset_info, default_data_dir, load_dataset
 
 torch.set_num_threads(1)
 

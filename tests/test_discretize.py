@@ -13,9 +13,9 @@ import math
 import numpy as np
 import torch
 
-from xnas.nas.ops import PRIMITIVES
-from xnas.nas.supernet import discretize, num_edges
-from xnas.nas.xnas_optimizer import XNASOptimizer
+from xnas.nas.spaces.ops import PRIMITIVES
+from xnas.nas.spaces.darts.supernet import discretize, num_edges
+from xnas.nas.arch.xnas_optimizer import XNASOptimizer
 
 STEPS = 2
 E = num_edges(STEPS)  # 5 edges: node 2 <- states 0, 1; node 3 <- states 0, 1, 2
@@ -122,7 +122,7 @@ def test_wipe_time_log_weights_survive_a_state_dict_round_trip():
 
 
 def test_arch_updater_exposes_wipe_time_log_weights_only_for_xnas():
-    from xnas.nas.arch_optimizers import ArchSettings, build_arch_optimizer
+    from xnas.nas.arch.optimizers import ArchSettings, build_arch_optimizer
 
     s = ArchSettings(shape=(E, len(PRIMITIVES)), eta={"normal": 1.0, "reduce": 1.0},
                      horizon={"normal": 3.0, "reduce": 3.0}, rounds_per_step={"normal": 1.0, "reduce": 1.0})

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 pytest.importorskip("torch")
 
 from xnas.cli.nas import main
-from xnas.nas.spaces import SPACES
+from xnas.nas.spaces.registry import SPACES
 from cli_checks import assert_one_line_exit_2
 
 NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
@@ -17,7 +17,7 @@ NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|nor_conv_3x3~0|nor_co
 
 @pytest.fixture
 def files(tmp_path):
-    from xnas.nas.genotypes import GENOTYPES
+    from xnas.nas.spaces.darts.genotypes import GENOTYPES
 
     nb = tmp_path / "nb201.json"
     nb.write_text(json.dumps({"space": "nb201", "arch_str": NB201}))
@@ -31,7 +31,7 @@ def test_params_takes_the_space_from_the_genotype(space, files):
     res = CliRunner().invoke(main, ["params", "--genotype", files[space], "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["space"] == space
-    from xnas.nas.spaces import genotype_space
+    from xnas.nas.spaces.registry import genotype_space
 
     assert genotype_space(files[space]) == space
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from xnas.nas.genotypes import (
+from xnas.nas.spaces.darts.genotypes import (
     GENOTYPES,
     Genotype,
     GenotypeError,
@@ -179,7 +179,7 @@ def test_parser_never_fails_other_than_genotype_error(text: str) -> None:
 @settings(max_examples=50, deadline=None)
 @given(st.data())
 def test_random_valid_genotypes_round_trip(data) -> None:
-    from xnas.nas.ops import PRIMITIVES
+    from xnas.nas.spaces.ops import PRIMITIVES
 
     steps = data.draw(st.integers(1, 5))
 
@@ -193,7 +193,7 @@ def test_random_valid_genotypes_round_trip(data) -> None:
 
 @pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"normal": ' + "[" * 5000 + "]" * 5000 + "}"])
 def test_deeply_nested_genotype_json_is_one_line(tmp_path, text: str) -> None:
-    from xnas.nas.genotypes import GenotypeError, resolve_genotype
+    from xnas.nas.spaces.darts.genotypes import GenotypeError, resolve_genotype
 
     path = tmp_path / "genotype.json"
     path.write_text(text)
@@ -203,6 +203,6 @@ def test_deeply_nested_genotype_json_is_one_line(tmp_path, text: str) -> None:
 
 
 def test_json_depth_limit_ignores_brackets_in_strings() -> None:
-    from xnas.nas.genotypes import json_loads_limited
+    from xnas.nas.spaces.darts.genotypes import json_loads_limited
 
     assert json_loads_limited('{"a": "[[[[\\"[[[["}', max_depth=1) == {"a": '[[[["[[[['}

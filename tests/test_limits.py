@@ -36,9 +36,9 @@ def test_paper_sizes_pass() -> None:
 
 def test_parameter_estimate_within_a_small_factor() -> None:
     """The estimate is meant to be rough; it must stay within 2x of torch's count."""
-    from xnas.nas.genotypes import get_genotype
-    from xnas.nas.network import build_network
-    from xnas.nas.supernet import SearchNetwork
+    from xnas.nas.spaces.darts.genotypes import get_genotype
+    from xnas.nas.spaces.darts.network import build_network
+    from xnas.nas.spaces.darts.supernet import SearchNetwork
 
     for C, layers, nodes in ((16, 8, 4), (8, 5, 6)):
         real = sum(p.numel() for p in SearchNetwork(3, 10, C, layers, nodes).parameters())

@@ -62,8 +62,8 @@ def test_hostile_input_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypat
 def test_the_paper_sizes_still_pass_the_checks(monkeypatch):
     """The limits refuse what cannot run, never what the paper runs (both spaces) on its 11 GB GTX 1080 Ti."""
     import xnas.limits as limits
-    from xnas.nas.recipes import get_recipe
-    from xnas.nas.search_config import SearchConfig
+    from xnas.nas.train.recipes import get_recipe
+    from xnas.nas.search.config import SearchConfig
 
     monkeypatch.setattr(limits, "available_memory", lambda: 11 * 10**9)
 
@@ -87,7 +87,7 @@ def test_nb201_estimate_errs_on_the_large_side():
     """The memory estimate of an nb201 network covers at least its real parameter count, within 2.5x."""
     torch = pytest.importorskip("torch")
     from xnas.nas.limits import estimate_network
-    from xnas.nas.spaces import get_space
+    from xnas.nas.spaces.registry import get_space
 
     space = get_space("nb201")
     geno = space.parse_genotype("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+"

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from xnas.cli.nas import main
-from xnas.nas.lr import cell_replications, learning_rates, reduction_layers, rounds_per_epoch, validation_size
+from xnas.nas.arch.lr import cell_replications, learning_rates, reduction_layers, rounds_per_epoch, validation_size
 from xnas.pea.rule import eta_star
 
 
@@ -79,7 +79,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(args, match):
 
 
 def test_rounds_per_epoch_follow_the_shorter_half():
-    from xnas.nas.lr import rounds_per_epoch
+    from xnas.nas.arch.lr import rounds_per_epoch
 
     assert rounds_per_epoch(25_000, 96) == 24_960
     assert rounds_per_epoch(25_000, 96, train_size=25_000) == 24_960
@@ -89,7 +89,7 @@ def test_rounds_per_epoch_follow_the_shorter_half():
 
 @pytest.mark.parametrize("L", [1e-200, 1e300, float("inf"), 0.0, -1.0])
 def test_extreme_L_is_a_one_line_value_error(L: float) -> None:
-    from xnas.nas.lr import learning_rates
+    from xnas.nas.arch.lr import learning_rates
     from xnas.pea.rule import eta_star
 
     with pytest.raises(ValueError, match="L must") as info:

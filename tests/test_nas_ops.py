@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from xnas.nas.nb201.ops import NB201_OPERATIONS
-from xnas.nas.ops import (
+from xnas.nas.spaces.nb201.ops import NB201_OPERATIONS
+from xnas.nas.spaces.ops import (
     OPERATIONS,
     PRIMITIVES,
     AvgPool3x3,

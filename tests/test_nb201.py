@@ -9,9 +9,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from xnas.nas.arch_optimizers import ARCH_OPTIMIZERS, ArchSettings, build_arch_optimizer  # noqa: E402
-from xnas.nas.genotypes import GenotypeError  # noqa: E402
-from xnas.nas.nb201.genotype import (  # noqa: E402
+from xnas.nas.arch.optimizers import ARCH_OPTIMIZERS, ArchSettings, build_arch_optimizer  # noqa: E402
+from xnas.nas.spaces.darts.genotypes import GenotypeError  # noqa: E402
+from xnas.nas.spaces.nb201.genotype import (  # noqa: E402
     EDGES,
     NB201_PRIMITIVES,
     NB201Genotype,
@@ -19,7 +19,7 @@ from xnas.nas.nb201.genotype import (  # noqa: E402
     parse_arch_str,
     parse_nb201_genotype,
 )
-from xnas.nas.nb201.networks import (  # noqa: E402
+from xnas.nas.spaces.nb201.networks import (  # noqa: E402
     NB201Network,
     NB201SearchNetwork,
     build_nb201_network,
@@ -27,8 +27,8 @@ from xnas.nas.nb201.networks import (  # noqa: E402
     discretize_nb201,
     nb201_network_size,
 )
-from xnas.nas.recipes import RECIPE_SPACES, RECIPES, RecipeError, get_recipe, override  # noqa: E402
-from xnas.nas.supernet import prune_optimizer  # noqa: E402
+from xnas.nas.train.recipes import RECIPES, RecipeError, get_recipe, override  # noqa: E402
+from xnas.nas.spaces.mixed_edge import prune_optimizer  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -130,7 +130,7 @@ def test_both_cells_wire_the_edges_in_the_benchmarks_order():
     # the output. Edge e scales by c[e], so the output is a polynomial that names each edge.
     from torch import nn
 
-    from xnas.nas.nb201.networks import NB201Cell, NB201SearchCell
+    from xnas.nas.spaces.nb201.networks import NB201Cell, NB201SearchCell
 
     class Scale(nn.Module):
         def __init__(self, c):
@@ -361,8 +361,9 @@ def test_nb201_recipes():
     assert (r.cutout, r.autoaugment, r.auxiliary_weight, r.drop_path) == (0, False, 0.0, 0.0)
     f = get_recipe("nb201-fashion")
     assert (f.channels, cells_per_stage(f.layers), f.epochs) == (8, 2, 4)
-    assert set(RECIPE_SPACES) == {"darts", "nb201"}
-    assert {rec.space for rec in RECIPES.values()} <= set(RECIPE_SPACES)
+    from xnas.nas.spaces.registry import SPACES
+
+    assert {rec.space for rec in RECIPES.values()} == set(SPACES)
     with pytest.raises(RecipeError, match="3N"):
         override(r, layers=16)
     with pytest.raises(RecipeError, match="auxiliary head"):

@@ -14,10 +14,10 @@ from scipy import stats
 
 from cli_checks import assert_one_line_exit_2
 from xnas.cli.nas import main
-from xnas.nas.nb201 import table as table_module
-from xnas.nas.nb201.genotype import NB201Genotype, all_nb201_genotypes, parse_arch_str
-from xnas.nas.nb201.table import COLUMNS, TableError, load_table
-from xnas.nas.tables import get_table, table_scores
+from xnas.nas.spaces.nb201 import table as table_module
+from xnas.nas.spaces.nb201.genotype import NB201Genotype, all_nb201_genotypes, parse_arch_str
+from xnas.nas.spaces.nb201.table import COLUMNS, TableError, load_table
+from xnas.nas.spaces.tables import get_table, table_scores
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 DRNAS = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
@@ -160,14 +160,21 @@ def test_a_non_editable_install_ships_the_table(tmp_path):
     res = subprocess.run([sys.executable, "-c", "import setuptools; setuptools.setup()", "-q", "build_py",
                           "--build-lib", str(build)], cwd=str(src), capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
-    shipped = build / "xnas" / "nas" / "nb201" / "data" / "nb201_200ep.csv.gz"
+    shipped = build / "xnas" / "nas" / "spaces" / "nb201" / "data" / "nb201_200ep.csv.gz"
     assert shipped.read_bytes() == open(table_module.TABLE_PATH, "rb").read()
-    assert (build / "xnas" / "nas" / "nb201" / "data" / "README.md").is_file()
-    for module in ("nas/nb201/table.py", "nas/study/summary.py", "nas/tables.py", "cli/nas_lookup.py"):
+    assert (build / "xnas" / "nas" / "spaces" / "nb201" / "data" / "README.md").is_file()
+    for module in ("nas/spaces/nb201/table.py", "nas/study/summary.py", "nas/spaces/tables.py", "cli/nas_lookup.py"):
         assert (build / "xnas" / module).is_file(), module
+    # every module of every folder ships (a sub-package missing from pyproject's list would not)
+    for folder, target in (("xnas", ""), ("pea", "pea"), ("nas", "nas"), ("cli", "cli"), ("analysis", "analysis")):
+        for dirpath, _, files in os.walk(os.path.join(root, folder)):
+            rel = os.path.relpath(dirpath, os.path.join(root, folder))
+            for name in files:
+                if name.endswith(".py"):
+                    assert (build / "xnas" / target / rel / name).is_file(), os.path.join(folder, rel, name)
     code = ("import sys; sys.path.insert(0, %r); sys.meta_path[:] = [f for f in sys.meta_path "
             "if 'editable' not in type(f).__name__.lower() and 'editable' not in repr(f).lower()]\n"
-            "from xnas.nas.nb201 import table; print(table.__file__); print(table.load_table().lookup(%r)['index'])"
+            "from xnas.nas.spaces.nb201 import table; print(table.__file__); print(table.load_table().lookup(%r)['index'])"
             % (str(build), BEST))
     res = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr

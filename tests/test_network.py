@@ -5,14 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from xnas.nas.genotypes import GENOTYPES, Genotype
-from xnas.nas.network import (
-    Cell,
-    build_network,
-    count_macs_M,
-    count_parameters_M,
-    drop_path,
-)
+from xnas.nas.spaces.darts.genotypes import GENOTYPES, Genotype
+from xnas.nas.spaces.darts.network import Cell, build_network
+from xnas.nas.spaces.measure import count_macs_M, count_parameters_M
+from xnas.nas.spaces.ops import drop_path
 
 torch.set_num_threads(1)
 

@@ -13,9 +13,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
 from xnas.nas.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
-from xnas.nas.genotypes import Genotype, parse_darts  # noqa: E402
+from xnas.nas.spaces.darts.genotypes import Genotype, parse_darts  # noqa: E402
 from search_helpers import tiny  # noqa: E402
-from xnas.nas.search import SearchError, mean_normalized_entropy, run_search  # noqa: E402
+from xnas.nas.search.loop import SearchError, mean_normalized_entropy, run_search  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -88,7 +88,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
     out = tmp_path / "nan"
     run_search(tiny(out, epochs=2), stop_after=1)
     good = (out / "checkpoint.pt").read_bytes()
-    import xnas.nas.search as search_mod
+    import xnas.nas.search.loop as search_mod
 
     real = search_mod.F.cross_entropy
 
@@ -134,9 +134,9 @@ def test_mean_normalized_entropy():
 
 
 def test_search_result_summary_is_the_json_object_of_the_command():
-    from xnas.nas.genotypes import GENOTYPES
-    from xnas.nas.nb201.genotype import parse_arch_str
-    from xnas.nas.search import SearchResult
+    from xnas.nas.spaces.darts.genotypes import GENOTYPES
+    from xnas.nas.spaces.nb201.genotype import parse_arch_str
+    from xnas.nas.search.loop import SearchResult
 
     g = GENOTYPES["XNAS"]
     log = [{"valid_acc": 0.5, "seconds": 1.5},
@@ -164,7 +164,7 @@ def _drive(updater, costs, steps):
 
 
 def test_arch_weight_decay_reaches_the_darts_and_gd_updates():
-    from xnas.nas.arch_optimizers import ArchSettings, build_arch_optimizer
+    from xnas.nas.arch.optimizers import ArchSettings, build_arch_optimizer
 
     shape = (3, 8)
     gen = torch.Generator().manual_seed(1)

@@ -17,7 +17,7 @@ pytest.importorskip("sklearn")
 
 import torch.distributed as tdist  # noqa: E402
 
-from xnas.nas.search import SearchConfig, run_search  # noqa: E402
+from xnas.nas.search.loop import SearchConfig, run_search  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not tdist.is_available(), reason="torch.distributed unavailable")
 

@@ -19,8 +19,8 @@ from xnas.nas.checkpoint import load_checkpoint  # noqa: E402
 from xnas.nas.runtime import (Progress, RunError, SetupError, nonfinite_tensors, resolve_device,  # noqa: E402
                               write_text_atomic)
 from search_helpers import tiny  # noqa: E402
-from xnas.nas.search import SearchError, _Search, run_search  # noqa: E402
-from xnas.nas.search_outputs import epoch_text  # noqa: E402
+from xnas.nas.search.loop import SearchError, _Search, run_search  # noqa: E402
+from xnas.nas.search.outputs import epoch_text  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -55,7 +55,7 @@ def test_epoch_line_names_the_cell_types():
 
 @pytest.mark.parametrize("out", ["/dev/null/x", "/proc/xnas-test/out"])
 def test_unusable_out_is_one_line_before_data_loading(tmp_path, monkeypatch, out):
-    import xnas.nas.search_setup as setup
+    import xnas.nas.search.setup as setup
 
     def no_data(*a, **k):
         raise AssertionError("data loaded before the output folder was checked")
@@ -136,7 +136,7 @@ def test_nonfinite_stop_keeps_only_a_finite_checkpoint(tmp_path):
 
 
 def test_final_wipeout_is_marked_on_the_weights_figure(tmp_path, monkeypatch):
-    import xnas.nas.search_plots as plots
+    import xnas.nas.search.plots as plots
 
     figures = []
     monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append((os.path.basename(path), fig)))

@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from search_helpers import tiny
 from torch import nn
 
-from xnas.nas.mixture import mix
-from xnas.nas.ops import AvgPool3x3, SubgridConv2d
-from xnas.nas.search import _Search
-from xnas.nas.supernet import MixedEdge
+from xnas.nas.spaces.mixture import mix
+from xnas.nas.spaces.ops import AvgPool3x3, SubgridConv2d
+from xnas.nas.search.loop import _Search
+from xnas.nas.spaces.mixed_edge import MixedEdge
 
 torch.set_num_threads(1)
 
@@ -123,7 +123,7 @@ def test_a_copied_or_pickled_edge_computes_with_its_own_operations(stride):
     import copy
     import pickle
 
-    from xnas.nas.ops import PRIMITIVES
+    from xnas.nas.spaces.ops import PRIMITIVES
 
     torch.manual_seed(0)
     edge = MixedEdge(4, stride, PRIMITIVES).eval()

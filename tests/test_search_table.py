@@ -12,8 +12,8 @@ pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
 from xnas.cli.nas import main  # noqa: E402
-from xnas.nas.nb201 import table as table_module  # noqa: E402
-from xnas.nas.nb201.table import COLUMNS, load_table  # noqa: E402
+from xnas.nas.spaces.nb201 import table as table_module  # noqa: E402
+from xnas.nas.spaces.nb201.table import COLUMNS, load_table  # noqa: E402
 
 TINY = ["--space", "nb201", "--limit", "96", "--epochs", "2", "--batch-size", "16", "-C", "2", "--layers", "3",
         "--no-progress", "--threads", "1"]

@@ -19,7 +19,7 @@ ALL_CONV = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor
 
 def test_nb201_search_train_eval_end_to_end(tmp_path):
     pytest.importorskip("sklearn")
-    from xnas.nas.nb201.genotype import parse_arch_str
+    from xnas.nas.spaces.nb201.genotype import parse_arch_str
 
     runner = CliRunner()
     out = tmp_path / "s"
@@ -53,7 +53,7 @@ def test_nb201_search_resume_is_exact(tmp_path):
     pytest.importorskip("sklearn")
     import torch
 
-    from xnas.nas.search import SearchConfig, run_search
+    from xnas.nas.search.loop import SearchConfig, run_search
 
     def cfg(out):
         return SearchConfig(dataset="digits", space="nb201", out_dir=str(out), epochs=2, batch_size=16, limit=96,
@@ -131,10 +131,11 @@ def test_nb201_train_resume_alone_keeps_space_recipe_and_genotype(tmp_path):
 
 
 def test_a_checkpoint_arch_without_space_is_darts():
-    from xnas.nas.genotypes import resolve_genotype
-    from xnas.nas.network import NetworkCIFAR, build_from_arch, network_arch
-    from xnas.nas.nb201.genotype import parse_arch_str
-    from xnas.nas.nb201.networks import NB201Network
+    from xnas.nas.spaces.darts.genotypes import resolve_genotype
+    from xnas.nas.spaces.darts.network import NetworkCIFAR
+    from xnas.nas.spaces.registry import build_from_arch, network_arch
+    from xnas.nas.spaces.nb201.genotype import parse_arch_str
+    from xnas.nas.spaces.nb201.networks import NB201Network
 
     arch = network_arch(resolve_genotype("XNAS"), 4, 5, 10, 3, 32, False, False)
     assert arch.pop("space") == "darts"

@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from xnas.nas.spaces import SPACES, get_space
+from xnas.nas.spaces.registry import SPACES, get_space
 
 
 @pytest.mark.parametrize("name", sorted(SPACES))
@@ -30,7 +30,7 @@ def test_unknown_space_is_one_line():
 # ---------------------------------------------------------------------------------
 from scipy import stats  # noqa: E402
 
-from xnas.nas.recipes import RECIPE_SPACES, get_recipe  # noqa: E402
+from xnas.nas.train.recipes import RECIPES, RecipeError, get_recipe, override  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(SPACES))
@@ -88,15 +88,29 @@ def test_supernet_discretizes_into_a_buildable_network(name):
         assert presets["nodes"] == space.default_nodes
 
 
-def test_recipe_spaces_are_the_registered_spaces():
-    assert set(RECIPE_SPACES) == set(SPACES)
+def test_a_recipe_names_a_registered_space_and_passes_its_checks():
+    assert {rec.space for rec in RECIPES.values()} == set(SPACES)
+    with pytest.raises(RecipeError, match="space must be one of darts, nb201"):
+        override(get_recipe("xnas"), space="nope")
+    with pytest.raises(RecipeError, match="no auxiliary head"):
+        override(get_recipe("nb201"), auxiliary_weight=0.4)
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+def test_every_space_owns_its_network_defaults(name):
+    space = SPACES[name]
+    space.parse_genotype(space.default_genotype)
+    assert "cifar" in space.network_sizes
+    for C, layers in space.network_sizes.values():
+        space.check_shape(layers, space.default_nodes)
+        assert C >= 2
 
 
 def test_nb201_entry_defaults():
     space = get_space("nb201")
     assert space.cell_types == ("normal",) and space.default_nodes == 3
     assert space.parameter_free == frozenset({"none", "skip_connect", "avg_pool_3x3"})
-    assert space.search_presets("cifar10") == {"channels": 16, "layers": 15, "nodes": 3}
+    assert space.search_presets("cifar10") == {"epochs": 50, "batch_size": 96, "channels": 16, "layers": 15, "nodes": 3}
     assert space.train_recipe("cifar10") == "nb201"
     with pytest.raises(ValueError, match="3 nodes"):
         space.build_supernet(3, 10, 16, 15, nodes=4)

@@ -164,7 +164,7 @@ def test_shards_sharing_a_folder_complete_the_study(study, tmp_path):
 
 def test_nb201_study_end_to_end(tmp_path):
     """Every nb201 method searches or samples a valid benchmark string, trained by the space's recipe."""
-    from xnas.nas.spaces import get_space
+    from xnas.nas.spaces.registry import get_space
 
     tiny = {**TINY, "recipe": None, "search_layers": 3, "train_layers": 3, "seeds": 1, "random_cells": 2}
     cfg = make_config("digits", "nb201", ("xnas", "gd", "random-ws", "random"), **tiny)

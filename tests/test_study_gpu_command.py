@@ -45,7 +45,7 @@ def test_the_gpu_command_is_the_benchmarks_cifar10_search(monkeypatch):
     assert cfg.device == "cuda" and cfg.download and not seen["resume"]
     assert (cfg.lr, cfg.lr_min, cfg.momentum, cfg.weight_decay) == (0.025, 0.001, 0.9, 3e-4)
     # the same command with darts is the benchmark's DARTS-V1 row; both settings pass the search's checks
-    from xnas.nas.data import dataset_info
+    from xnas.nas.data.datasets import dataset_info
 
     info = dataset_info("cifar10")
     assert info.train_size == 50_000 and int(info.train_size * cfg.split) == 25_000

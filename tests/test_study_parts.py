@@ -108,14 +108,14 @@ def test_one_way_matches_f_oneway_and_the_icc_formula():
 
 def _space_names():
     pytest.importorskip("torch")
-    from xnas.nas.spaces import SPACES
+    from xnas.nas.spaces.registry import SPACES
 
     return sorted(SPACES)
 
 
 @pytest.mark.parametrize("name", _space_names())
 def test_random_sampler_gives_valid_cells_uniform_over_operations(name):
-    from xnas.nas.spaces import get_space
+    from xnas.nas.spaces.registry import get_space
 
     space = get_space(name)
     rng = np.random.default_rng(0)
@@ -143,8 +143,8 @@ def test_the_chi_square_check_can_fail():
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_method_registry_entries_are_runnable(name):
     pytest.importorskip("torch")
-    from xnas.nas.arch_optimizers import ARCH_OPTIMIZERS
-    from xnas.nas.spaces import SPACES, get_space
+    from xnas.nas.arch.optimizers import ARCH_OPTIMIZERS
+    from xnas.nas.spaces.registry import SPACES, get_space
 
     m = get_method(name)
     assert m.kind in KINDS
@@ -157,10 +157,10 @@ def test_method_registry_entries_are_runnable(name):
 
 def test_sampled_forward_equals_one_hot_forward():
     torch = pytest.importorskip("torch")
-    from xnas.nas.spaces import get_space
+    from xnas.nas.spaces.registry import get_space
     from xnas.nas.study import backend
     from xnas.nas.study.random_ws import sampled_ops
-    from xnas.nas.supernet import SearchNetwork
+    from xnas.nas.spaces.darts.supernet import SearchNetwork
 
     space = get_space("darts")
     torch.manual_seed(0)
@@ -191,7 +191,7 @@ def test_pending_units_go_cell_by_cell_across_methods(tmp_path):
 
 def test_training_settings_default_to_the_recipes_own():
     pytest.importorskip("torch")
-    from xnas.nas.recipes import get_recipe
+    from xnas.nas.train.recipes import get_recipe
     from xnas.nas.study.backend import _recipe
 
     cfg = make_config("fashion-mnist", "darts", recipe="darts-fashion")

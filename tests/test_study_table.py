@@ -108,7 +108,7 @@ def search_only(tmp_path_factory):
 
 
 def test_a_search_only_study_is_scored_by_the_table(search_only):
-    from xnas.nas.nb201.table import COLUMNS, load_table
+    from xnas.nas.spaces.nb201.table import COLUMNS, load_table
     from xnas.nas.study.units import Unit, plan_units, read_unit
 
     cfg, out, s = search_only
@@ -135,7 +135,7 @@ def test_a_search_only_study_is_scored_by_the_table(search_only):
 
 
 def test_search_units_record_entropy_and_the_cell_of_every_epoch(search_only):
-    from xnas.nas.nb201.table import load_table
+    from xnas.nas.spaces.nb201.table import load_table
     from xnas.nas.study.units import Unit, read_unit
 
     cfg, out, s = search_only
@@ -188,7 +188,7 @@ def test_cli_report_prints_the_scores_and_the_published_rows(search_only):
 
 def test_search_only_outside_nb201_and_a_corrupt_table_are_one_line_exit_2(search_only, tmp_path, monkeypatch):
     from xnas.cli.nas import main
-    from xnas.nas.nb201 import table as table_module
+    from xnas.nas.spaces.nb201 import table as table_module
 
     res = CliRunner().invoke(main, ["study", "digits", "--space", "darts", "--trainings", "0", "--out",
                                     str(tmp_path / "d")])

@@ -9,17 +9,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from xnas.nas.arch_optimizers import ARCH_OPTIMIZERS, ArchSettings, build_arch_optimizer  # noqa: E402
-from xnas.nas.genotypes import Genotype, parse_darts  # noqa: E402
-from xnas.nas.ops import PRIMITIVES  # noqa: E402
-from xnas.nas.supernet import (  # noqa: E402
-    MixedEdge,
-    SearchNetwork,
-    discretize,
-    edge_endpoints,
-    num_edges,
-    prune_optimizer,
-)
+from xnas.nas.arch.optimizers import ARCH_OPTIMIZERS, ArchSettings, build_arch_optimizer  # noqa: E402
+from xnas.nas.spaces.darts.genotypes import Genotype, parse_darts  # noqa: E402
+from xnas.nas.spaces.ops import PRIMITIVES  # noqa: E402
+from xnas.nas.spaces.darts.supernet import SearchNetwork, discretize, edge_endpoints, num_edges
+from xnas.nas.spaces.mixed_edge import MixedEdge, prune_optimizer
 
 torch.set_num_threads(1)
 

@@ -8,10 +8,10 @@ import math
 import pytest
 import torch
 
-from xnas.nas import train as train_module
+from xnas.nas.train import loop as train_module
 from xnas.nas.checkpoint import CheckpointError, load_checkpoint
-from xnas.nas.genotypes import GENOTYPES
-from xnas.nas.recipes import (
+from xnas.nas.spaces.darts.genotypes import GENOTYPES
+from xnas.nas.train.recipes import (
     RECIPES,
     RecipeError,
     cosine_lr,
@@ -23,7 +23,7 @@ from xnas.nas.recipes import (
     parse_assignments,
     power_cosine_lr,
 )
-from xnas.nas.train import TrainConfig, TrainingError, TrainSetupError, evaluate_checkpoint, train
+from xnas.nas.train.loop import TrainConfig, TrainingError, TrainSetupError, evaluate_checkpoint, train
 
 torch.set_num_threads(1)
 

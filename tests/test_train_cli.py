@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from xnas.cli.nas import main
-from xnas.nas.genotypes import GENOTYPES
+from xnas.nas.spaces.darts.genotypes import GENOTYPES
 
 torch.set_num_threads(1)
 

@@ -36,9 +36,9 @@ def _worker(rank: int, world: int, port: int, out: str, queue) -> None:
         MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
     )
     torch.set_num_threads(1)
-    from xnas.nas.genotypes import GENOTYPES
-    from xnas.nas.recipes import get_recipe, override
-    from xnas.nas.train import TrainConfig, train
+    from xnas.nas.spaces.darts.genotypes import GENOTYPES
+    from xnas.nas.train.recipes import get_recipe, override
+    from xnas.nas.train.loop import TrainConfig, train
 
     assert D.init_from_env(device="cpu") is True
     t = torch.tensor([float(rank + 1)])

@@ -76,8 +76,8 @@ def test_huge_integers_and_deep_json_in_genotypes_are_one_line(case, tmp_path):
 
 def test_nb201_string_with_a_long_input_index():
     pytest.importorskip("torch")
-    from xnas.nas.genotypes import GenotypeError
-    from xnas.nas.nb201.genotype import NB201Genotype, parse_arch_str
+    from xnas.nas.spaces.darts.genotypes import GenotypeError
+    from xnas.nas.spaces.nb201.genotype import NB201Genotype, parse_arch_str
 
     # 5,000 zeros are the input 0, as "~00" always was; 5,000 ones are refused in one line
     assert parse_arch_str(NB201.replace("~0|+", f"~{ZEROS}|+", 1)) == parse_arch_str(NB201)

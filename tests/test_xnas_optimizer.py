@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from xnas.nas.xnas_optimizer import XNASOptimizer  # noqa: E402
+from xnas.nas.arch.xnas_optimizer import XNASOptimizer  # noqa: E402
 from xnas.pea.rule import xnas_update  # noqa: E402
 
 

@@ -1,6 +1,6 @@
 """``xnas-nas study``: does a search find better cells than DARTS and random search?
 
-One protocol for every method and space (``docs/pending/study.md``): S search seeds
+One protocol for every method and space (``docs/study.md``): S search seeds
 per method, every found cell trained R times by one shared recipe and tested on the
 test split, every unit its own atomically written file, a summary with 95% intervals,
 the paired xnas - darts difference, costs, and a check that the benchmark can tell

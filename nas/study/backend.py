@@ -1,7 +1,7 @@
 """The study's only door to search, training and supernets: a thin adapter.
 
 Everything the study runs goes through these functions, each taking the search
-space (a :class:`~xnas.nas.spaces.SearchSpace`) first. They wrap today's
+space (a :class:`~xnas.nas.spaces.registry.SearchSpace`) first. They wrap today's
 ``run_search(SearchConfig(...))`` and ``train(TrainConfig(...))``; after the runtime
 refactor and the wiring of other spaces, only this module needs to change:
 
@@ -13,7 +13,14 @@ refactor and the wiring of other spaces, only this module needs to change:
 - :func:`loaders` and :func:`set_epoch` (the supernet's epoch-seeded batches),
 - :func:`write_text_atomic` and :func:`save_figure` (the runtime's atomic writers, re-exported),
 - :func:`resolve_device`,
-- :data:`_WIRED` (the spaces wired so far).
+- and the light lookups the study's other modules make: :func:`get_space`, :func:`space_names`,
+  :func:`get_recipe`, :func:`has_table`, :func:`get_table`, :func:`table_scores`,
+  :data:`TableError`, :data:`DataError`, :func:`apply_threads`, and for random-ws
+  :func:`cosine_lr` and :func:`mixed_edges`.
+
+No other module of the study imports ``xnas.nas`` outside the study (a test holds it). Every
+``cfg`` here is a :class:`~xnas.nas.study.config.StudyConfig`, which is not imported: the
+settings reach the backend through this module, not the other way round.
 """
 
 from __future__ import annotations
@@ -24,10 +31,9 @@ import time
 from typing import Any
 
 from xnas.runtime_io import save_figure, write_text_atomic  # torch-free: the runtime's own writers
-from xnas.nas.study.config import StudyConfig, StudyError
+from xnas.nas.study.errors import StudyError
 
 __all__ = [
-    "check_wired",
     "preflight",
     "search_cell",
     "train_cell",
@@ -40,22 +46,19 @@ __all__ = [
     "set_epoch",
     "write_text_atomic",
     "save_figure",
+    "get_space",
+    "space_names",
+    "get_recipe",
+    "has_table",
+    "get_table",
+    "table_scores",
+    "apply_threads",
+    "cosine_lr",
+    "mixed_edges",
 ]
 
-# The spaces whose supernet, discretization and discrete network the search and
-# training code build today; the nb201 wiring adds its name here.
-_WIRED = ("darts", "nb201")
-
-
-def check_wired(space: Any) -> None:
-    """Raise :class:`StudyError` (one line) if ``space`` cannot be searched or trained yet."""
-    if space.name not in _WIRED:
-        raise StudyError(f"the {space.name} space is not wired into search and training yet "
-                         f"(the study backend runs {', '.join(_WIRED)})")
-
-
-def _search_config(space: Any, cfg: StudyConfig, arch_optimizer: str, seed: int, out_dir: str):
-    from xnas.nas.search import SearchConfig
+def _search_config(space: Any, cfg: Any, arch_optimizer: str, seed: int, out_dir: str):
+    from xnas.nas.search.loop import SearchConfig
 
     nodes = {} if cfg.search_nodes is None else {"nodes": cfg.search_nodes}  # None: the space's cell size
     return SearchConfig(
@@ -66,23 +69,22 @@ def _search_config(space: Any, cfg: StudyConfig, arch_optimizer: str, seed: int,
     )
 
 
-def _recipe(cfg: StudyConfig):
-    from xnas.nas.recipes import get_recipe, override
+def _recipe(cfg: Any):
+    from xnas.nas.train.recipes import get_recipe, override
 
     changes = {k: v for k, v in (("epochs", cfg.train_epochs), ("batch_size", cfg.train_batch),
                                  ("channels", cfg.train_channels), ("layers", cfg.train_layers)) if v is not None}
     return override(get_recipe(cfg.recipe), **changes)
 
 
-def preflight(space: Any, cfg: StudyConfig, searchers: tuple[str, ...], supernet: bool) -> None:
+def preflight(space: Any, cfg: Any, searchers: tuple[str, ...], supernet: bool) -> None:
     """Check what the units will build, before any unit runs: one :class:`StudyError` line, not a failed unit.
 
     The device, every search (``searchers``: architecture optimizers) and the supernet
     of ``random-ws`` (``supernet``) as the search checks them (shape, bounds, memory,
     the batch against the split halves), and the recipe's trained network.
     """
-    check_wired(space)
-    from xnas.nas.data import DataError, dataset_info
+    from xnas.nas.data.datasets import DataError, dataset_info
     from xnas.nas.limits import check_network_size
     from xnas.nas.runtime import device_memory
 
@@ -111,7 +113,7 @@ def preflight(space: Any, cfg: StudyConfig, searchers: tuple[str, ...], supernet
 
 def resolve_device(name: str):
     """``auto``/``cpu``/``cuda[:N]`` as a torch device (the training loop's rule)."""
-    from xnas.nas.train import resolve_device as _resolve
+    from xnas.nas.train.loop import resolve_device as _resolve
 
     return _resolve(name)
 
@@ -123,7 +125,7 @@ def _fresh(workdir: str) -> str:
     return workdir
 
 
-def search_cell(space: Any, cfg: StudyConfig, arch_optimizer: str, seed: int,
+def search_cell(space: Any, cfg: Any, arch_optimizer: str, seed: int,
                 workdir: str) -> tuple[Any, float, dict[str, Any]]:
     """One supernet search; returns ``(genotype, wall seconds, trace)``.
 
@@ -132,8 +134,7 @@ def search_cell(space: Any, cfg: StudyConfig, arch_optimizer: str, seed: int,
     ``trace`` holds the final mean normalised ``entropy`` of the architecture weights and
     ``epochs``: per search epoch, the cell derived at its end (the space's text) and the entropy.
     """
-    check_wired(space)
-    from xnas.nas.search import run_search
+    from xnas.nas.search.loop import run_search
 
     search_cfg = _search_config(space, cfg, arch_optimizer, seed, _fresh(workdir))
     start = time.perf_counter()
@@ -144,10 +145,9 @@ def search_cell(space: Any, cfg: StudyConfig, arch_optimizer: str, seed: int,
     return result.genotype, seconds, {"entropy": epochs[-1]["entropy"] if epochs else None, "epochs": epochs}
 
 
-def train_cell(space: Any, genotype: Any, cfg: StudyConfig, seed: int, workdir: str) -> dict[str, float]:
+def train_cell(space: Any, genotype: Any, cfg: Any, seed: int, workdir: str) -> dict[str, float]:
     """Train ``genotype`` once with the study's recipe; returns test error (%), params (M) and seconds."""
-    check_wired(space)
-    from xnas.nas.train import TrainConfig, train
+    from xnas.nas.train.loop import TrainConfig, train
 
     recipe = _recipe(cfg)
     start = time.perf_counter()
@@ -162,31 +162,28 @@ def train_cell(space: Any, genotype: Any, cfg: StudyConfig, seed: int, workdir: 
 
 def weight_settings() -> dict[str, float]:
     """The network-weight SGD of a search (lr, lr_min, momentum, weight_decay, grad_clip), from its defaults."""
-    from xnas.nas.search import SearchConfig
+    from xnas.nas.search.loop import SearchConfig
 
     d = SearchConfig()
     return {"lr": d.lr, "lr_min": d.lr_min, "momentum": d.momentum, "weight_decay": d.weight_decay,
             "grad_clip": d.grad_clip}
 
 
-def search_data(space: Any, cfg: StudyConfig, seed: int):
+def search_data(space: Any, cfg: Any, seed: int):
     """The search's train and validation halves ``(train, valid, info)`` for seed ``seed``."""
-    check_wired(space)
-    from xnas.nas.data import search_splits
+    from xnas.nas.data.datasets import search_splits
 
     return search_splits(cfg.dataset, cfg.data_dir, split=cfg.split, seed=seed, limit=cfg.search_limit)
 
 
-def build_supernet(space: Any, cfg: StudyConfig, info: Any):
+def build_supernet(space: Any, cfg: Any, info: Any):
     """The space's supernet at the study's search size (``forward(x, weights)``)."""
-    check_wired(space)
     return space.build_supernet(info.channels, info.num_classes, cfg.search_channels, cfg.search_layers,
                                 primitives=tuple(space.primitives), nodes=cfg.search_nodes)
 
 
 def genotype_weights(space: Any, genotype: Any, shape: tuple[int, int]) -> dict[str, Any]:
     """The cell as one-hot mixing weights ``{cell type: (edges, N)}``; edges it does not use are all zero."""
-    check_wired(space)
     import torch
 
     weights = {k: torch.as_tensor(w, dtype=torch.float32) for k, w in space.one_hot(genotype, space.primitives).items()}
@@ -197,7 +194,7 @@ def genotype_weights(space: Any, genotype: Any, shape: tuple[int, int]) -> dict[
 
 def loaders(train_set: Any, valid_set: Any, batch: int, seed: int):
     """``(train, valid)`` loaders as the search builds them: the train half shuffled per epoch, whole batches."""
-    from xnas.nas.data import make_loader
+    from xnas.nas.data.datasets import make_loader
 
     return (make_loader(train_set, batch, shuffle=True, seed=seed, drop_last=True),
             make_loader(valid_set, batch, shuffle=False))
@@ -205,6 +202,83 @@ def loaders(train_set: Any, valid_set: Any, batch: int, seed: int):
 
 def set_epoch(loader: Any, epoch: int) -> None:
     """Reshuffle ``loader`` for ``epoch`` (a function of the seed and the epoch only)."""
-    from xnas.nas.data import set_loader_epoch
+    from xnas.nas.data.datasets import set_loader_epoch
 
     set_loader_epoch(loader, epoch)
+
+
+# -- the light lookups of the study's other modules (each loads its nas module on first use) ---------
+def get_space(name: str) -> Any:
+    """The registered search space ``name`` (``ValueError`` naming the known ones)."""
+    from xnas.nas.spaces.registry import get_space as lookup
+
+    return lookup(name)
+
+
+def space_names() -> tuple[str, ...]:
+    """The names of the registered search spaces."""
+    from xnas.nas.spaces.registry import SPACES
+
+    return tuple(SPACES)
+
+
+def get_recipe(name: str) -> Any:
+    """The training recipe ``name`` (``ValueError`` naming the known ones)."""
+    from xnas.nas.train.recipes import get_recipe as lookup
+
+    return lookup(name)
+
+
+def has_table(space: str) -> bool:
+    """Whether the cells of ``space`` can be looked up in a table of trained cells."""
+    from xnas.nas.spaces.tables import has_table as known
+
+    return known(space)
+
+
+def get_table(space: str) -> Any:
+    """The loaded table of ``space`` (:data:`TableError` when it has none or it is corrupt)."""
+    from xnas.nas.spaces.tables import get_table as load
+
+    return load(space)
+
+
+def table_scores(space: str, genotype: Any) -> Any:
+    """The table's accuracies of ``genotype`` in ``space``, or ``None`` if the space has no table."""
+    from xnas.nas.spaces.tables import table_scores as scores
+
+    return scores(space, genotype)
+
+
+def apply_threads(threads: Any, device: Any) -> int:
+    """The runtime's thread choice (one torch thread per process unless told)."""
+    from xnas.nas.runtime import apply_threads as apply
+
+    return apply(threads, device)
+
+
+def cosine_lr(epoch: int, epochs: int, max_lr: float, min_lr: float = 0.0) -> float:
+    """The one cosine schedule of the search and the recipes."""
+    from xnas.nas.train.recipes import cosine_lr as schedule
+
+    return schedule(epoch, epochs, max_lr, min_lr)
+
+
+def mixed_edges(net: Any) -> list:
+    """Every mixed edge of a supernet, in module order."""
+    from xnas.nas.spaces.mixed_edge import MixedEdge
+
+    return [m for m in net.modules() if isinstance(m, MixedEdge)]
+
+
+def __getattr__(name: str) -> Any:
+    # The error classes load with their modules (the tables pull in torch), not with this one.
+    if name == "TableError":
+        from xnas.nas.spaces.tables import TableError
+
+        return TableError
+    if name == "DataError":
+        from xnas.nas.data.info import DataError
+
+        return DataError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

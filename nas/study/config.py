@@ -10,11 +10,12 @@ differs in any of them.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Optional
 
+from xnas.nas.study import backend
+from xnas.nas.study.errors import StudyError
 from xnas.nas.study.methods import get_method, methods_for_space
 
 __all__ = ["StudyConfig", "PRESETS", "RUNTIME_FIELDS", "StudyError", "make_config", "check_same_study"]
@@ -34,10 +35,6 @@ MAX_SEED_COUNT = 9_999
 """Unit names keep 2-digit cell and seed numbers up to 99 and stay sortable up to this count."""
 MAX_WS_SAMPLES = 100_000
 """random-ws evaluates each sampled cell on the whole validation half."""
-
-
-class StudyError(ValueError):
-    """Bad study input or a folder that does not fit (one-line message)."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ class StudyConfig:
         training images before the train/validation split; ``None``: all;
         ``search_nodes`` ``None``: the space's own cell size).
     recipe : str
-        The training recipe (:mod:`xnas.nas.recipes`) every cell is trained with,
+        The training recipe (:mod:`xnas.nas.train.recipes`) every cell is trained with,
         overridden by ``train_epochs``, ``train_batch``, ``train_channels`` and
         ``train_layers`` where these are set (``None``, the default for each:
         the recipe's own value).
@@ -97,24 +94,20 @@ class StudyConfig:
 
     def validate(self) -> "StudyConfig":
         """Check every field; raises :class:`StudyError` with one line."""
-        from xnas.nas.spaces import get_space
-
         for name in ("dataset", "space", "recipe"):
             if not isinstance(getattr(self, name), (str, type(None))):
                 raise StudyError(f"{name} must be text, got {getattr(self, name)!r}")
         if not isinstance(self.methods, tuple) or not all(isinstance(m, str) for m in self.methods):
             raise StudyError(f"methods must be a list of names, got {self.methods!r}")
         try:
-            space = get_space(self.space)
+            space = backend.get_space(self.space)
             for name in self.methods:
                 if not get_method(name).available(space.name):
                     raise StudyError(f"method {name!r} has no row in the {space.name} space")
         except ValueError as exc:
             raise StudyError(str(exc)) from None
-        from xnas.nas.recipes import get_recipe
-
         try:
-            recipe_space = get_recipe(self.recipe).space
+            recipe_space = backend.get_recipe(self.recipe).space
         except ValueError as exc:
             raise StudyError(str(exc)) from None
         if recipe_space != space.name:
@@ -149,9 +142,7 @@ class StudyConfig:
 
     def _check_search_only(self, space: str) -> None:
         # trainings = 0 scores every cell by the benchmark's own table only, which needs one
-        from xnas.nas.tables import has_table
-
-        if self.trainings == 0 and not has_table(space):
+        if self.trainings == 0 and not backend.has_table(space):
             raise StudyError(f"--trainings 0 (a search-only study, scored by a table of trained cells) needs a space "
                              f"with a table (nb201); the {space} space has none")
 
@@ -233,9 +224,7 @@ def _space_defaults(cfg: StudyConfig) -> StudyConfig:
     """Fill what the user and the preset left open from the space's own search and training presets."""
     if not _known_space(cfg.space):
         return cfg  # validate() names the unknown space
-    from xnas.nas.spaces import get_space
-
-    space = get_space(cfg.space)
+    space = backend.get_space(cfg.space)
     search = space.search_presets(cfg.dataset)
     filled = {
         "recipe": space.train_recipe(cfg.dataset) if cfg.recipe is None else cfg.recipe,
@@ -246,9 +235,7 @@ def _space_defaults(cfg: StudyConfig) -> StudyConfig:
 
 
 def _known_space(space: str) -> bool:
-    from xnas.nas.spaces import SPACES
-
-    return space in SPACES
+    return space in backend.space_names()
 
 
 def check_same_study(cfg: StudyConfig, out: str) -> bool:

@@ -3,7 +3,7 @@
 Every method turns a cell index ``c`` (its search seed) into one cell of the space:
 
 ``search``
-    An architecture optimizer of :mod:`xnas.nas.arch_optimizers` (``xnas``, ``darts``,
+    An architecture optimizer of :mod:`xnas.nas.arch.optimizers` (``xnas``, ``darts``,
     ``gd``) runs the supernet search with seed ``c``, each with its own published or
     theory settings (XNAS the theory's learning rates, DARTS Adam lr 3e-4); nothing
     is tuned per method.

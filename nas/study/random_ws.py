@@ -49,9 +49,7 @@ def _edge_forward(edge):
 @contextlib.contextmanager
 def sampled_ops(net) -> Iterator[None]:
     """Within the block, every mixed edge of ``net`` computes only its non-zero-weighted operations."""
-    from xnas.nas.supernet import MixedEdge
-
-    edges = [m for m in net.modules() if isinstance(m, MixedEdge)]
+    edges = backend.mixed_edges(net)
     for edge in edges:
         edge.forward = _edge_forward(edge)
     try:
@@ -88,8 +86,6 @@ def random_ws_search(space: Any, cfg: StudyConfig, seed: int) -> tuple[Any, dict
     import torch
     import torch.nn.functional as F
 
-    from xnas.nas.recipes import cosine_lr
-
     torch.manual_seed(seed)
     rng = np.random.default_rng([seed, 7])
     device = backend.resolve_device(cfg.device)
@@ -108,7 +104,7 @@ def random_ws_search(space: Any, cfg: StudyConfig, seed: int) -> tuple[Any, dict
     net.train()
     with sampled_ops(net):
         for epoch in range(cfg.search_epochs):
-            lr = cosine_lr(epoch, cfg.search_epochs, opt_cfg["lr"], opt_cfg["lr_min"])
+            lr = backend.cosine_lr(epoch, cfg.search_epochs, opt_cfg["lr"], opt_cfg["lr_min"])
             for group in optimizer.param_groups:
                 group["lr"] = lr
             backend.set_epoch(train_loader, epoch)

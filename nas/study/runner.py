@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from xnas.nas.study.config import STUDY_FILE, STUDY_FORMAT, StudyConfig, StudyError, check_same_study
 from xnas.nas.study.methods import get_method
@@ -34,9 +34,9 @@ class UnitFailed(RuntimeError):
 def _set_threads() -> None:
     import torch
 
-    from xnas.nas.runtime import apply_threads
+    from xnas.nas.study import backend
 
-    apply_threads(1, torch.device("cpu"))
+    backend.apply_threads(1, torch.device("cpu"))
 
 
 def run_unit(unit: Unit, cfg: StudyConfig, out: str) -> dict:
@@ -48,11 +48,9 @@ def run_unit(unit: Unit, cfg: StudyConfig, out: str) -> dict:
 
     import numpy as np
 
-    from xnas.nas.spaces import get_space
     from xnas.nas.study import backend
-    from xnas.nas.tables import table_scores
 
-    space = get_space(cfg.space)
+    space = backend.get_space(cfg.space)
     method = get_method(unit.method)
     workdir = os.path.join(out, WORK_DIR, unit.id)
     if unit.kind == "search":
@@ -74,7 +72,7 @@ def run_unit(unit: Unit, cfg: StudyConfig, out: str) -> dict:
             genotype = space.parse_genotype(method.genotype)
             seconds = 0.0
         record.update(genotype=space.format_genotype(genotype), seconds=seconds)
-        scores = table_scores(space.name, genotype)  # the benchmark's own result for the cell, if it has one
+        scores = backend.table_scores(space.name, genotype)  # the benchmark's own result for the cell, if it has one
         if scores is not None:
             record["table"] = scores
     else:
@@ -91,13 +89,13 @@ def run_unit(unit: Unit, cfg: StudyConfig, out: str) -> dict:
 
 def _run_checked(unit: Unit, cfg: StudyConfig, out: str) -> None:
     """``run_unit`` with its errors reduced to one line: bad data is a :class:`StudyError`, the rest fails the unit."""
-    from xnas.nas.data import DataError
+    from xnas.nas.study import backend
 
     try:
         run_unit(unit, cfg, out)
     except StudyError:
         raise
-    except DataError as exc:
+    except backend.DataError as exc:
         raise StudyError(str(exc).strip().splitlines()[0]) from None
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -223,8 +221,7 @@ def run_study(cfg: StudyConfig, out: str, resume: bool = False, jobs: int = 1, s
     cfg.validate()
     if not (isinstance(jobs, int) and jobs >= 1):
         raise StudyError(f"--jobs must be a positive integer, got {jobs!r}")
-    from xnas.nas.spaces import get_space
-    from xnas.nas.study.backend import preflight
+    from xnas.nas.study.backend import get_space, preflight
 
     kinds = [get_method(m) for m in cfg.methods]
     preflight(get_space(cfg.space), cfg, tuple(m.arch_optimizer for m in kinds if m.kind == "search"),

@@ -165,13 +165,13 @@ def build_summary(cfg: StudyConfig, out: str) -> dict:
     from xnas.provenance import version_label
 
     from xnas.nas.study.config import StudyError
-    from xnas.nas.tables import TableError, get_table, has_table
+    from xnas.nas.study import backend
 
     check = unit_check(cfg, out)
     space = check.space
     try:
-        table = get_table(space.name) if has_table(space.name) else None
-    except TableError as exc:
+        table = backend.get_table(space.name) if backend.has_table(space.name) else None
+    except backend.TableError as exc:
         raise StudyError(str(exc)) from None
     planned = plan_units(cfg)
     checked = [(u, unit_problem(out, u, check)) for u in planned]

@@ -72,24 +72,23 @@ def _by_epoch(cells: list[dict]) -> Optional[list[float]]:
 
 def table_summary(table: Any, methods: dict[str, dict]) -> dict[str, Any]:
     """``summary.json``'s ``table`` object from the method rows (each cell holding its ``table`` scores)."""
-    from xnas.nas.nb201.table import COLUMNS, PUBLISHED, PUBLISHED_LABEL
-
+    columns = table.columns  # the space's table names its own columns and published rows
     population = table.all_cells()
     rows, minus_random, by_epoch = {}, {}, {}
     for name, row in methods.items():
         cells = [c for c in row["cells"] if c.get("table")]
-        rows[name] = {col: _stats([c["table"][col] for c in cells]) for col in COLUMNS}
+        rows[name] = {col: _stats([c["table"][col] for c in cells]) for col in columns}
         minus_random[name] = None if row["kind"] == "random" else {
-            col: one_sample_difference([c["table"][col] for c in cells], population[col]["mean"]) for col in COLUMNS}
+            col: one_sample_difference([c["table"][col] for c in cells], population[col]["mean"]) for col in columns}
         by_epoch[name] = _by_epoch(cells)
     pairs = {name: {c["cell"]: c["table"] for c in methods.get(name, {}).get("cells", []) if c.get("table")}
              for name in ("xnas", "darts")}
     xnas_minus_darts = {col: paired_difference({k: v[col] for k, v in pairs["xnas"].items()},
-                                               {k: v[col] for k, v in pairs["darts"].items()}) for col in COLUMNS}
+                                               {k: v[col] for k, v in pairs["darts"].items()}) for col in columns}
     trained = [c for row in methods.values() for c in row["cells"] if c.get("table") and c["mean_err"] is not None]
     return {
         "source": "NAS-Bench-201: accuracy (%) after 200 epochs, mean over the benchmark's seeds",
-        "columns": list(COLUMNS),
+        "columns": list(columns),
         "methods": rows,
         "minus_random": minus_random,
         "minus_random_definition": "method mean minus the exact mean over all 15,625 cells (one-sample t over its cells)",
@@ -99,8 +98,8 @@ def table_summary(table: Any, methods: dict[str, dict]) -> dict[str, Any]:
         "transfer": rank_correlation([c["mean_err"] for c in trained], [c["table"][KEY_COLUMN] for c in trained]),
         "transfer_definition": ("over every trained cell: its mean test error on the study's dataset against its "
                                 "CIFAR-10 test accuracy in the table (a good transfer gives a negative correlation)"),
-        "published": [dict(r) for r in PUBLISHED],
-        "published_label": PUBLISHED_LABEL,
+        "published": [dict(r) for r in table.published],
+        "published_label": table.published_label,
     }
 
 

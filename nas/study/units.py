@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from typing import Any, Iterable, Optional
 
-from xnas.nas.genotype_text import json_loads_limited
-from xnas.untrusted import InputError, parse_int
+from xnas.untrusted import InputError, json_loads_limited, parse_int
 from xnas.nas.study.config import MAX_UNITS, StudyConfig, StudyError
 from xnas.nas.study.methods import get_method
 
@@ -163,7 +162,7 @@ class UnitCheck:
 
 def unit_check(cfg: StudyConfig, out: str) -> UnitCheck:
     """The :class:`UnitCheck` of the study ``cfg`` in folder ``out`` (legacy iff its ``study.json`` is an old format)."""
-    from xnas.nas.spaces import get_space
+    from xnas.nas.study.backend import get_space
     from xnas.nas.study.config import LEGACY_FORMATS, STUDY_FILE, study_format
 
     legacy = os.path.lexists(os.path.join(out, STUDY_FILE)) and study_format(out) in LEGACY_FORMATS
@@ -185,7 +184,7 @@ def _stamp_problem(record: dict, check: UnitCheck) -> Optional[str]:
 def check_record(unit: Unit, record: Any, space: Any = None) -> Optional[str]:
     """Why ``record`` is not a valid file of ``unit`` (one line), or ``None`` if it is.
 
-    ``space`` (a :class:`~xnas.nas.spaces.SearchSpace`, or a :class:`UnitCheck`
+    ``space`` (a :class:`~xnas.nas.spaces.registry.SearchSpace`, or a :class:`UnitCheck`
     holding it) also checks that a search unit's genotype is the space's own
     canonical text (never a file name); a :class:`UnitCheck` with a digest also
     refuses units made under another config.
