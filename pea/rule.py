@@ -5,7 +5,7 @@ one forecaster (paper, Algorithm 1, lines 8-13, with the relaxation zeta of
 section 3.2.1).  Two engines implement it for speed:
 
 * ``xnas.pea`` runs it inside numba kernels over millions of rounds;
-* ``xnas.nas.xnas_optimizer.XNASOptimizer`` runs it on torch tensors during a search.
+* ``xnas.nas.arch.xnas_optimizer.XNASOptimizer`` runs it on torch tensors during a search.
 
 Both are tested against :func:`xnas_update` on the same reward stream and must
 produce the same log-weights and the same wipeouts.
