@@ -139,7 +139,7 @@ def test_final_wipeout_is_marked_on_the_weights_figure(tmp_path, monkeypatch):
     import xnas.nas.search.plots as plots
 
     figures = []
-    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append((os.path.basename(path), fig)))
+    monkeypatch.setattr(plots, "save_png", lambda fig, path: figures.append((os.path.basename(path), fig)))
     run_search(tiny(tmp_path / "run", epochs=1, plots=True))
     fig = dict(figures)["arch_weights.png"]
     labels = {line.get_label() for ax in fig.axes for line in ax.get_lines()}

@@ -33,7 +33,7 @@ def test_readme_figure_folder_is_ignored(tmp_path):
 
 def test_cell_node_names_are_typeset():
     pytest.importorskip("torch")
-    from xnas.nas.search.plots import _node_name
+    from xnas.nas.spaces.cell_plots import node_name as _node_name
 
     assert _node_name(0) == "$c_{k-2}$" and _node_name(1) == "$c_{k-1}$" and _node_name(2) == "0"
 
