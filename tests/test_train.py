@@ -94,7 +94,7 @@ def test_overrides() -> None:
     assert learning_rate(r, 1) == pytest.approx(0.025)  # 2 epochs keep 2 of the 5 cycles, halved
     with pytest.raises(RecipeError, match="unknown recipe field 'epoch'"):
         override(r, epoch="3")
-    with pytest.raises(RecipeError, match="needs a int"):
+    with pytest.raises(RecipeError, match="needs an integer"):
         override(r, epochs="many")
     with pytest.raises(RecipeError, match="drop_path"):
         override(r, drop_path="1.5")

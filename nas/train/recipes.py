@@ -300,8 +300,9 @@ def _convert(recipe: Recipe, key: str, value: Any) -> Any:
                 raise ValueError
             return result
     except ValueError:
-        kind = type(current).__name__
-        raise RecipeError(f"recipe field {key} needs a {kind}, got {value!r}") from None
+        kind = {"bool": "true or false", "int": "an integer", "float": "a finite number"}.get(
+            type(current).__name__, f"a {type(current).__name__}")
+        raise RecipeError(f"recipe field {key} needs {kind}, got {value!r}") from None
     return text
 
 
