@@ -121,3 +121,17 @@ def test_nb201_scores_intervals_are_shown_clipped_to_the_possible_range():
     text = buf.getvalue()
     assert "[70.07, 100.00]" in text and "111.43" not in text
     assert "accuracy 95% CIs are shown clipped to 0-100%" in text
+
+
+def test_footnotes_only_where_they_apply():
+    def render(summary):
+        buf = io.StringIO()
+        report.render_table(summary, Console(file=buf, width=200, color_system=None), wide=True)
+        return buf.getvalue()
+
+    assert "* one cell" in render(SUMMARY)  # the published row's interval is over its trainings
+    without = dict(SUMMARY, methods={k: v for k, v in SUMMARY["methods"].items() if not k.startswith("published")})
+    searched = {"methods": ["xnas", "darts"], "within_sd": 1.5, "levene_p_vs_random": None, "between_sd": 0.5, "p": 0.4}
+    text = render(dict(without, discrimination={"verdict": "verdict", "searched_cells": searched}))
+    assert "* one cell" not in text
+    assert "no random cells' noise to compare with" in text and "Levene p = -" not in text

@@ -167,7 +167,8 @@ def render_table(summary: dict, console=None, wide: bool = False) -> None:
     else:
         console.print("err %: mean over cells of each cell's mean test error over its runs (training seeds); "
                       "best/worst: cell means; skip, param-free: mean count in the normal cell.")
-        console.print("* one cell: the interval is over its training seeds; otherwise over the cells' mean errors.")
+        if any(row.get("ci_over") == "trainings" for row in summary["methods"].values()):
+            console.print("* one cell: the interval is over its training seeds; otherwise over the cells' mean errors.")
     if any(_clipped(row) for row in summary["methods"].values()):
         console.print("95% CIs are shown clipped to 0-100%, the possible range; summary.json keeps them as computed "
                       "(so few values make the t-interval this wide that it means little).")
@@ -187,8 +188,9 @@ def render_table(summary: dict, console=None, wide: bool = False) -> None:
     searched = summary["discrimination"].get("searched_cells")
     if searched and searched.get("p") is not None:
         console.print(f"Searched cells ({', '.join(searched['methods'])}): training noise SD {searched['within_sd']:.2f} "
-                      f"(Levene p = {_num(searched['levene_p_vs_random'], '{:.2g}')} against the random cells'), "
-                      f"between-cell SD {_num(searched['between_sd'])}, F-test p = {searched['p']:.2g}.")
+                      + (f"(Levene p = {searched['levene_p_vs_random']:.2g} against the random cells'), "
+                         if searched.get("levene_p_vs_random") is not None else "(no random cells' noise to compare with), ")
+                      + f"between-cell SD {_num(searched['between_sd'])}, F-test p = {searched['p']:.2g}.")
     if summary.get("table"):
         _render_scores(summary, console, wide)
 
