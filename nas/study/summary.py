@@ -99,6 +99,7 @@ def _discrimination(methods: dict[str, dict]) -> tuple[dict, bool]:
     usable = rnd["p"] is not None
     basis, test = ("random cells", rnd) if usable else ("all cells", every)
     decided = test["p"] is not None
+    over = "the random cells" if usable else "all cells"
     discriminates = bool(decided and test["p"] < ALPHA)
     if not all_groups and any(c.get("table") for m in methods.values() for c in m["cells"]):
         words = ("A search-only study: every cell is scored by the benchmark's table of trained cells, which has "
@@ -107,11 +108,11 @@ def _discrimination(methods: dict[str, dict]) -> tuple[dict, bool]:
         words = ("The study cannot say whether the benchmark tells cells apart: it needs at least 2 cells "
                  "trained with 2 or more seeds.")
     elif discriminates:
-        words = (f"The benchmark tells cells apart: over the {basis}, the spread between cells "
+        words = (f"The benchmark tells cells apart: over {over}, the spread between cells "
                  f"(SD of their mean errors {test['between_sd']:.2f} points) clearly exceeds the training noise of one cell "
                  f"(SD {test['within_sd']:.2f}), F-test p = {test['p']:.3g}.")
     else:
-        words = (f"The benchmark cannot tell cells apart: over the {basis}, the spread between cells "
+        words = (f"The benchmark cannot tell cells apart: over {over}, the spread between cells "
                  f"(SD of their mean errors {test['between_sd']:.2f} points) is not significant against the "
                  f"training noise of one cell (SD {test['within_sd']:.2f}), F-test p = {test['p']:.3g}; "
                  "differences between methods in this study are not resolved.")
