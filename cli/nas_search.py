@@ -133,8 +133,8 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
     space_entry = _space(space)
     preset = space_entry.search_presets(dataset)
 
-    def pick(value, key, default=None):
-        return value if value is not None else preset.get(key, default)
+    def pick(value, key):
+        return value if value is not None else preset[key]
 
     if _rate(eta_reduce, "--eta-reduce") is not None and "reduce" not in space_entry.cell_types:
         raise InputError(f"--eta-reduce does not apply: the {space} space has no reduction cell")
@@ -152,7 +152,7 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
         dataset=dataset, space=space, out_dir=out, data_dir=data_dir, download=download, arch_optimizer=arch_optimizer,
         epochs=pick(epochs, "epochs"), batch_size=pick(batch_size, "batch_size"), split=split, limit=limit,
         augment=not no_augment, channels=pick(channels, "channels"), layers=pick(layers, "layers"),
-        nodes=pick(nodes, "nodes", space_entry.default_nodes), primitives=primitives, lr=lr, lr_min=lr_min, momentum=momentum,
+        nodes=pick(nodes, "nodes"), primitives=primitives, lr=lr, lr_min=lr_min, momentum=momentum,
         weight_decay=weight_decay, grad_clip=grad_clip, eta_normal=_rate(eta_normal, "--eta-normal"),
         eta_reduce=_rate(eta_reduce, "--eta-reduce"), L=L, zeta=zeta, arch_lr=arch_lr,
         arch_weight_decay=arch_weight_decay, seed=seed, device=device,

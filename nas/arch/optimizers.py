@@ -55,6 +55,7 @@ __all__ = [
     "ArchSettings",
     "ArchUpdater",
     "build_arch_optimizer",
+    "check_arch_lr",
     "check_arch_weight_decay",
 ]
 
@@ -387,3 +388,14 @@ def check_arch_weight_decay(name: str, weight_decay: float | None) -> None:
         raise ValueError(
             f"xnas takes no architecture weight decay (the theory has none, paper section 3.2.2), got {weight_decay!r}"
         )
+
+
+def check_arch_lr(name: str, lr: float | None) -> None:
+    """Refuse an architecture learning rate for optimizer ``name`` where it would be ignored (one line).
+
+    xnas's step sizes are the theory's etas (``--eta-normal``, ``--eta-reduce``); ``lr`` is the
+    step of darts and gd. The value's range is checked with the other rates.
+    """
+    if name == "xnas" and lr is not None:
+        raise ValueError("--arch-lr sets the step of darts and gd; xnas takes the theory's etas "
+                         "(--eta-normal, --eta-reduce)")

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import torch
 
-from xnas.nas.arch.optimizers import ARCH_OPTIMIZERS, check_arch_weight_decay
+from xnas.nas.arch.optimizers import ARCH_OPTIMIZERS, check_arch_lr, check_arch_weight_decay
 from xnas.limits import check_seed
 from xnas.nas.limits import check_hyperparameters, check_network_size
 from xnas.nas.spaces.ops import check_primitives
@@ -167,10 +167,7 @@ class SearchConfig:
                 f"unknown architecture optimizer {self.arch_optimizer!r}; choose from {', '.join(ARCH_OPTIMIZERS)}"
             )
         check_arch_weight_decay(self.arch_optimizer, self.arch_weight_decay)
-        if self.arch_optimizer == "xnas" and self.arch_lr is not None:
-            # a value xnas would silently ignore: its step sizes are the theory's etas
-            raise ValueError("--arch-lr sets the step of darts and gd; xnas takes the theory's etas "
-                             "(--eta-normal, --eta-reduce)")
+        check_arch_lr(self.arch_optimizer, self.arch_lr)
         check_primitives(self.primitives, space.primitives)
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")

@@ -1,4 +1,5 @@
-"""Figures of a search: expert weights over time and the found cells (matplotlib only)."""
+"""Figures of a search: expert weights over time and the table score by epoch (matplotlib only; the
+cell diagrams are the spaces', :mod:`xnas.nas.spaces.cell_plots`)."""
 
 from __future__ import annotations
 
