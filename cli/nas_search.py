@@ -67,7 +67,8 @@ def _default_out(dataset: str, arch_optimizer: str, space: str = "darts") -> str
               help="Output folder [default: runs/search-DATASET-OPTIMIZER; nb201: runs/search-DATASET-nb201-OPTIMIZER].")
 @click.option("--resume", is_flag=True, help="Continue the search in --out from its checkpoint.")
 @click.option("--arch-optimizer", default="xnas", show_default=True,
-              help="How architecture weights are updated: xnas, darts (Adam, first order) or gd.")
+              help="How architecture weights are updated: xnas, darts (Adam, first order), gd, "
+                   "or random-ws (random search with weight sharing: no architecture step).")
 @click.option("--epochs", type=int, default=None, help="Search epochs [50; digits 6].")
 @click.option("--batch-size", type=int, default=None, help="Global batch size [96; digits 64].")
 @click.option("--split", type=float, default=0.5, show_default=True,
@@ -94,6 +95,8 @@ def _default_out(dataset: str, arch_optimizer: str, space: str = "darts") -> str
 @click.option("--arch-weight-decay", type=float, default=None,
               help="Weight decay on the architecture weights of darts (Adam) / gd (L2 on logits) "
                    "[darts 1e-3; gd 0]; xnas takes none.")
+@click.option("--ws-samples", type=int, default=None,
+              help="random-ws: sampled cells ranked on the validation half at the end [100].")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seeds the data split, the batch order, the weights and the architecture optimizer.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -113,8 +116,8 @@ def _default_out(dataset: str, arch_optimizer: str, space: str = "darts") -> str
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer, epochs, batch_size, split, limit, channels,
            layers, nodes, ops, lr, lr_min, momentum, weight_decay, grad_clip, eta_normal, eta_reduce, L, zeta,
-           arch_lr, arch_weight_decay, seed, device, workers, threads, micro_batches, channels_last, compile_,
-           record_rewards,
+           arch_lr, arch_weight_decay, ws_samples, seed, device, workers, threads, micro_batches, channels_last,
+           compile_, record_rewards,
            no_augment, no_plots, no_progress, as_json) -> None:
     """Search a cell on DATASET: a normal and a reduction cell (darts), or one cell (nb201).
 
@@ -125,7 +128,8 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
     CIFAR-10) and writes the benchmark's architecture string to genotype.txt.
     Under torchrun every process runs this command; --batch-size is global.
     The output folder gets genotype.json, genotype.txt, config.json, log.jsonl,
-    arch_weights.png, cells.png and checkpoint.pt.
+    arch_weights.png, cells.png and checkpoint.pt; random-ws writes selection.json
+    (each sampled cell's validation error) instead of arch_weights.png.
     """
     from xnas.nas.spaces.darts.genotypes import GenotypeError, parse_ops
     from xnas.nas.search.loop import SearchConfig
@@ -155,7 +159,7 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
         nodes=pick(nodes, "nodes"), primitives=primitives, lr=lr, lr_min=lr_min, momentum=momentum,
         weight_decay=weight_decay, grad_clip=grad_clip, eta_normal=_rate(eta_normal, "--eta-normal"),
         eta_reduce=_rate(eta_reduce, "--eta-reduce"), L=L, zeta=zeta, arch_lr=arch_lr,
-        arch_weight_decay=arch_weight_decay, seed=seed, device=device,
+        arch_weight_decay=arch_weight_decay, ws_samples=ws_samples, seed=seed, device=device,
         workers=workers, threads=threads,
         micro_batches=micro_batches, channels_last=channels_last, compile=compile_,
         record_rewards=record_rewards, plots=not no_plots,
@@ -167,6 +171,10 @@ def search(dataset: str, space, data_dir, download, out, resume, arch_optimizer,
         emit_json(summary)
     else:
         click.echo(space_entry.format_genotype(result.genotype))
+        if summary["selection"] is not None:
+            chosen = summary["selection"]
+            click.echo(f"best of {len(chosen['candidate_valid_err'])} sampled cells: validation error "
+                       f"{100 * chosen['chosen_valid_err']:.2f} % with the shared weights")
         if summary["table"] is not None:
             click.echo(table_line(summary["table"]))
         click.echo(f"results in {result.out_dir}")

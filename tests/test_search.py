@@ -144,7 +144,7 @@ def test_search_result_summary_is_the_json_object_of_the_command():
     assert SearchResult(g, 2, log, "runs/x").summary("darts") == {
         "space": "darts", "genotype": g.to_dict(), "text": g.to_darts(), "darts": g.to_darts(), "out_dir": "runs/x",
         "epochs": 2, "valid_acc": 0.75, "valid_loss": 0.6, "entropy": 0.2, "alive": {"normal": 3, "reduce": 4},
-        "seconds": 3.5, "table": None,
+        "seconds": 3.5, "table": None, "selection": None,
     }
     arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
     d = SearchResult(parse_arch_str(arch), 0, [], "runs/y").summary("nb201")

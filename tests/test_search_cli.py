@@ -66,6 +66,10 @@ def test_search_digits_json_then_refuses_to_overwrite_then_resumes(tmp_path):
         (["search", "digits", "--arch-optimizer", "darts", "--arch-weight-decay", "inf"], "--arch-weight-decay"),
         (["search", "digits", "--arch-weight-decay", "1e-3"], "xnas takes no architecture weight decay"),
         (["search", "digits", "--arch-lr", "0.01"], "xnas takes the theory's etas"),
+        (["search", "digits", "--ws-samples", "5"], "random-ws's"),
+        (["search", "digits", "--arch-optimizer", "random-ws", "--ws-samples", "0"], "ws_samples"),
+        (["search", "digits", "--arch-optimizer", "random-ws", "--record-rewards"], "observes no rewards"),
+        (["search", "digits", "--arch-optimizer", "random-ws", "--ops", "none,skip_connect"], "own cells"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, match):

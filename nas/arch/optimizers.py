@@ -1,4 +1,5 @@
-"""Architecture optimizers for ``--arch-optimizer``: one harness, three update rules.
+"""Architecture optimizers for ``--arch-optimizer``: one harness (:mod:`xnas.nas.arch.base`),
+three update rules here and ``random-ws`` (:mod:`xnas.nas.arch.random_ws`), one registry.
 
 Each entry of :data:`ARCH_OPTIMIZERS` builds an :class:`ArchUpdater` that owns the
 architecture weights of both cell types (``(edges, N)`` tensors, one per type,
@@ -16,7 +17,11 @@ loop:
     the update (``all_reduce`` sums tensors across DDP ranks); returns the
     rewards ``R = -dloss/du`` of the step, summed over the batch;
 ``probabilities()`` / ``alive()``
-    the current weights and alive experts (for logging, wipeout, discretization).
+    the current weights and alive experts (for logging, wipeout, discretization);
+``weight_mixing()`` / ``candidates()``
+    the weights the weight step holds fixed, and the cells ranked at the end (``None``:
+    the cell is discretized from the weights). ``steps_on_validation``, ``arch_first``
+    and ``one_hot`` say how the loop schedules the rule.
 
 ``xnas``
     :class:`~xnas.nas.arch.xnas_optimizer.XNASOptimizer` on log-weights.  ``u`` is a
@@ -35,18 +40,25 @@ loop:
     default; ``ArchSettings.weight_decay`` adds an L2 term ``wd * logits`` to the
     gradient.
 
+``random-ws``
+    No architecture step: a uniformly sampled one-hot cell per weight step, then the
+    best of K sampled cells on the validation half (Li and Talwalkar 2019).
+
 ``xnas`` has no weight decay: the theory (paper, section 3.2.2) has no place for
-one, so a non-zero ``weight_decay`` is rejected for it.
+one, so a non-zero ``weight_decay`` is rejected for it; ``random-ws`` has no
+architecture step, so it takes neither a weight decay nor a learning rate.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
+from xnas.nas.arch.base import AllReduce, ArchSettings, ArchUpdater
+from xnas.nas.arch.random_ws import RandomWSUpdater
 from xnas.nas.arch.xnas_optimizer import XNASOptimizer
 
 __all__ = [
@@ -58,129 +70,6 @@ __all__ = [
     "check_arch_lr",
     "check_arch_weight_decay",
 ]
-
-AllReduce = Callable[[torch.Tensor], None]
-
-
-@dataclass(frozen=True)
-class ArchSettings:
-    """Everything an architecture optimizer may need, per cell type.
-
-    ``eta`` / ``horizon`` / ``rounds_per_step`` are dicts keyed by cell type
-    (``"normal"``, ``"reduce"``).  ``world`` is the number of DDP ranks.
-    ``weight_decay`` is the architecture weight decay; ``None`` takes the
-    rule's default (``darts`` 1e-3, ``gd`` 0; ``xnas`` accepts only 0).
-    """
-
-    shape: tuple[int, int]
-    eta: dict = field(default_factory=dict)
-    horizon: dict = field(default_factory=dict)
-    rounds_per_step: dict = field(default_factory=dict)
-    L: float = 1.0
-    zeta: float = 1.0
-    lr: float | None = None
-    weight_decay: float | None = None
-    seed: int = 0
-    world: int = 1
-    kinds: tuple[str, ...] = ("normal", "reduce")
-
-
-class ArchUpdater:
-    """Base class: architecture weights of both cell types and their update."""
-
-    name = "base"
-    wipes = False
-    # Whether the search steps the architecture before the weights (DARTS's order); XNAS
-    # steps the weights first (Algorithm 1, line 4).
-    arch_first = False
-
-    def __init__(self, settings: ArchSettings, device: torch.device | str = "cpu") -> None:
-        self.settings = settings
-        self.kinds = tuple(settings.kinds)
-        self.device = torch.device(device)
-        self.params: dict[str, torch.Tensor] = {}
-        self._u: dict[str, torch.Tensor] = {}
-        self._acc: dict[str, torch.Tensor] = {}
-        self.optimizer: torch.optim.Optimizer
-
-    # -- used by the search loop -------------------------------------
-    def parameters(self) -> list[torch.Tensor]:
-        """The architecture tensors (disjoint from the network weights)."""
-        return [self.params[k] for k in self.kinds]
-
-    def mixing(self) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def loss_scale(self, batch: int) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def step(self, all_reduce: AllReduce | None = None) -> dict[str, torch.Tensor]:  # pragma: no cover
-        raise NotImplementedError
-
-    def _targets(self) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def backward(self, loss: torch.Tensor) -> None:
-        """Accumulate the gradients this rule needs from ``loss`` (one backward pass).
-
-        Only the architecture quantities are differentiated (``torch.autograd.grad``),
-        so the architecture step spends nothing on network-weight gradients.
-        May be called once per micro-batch; :meth:`step` consumes the sums.
-        """
-        targets = self._targets()
-        names = list(targets)
-        grads = torch.autograd.grad(loss, [targets[n] for n in names], allow_unused=True)
-        for n, g in zip(names, grads):
-            if g is None:
-                continue
-            g = g.detach().double()
-            self._acc[n] = g if n not in self._acc else self._acc[n] + g
-
-    @torch.no_grad()
-    def probabilities(self) -> dict[str, torch.Tensor]:
-        """Mixing weights ``u`` (float64, detached; wiped experts 0)."""
-        return {k: torch.softmax(self.params[k].detach().double(), dim=-1) for k in self.kinds}
-
-    def final_log_weights(self) -> dict[str, torch.Tensor] | None:
-        """Log-weights for discretization with wiped experts at their wipe-time value.
-
-        ``None`` for rules without wipeout: their softmax logits carry no
-        cross-edge meaning, so discretization ranks by the mixing weights alone.
-        """
-        return None
-
-    @torch.no_grad()
-    def alive(self) -> dict[str, torch.Tensor]:
-        """Bool masks of the experts in play (all True for rules without wipeout)."""
-        return {k: torch.isfinite(self.params[k].detach()).cpu() for k in self.kinds}
-
-    def state_dict(self) -> dict:
-        """Architecture tensors and optimizer state."""
-        return {
-            "name": self.name,
-            "params": {k: self.params[k].detach().clone() for k in self.kinds},
-            "optimizer": self.optimizer.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict` output (same rule, same shapes)."""
-        if state.get("name") != self.name:
-            raise ValueError(f"checkpoint holds a {state.get('name')!r} architecture optimizer, not {self.name!r}")
-        with torch.no_grad():
-            for k in self.kinds:
-                src = state["params"][k]
-                if tuple(src.shape) != tuple(self.params[k].shape):
-                    raise ValueError(f"architecture weights {k}: shape {tuple(src.shape)} != {tuple(self.params[k].shape)}")
-                self.params[k].copy_(src)
-        self.optimizer.load_state_dict(state["optimizer"])
-
-    def _take(self, name: str, all_reduce: AllReduce | None) -> torch.Tensor:
-        g = self._acc.pop(name, None)
-        if g is None:
-            g = torch.zeros(self.settings.shape, dtype=torch.float64, device=self.device)
-        if all_reduce is not None:
-            all_reduce(g)
-        return g
 
 
 class XNASUpdater(ArchUpdater):
@@ -348,6 +237,8 @@ ARCH_OPTIMIZERS: dict[str, ArchOptimizerSpec] = {
             "darts", DartsUpdater, "DARTS first order: Adam lr 3e-4, betas (0.5, 0.999), wd 1e-3 by default", False
         ),
         ArchOptimizerSpec("gd", GDUpdater, "plain gradient descent on softmax logits", False),
+        ArchOptimizerSpec("random-ws", RandomWSUpdater,
+                          "random search with weight sharing: one sampled cell per weight step, best of K", False),
     )
 }
 """Architecture optimizers by name."""
@@ -388,6 +279,8 @@ def check_arch_weight_decay(name: str, weight_decay: float | None) -> None:
         raise ValueError(
             f"xnas takes no architecture weight decay (the theory has none, paper section 3.2.2), got {weight_decay!r}"
         )
+    if name == "random-ws" and weight_decay != 0:
+        raise ValueError(f"random-ws has no architecture step, so no architecture weight decay; got {weight_decay!r}")
 
 
 def check_arch_lr(name: str, lr: float | None) -> None:
@@ -399,3 +292,5 @@ def check_arch_lr(name: str, lr: float | None) -> None:
     if name == "xnas" and lr is not None:
         raise ValueError("--arch-lr sets the step of darts and gd; xnas takes the theory's etas "
                          "(--eta-normal, --eta-reduce)")
+    if name == "random-ws" and lr is not None:
+        raise ValueError("--arch-lr sets the step of darts and gd; random-ws has no architecture step")

@@ -10,16 +10,19 @@ import torch
 
 from xnas.nas.arch.optimizers import ARCH_OPTIMIZERS, check_arch_lr, check_arch_weight_decay
 from xnas.limits import check_seed
-from xnas.nas.limits import check_hyperparameters, check_network_size
+from xnas.nas.limits import MAX_WS_SAMPLES, check_hyperparameters, check_network_size
 from xnas.nas.spaces.ops import check_primitives
 from xnas.nas.runtime import RunError, device_memory
 from xnas.nas.spaces.registry import PAPER_SEARCH, SPACES, get_space
 from xnas.nas.spaces.tables import get_table, has_table
 from xnas.pea.rule import check_reward_bound
 
-__all__ = ["CHECKPOINT", "RESUME_KEYS", "SearchConfig", "SearchError", "SearchResult", "mean_normalized_entropy"]
+__all__ = ["CHECKPOINT", "RESUME_KEYS", "WS_SAMPLES", "SearchConfig", "SearchError", "SearchResult",
+           "mean_normalized_entropy"]
 
 CHECKPOINT = "checkpoint.pt"
+WS_SAMPLES = 100
+"""random-ws's default K: the cells it ranks with the shared weights at the end."""
 
 
 class SearchError(RunError):
@@ -45,6 +48,8 @@ class SearchConfig:
     earlier releases, with the same math up to floating-point rounding.
     ``compile`` runs the supernet through ``torch.compile`` (off by default: it
     pays on no CPU search, see :func:`xnas.nas.runtime.maybe_compile`).
+    ``ws_samples`` is random-ws's K, the sampled cells it ranks at the end (``None``:
+    :data:`WS_SAMPLES`); the other optimizers refuse it.
     """
 
     dataset: str = "cifar10"
@@ -73,6 +78,7 @@ class SearchConfig:
     zeta: float = 1.0
     arch_lr: Optional[float] = None
     arch_weight_decay: Optional[float] = None
+    ws_samples: Optional[int] = None
     seed: int = 0
     device: str = "auto"
     workers: int = 0
@@ -168,6 +174,7 @@ class SearchConfig:
             )
         check_arch_weight_decay(self.arch_optimizer, self.arch_weight_decay)
         check_arch_lr(self.arch_optimizer, self.arch_lr)
+        self._check_random_ws(space)
         check_primitives(self.primitives, space.primitives)
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
@@ -177,6 +184,30 @@ class SearchConfig:
                               grad_clip=self.grad_clip, arch_lr=self.arch_lr, arch_weight_decay=self.arch_weight_decay,
                               eta_normal=self.eta_normal, eta_reduce=self.eta_reduce)
         check_seed(self.seed, "seed")
+
+    def _check_random_ws(self, space: Any) -> None:
+        """K belongs to random-ws, which samples the space's own cells, has no etas and observes no rewards."""
+        if self.arch_optimizer != "random-ws":
+            if self.ws_samples is not None:
+                raise ValueError(f"--ws-samples is random-ws's; {self.arch_optimizer} derives its cell from its weights")
+            return
+        if self.ws_samples is not None:
+            bad = isinstance(self.ws_samples, bool) or not isinstance(self.ws_samples, int)
+            if bad or not 1 <= self.ws_samples <= MAX_WS_SAMPLES:
+                raise ValueError(f"ws_samples must be an integer from 1 to {MAX_WS_SAMPLES}, got {self.ws_samples!r}")
+        if self.eta_normal is not None or self.eta_reduce is not None:
+            raise ValueError("--eta-normal and --eta-reduce set the steps of xnas and gd; random-ws has no "
+                             "architecture step")
+        if self.record_rewards:
+            raise ValueError("random-ws observes no rewards (it has no architecture step): drop --record-rewards")
+        if tuple(self.primitives) != tuple(space.primitives) or self.nodes != space.default_nodes:
+            raise ValueError(f"random-ws samples the {space.name} space's own cells: it takes the space's "
+                             f"operations and {space.default_nodes} nodes")
+
+    @property
+    def samples(self) -> int:
+        """random-ws's K, resolved."""
+        return WS_SAMPLES if self.ws_samples is None else self.ws_samples
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
@@ -204,6 +235,7 @@ class SearchResult:
     out_dir: str
     probabilities: dict = field(default_factory=dict)
     alive: dict = field(default_factory=dict)
+    selection: Optional[dict] = None  # random-ws: the candidates' validation errors (search.select)
 
     def summary(self, space: str) -> dict:
         """One JSON-ready object (``xnas-nas search --json``): the genotype and the last epoch's metrics.
@@ -229,6 +261,7 @@ class SearchResult:
             "alive": last.get("alive"),
             "seconds": sum(e.get("seconds", 0.0) for e in self.log),
             "table": get_table(space).lookup(self.genotype) if has_table(space) else None,
+            "selection": self.selection,
         }
 
 
@@ -251,5 +284,5 @@ def mean_normalized_entropy(probs: dict[str, torch.Tensor]) -> float:
 RESUME_KEYS = (
     "dataset", "space", "arch_optimizer", "epochs", "batch_size", "channels", "layers", "nodes", "primitives", "seed",
     "split", "limit", "augment", "lr", "lr_min", "momentum", "weight_decay", "grad_clip", "eta_normal",
-    "eta_reduce", "L", "zeta", "arch_lr", "arch_weight_decay", "micro_batches",
+    "eta_reduce", "L", "zeta", "arch_lr", "arch_weight_decay", "micro_batches", "ws_samples",
 )

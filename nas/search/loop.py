@@ -39,6 +39,8 @@ weights and genotype as an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 import os
 import time
@@ -56,9 +58,10 @@ from xnas.nas.runtime import (Progress, apply_threads, flat_all_reduce_, prepare
 from xnas.nas.search.config import CHECKPOINT, SearchConfig, SearchError, SearchResult, mean_normalized_entropy
 from xnas.nas.search.outputs import (epoch_entry, epoch_text, genotype_of, probs_array, record_rewards, write_config,
                                      write_epoch, write_log, write_outputs)
+from xnas.nas.search.select import best_of_candidates
 from xnas.nas.search.setup import build_loaders, build_supernet, load_search_state, search_state
 from xnas.nas.spaces.registry import get_space
-from xnas.nas.spaces.mixed_edge import prune_optimizer
+from xnas.nas.spaces.mixed_edge import chosen_only, prune_optimizer
 from xnas.nas.train.recipes import cosine_lr
 
 __all__ = [
@@ -144,7 +147,10 @@ class _Search:
         XNAS steps the weights first (Algorithm 1, line 4); ``darts`` and ``gd``
         step the architecture first, as DARTS does. Returns the summed (loss,
         correct) of both halves, the rewards and the alive masks before the step.
+        A rule without an architecture step (random-ws) takes the weight step only.
         """
+        if not self.arch.steps_on_validation:
+            return self.weight_step(xt, yt, epoch, step), torch.zeros(2, dtype=torch.float64), None, None
         if self.arch_first:
             stats_v, rewards, alive_before = self.arch_step(xv, yv, epoch, step)
             stats_t = self.weight_step(xt, yt, epoch, step)
@@ -154,12 +160,15 @@ class _Search:
         return stats_t, stats_v, rewards, alive_before
 
     def weight_step(self, x, y, epoch: int, step: int) -> torch.Tensor:
-        """SGD on the mean cross entropy of a train batch, the mixing weights held fixed."""
+        """SGD on the mean cross entropy of a train batch, the mixing weights held fixed.
+
+        A one-hot rule (random-ws) gives a sampled cell's weights; only its operations run.
+        """
         x, y = self._to_device(x, y)
-        with torch.no_grad():
-            fixed = {k: v.float() for k, v in self.arch.probabilities().items()}
+        fixed = self.arch.weight_mixing()
         self.net_opt.zero_grad(set_to_none=True)
-        loss, correct = self._forward_sum(x, y, fixed, 1.0 / self.cfg.batch_size)
+        with chosen_only(self.net) if self.arch.one_hot else contextlib.nullcontext():
+            loss, correct = self._forward_sum(x, y, fixed, 1.0 / self.cfg.batch_size)
         stats = torch.stack([loss.double(), correct.double()])
         if self.world > 1:
             flat_all_reduce_([p.grad for p in self.net.parameters() if p.grad is not None] + [stats])
@@ -204,7 +213,9 @@ class _Search:
         sums = torch.zeros(4, dtype=torch.float64)  # train loss, train correct, valid loss, valid correct
         rewards_epoch = [] if self.cfg.record_rewards else None
         t0 = time.perf_counter()
-        for step, ((xt, yt), (xv, yv)) in enumerate(zip(self.train_loader, self.valid_loader)):
+        # a rule without an architecture step (random-ws) never reads the validation half here
+        valid = self.valid_loader if self.arch.steps_on_validation else itertools.repeat((None, None))
+        for step, ((xt, yt), (xv, yv)) in enumerate(zip(self.train_loader, valid)):
             if step >= self.steps_per_epoch:
                 break
             stats_t, stats_v, rewards, alive_before = self.step(xt, yt, xv, yv, epoch, step)
@@ -249,9 +260,14 @@ class _Search:
                 bar.line(epoch_text(entry, experts, self.space.cell_types))
                 dist.barrier()
         probs = self.arch.probabilities()
-        genotype = genotype_of(self, probs)
+        candidates = self.arch.candidates()
+        selection = None
+        if candidates is None:
+            genotype = genotype_of(self, probs)
+        else:  # random-ws: the best sampled cell on the validation half
+            genotype, selection = best_of_candidates(self, candidates)
         if self.main:
-            write_outputs(self, genotype)
+            write_outputs(self, genotype, selection)
         return SearchResult(
             genotype=genotype,
             epochs_done=max(end if self.log else self.start_epoch, len(self.log)),
@@ -259,6 +275,7 @@ class _Search:
             out_dir=self.out_dir,
             probabilities={k: v.cpu() for k, v in probs.items()},
             alive={k: v.cpu() for k, v in self.arch.alive().items()},
+            selection=selection,
         )
 
     # -- plumbing ----------------------------------------------------------

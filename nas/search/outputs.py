@@ -45,13 +45,14 @@ def epoch_entry(s, epoch: int, lr: float, sums, seconds: float) -> dict:
     probs = s.arch.probabilities()
     alive = s.arch.alive()
     kinds = s.space.cell_types
+    validated = s.arch.steps_on_validation  # random-ws reads no validation batch during the epochs
     entry = {
         "epoch": epoch + 1,
         "lr": lr,
         "train_loss": float(sums[0]) / n,
         "train_acc": float(sums[1]) / n,
-        "valid_loss": float(sums[2]) / n,
-        "valid_acc": float(sums[3]) / n,
+        "valid_loss": float(sums[2]) / n if validated else None,
+        "valid_acc": float(sums[3]) / n if validated else None,
         "alive": {k: int(alive[k].sum()) for k in kinds},
         "alive_fraction": {k: float(alive[k].float().mean()) for k in kinds},
         "entropy": mean_normalized_entropy(probs),
@@ -59,11 +60,12 @@ def epoch_entry(s, epoch: int, lr: float, sums, seconds: float) -> dict:
         "network_params": int(sum(p.numel() for p in s.net.parameters())),
         "seconds": seconds,
     }
-    genotype = genotype_of(s, probs)
-    entry["genotype"] = genotype.to_dict()
-    scores = table_scores(s.space.name, genotype)  # the benchmark's own result for the cell (nb201)
-    if scores is not None:
-        entry["table"] = scores
+    if s.arch.cell_from_weights:  # random-ws has no cell until it ranks its candidates at the end
+        genotype = genotype_of(s, probs)
+        entry["genotype"] = genotype.to_dict()
+        scores = table_scores(s.space.name, genotype)  # the benchmark's own result for the cell (nb201)
+        if scores is not None:
+            entry["table"] = scores
     if hasattr(s.arch, "log_gamma"):
         lg = s.arch.log_gamma()
         entry["log_gamma_max"] = {k: float(lg[k].max()) for k in kinds}
@@ -73,9 +75,11 @@ def epoch_entry(s, epoch: int, lr: float, sums, seconds: float) -> dict:
 def epoch_text(e: dict, experts: int, cell_types=("normal", "reduce")) -> str:
     """The one line an epoch prints; ``experts`` is edges x operations of one cell type."""
     alive = " ".join(f"{k} {e['alive'][k]}/{experts}" for k in cell_types)
+    valid = ("valid not read" if e["valid_loss"] is None
+             else f"valid loss {e['valid_loss']:.3f} acc {e['valid_acc']:.3f}")
     return (
         f"epoch {e['epoch']}: train loss {e['train_loss']:.3f} acc {e['train_acc']:.3f} | "
-        f"valid loss {e['valid_loss']:.3f} acc {e['valid_acc']:.3f} | alive {alive} | "
+        f"{valid} | alive {alive} | "
         f"entropy {e['entropy']:.3f} | {e['seconds']:.1f}s"
     )
 
@@ -100,11 +104,14 @@ def write_log(s) -> None:
     write_text_atomic(os.path.join(s.out_dir, "log.jsonl"), "".join(json.dumps(e, sort_keys=True) + "\n" for e in s.log))
 
 
-def write_outputs(s, genotype) -> None:
-    """The genotype (json and the space's text form), the weight history, rewards and figures."""
+def write_outputs(s, genotype, selection=None) -> None:
+    """The genotype (json and the space's text form), the weight history, rewards and figures;
+    for random-ws, ``selection.json`` (every candidate's validation error)."""
     out = s.out_dir
     write_text_atomic(os.path.join(out, "genotype.json"), genotype.to_json(indent=2) + "\n")
     write_text_atomic(os.path.join(out, "genotype.txt"), s.space.format_genotype(genotype) + "\n")
+    if selection is not None:
+        write_text_atomic(os.path.join(out, "selection.json"), json.dumps(selection, indent=2) + "\n")
     atomic_write(
         os.path.join(out, "arch_history.npz"),
         lambda fh: np.savez(fh, steps=np.asarray(s.history_steps), weights=np.stack(s.history),
@@ -113,19 +120,24 @@ def write_outputs(s, genotype) -> None:
     if s.cfg.record_rewards:
         _assemble_rewards(s)
     if s.cfg.plots:
-        from xnas.nas.search.plots import plot_arch_weights
+        _write_figures(s, genotype)
 
+
+def _write_figures(s, genotype) -> None:
+    """``arch_weights.png`` (rules whose weights pick the cell), ``cells.png``, and ``table.png`` (nb201)."""
+    from xnas.nas.search.plots import plot_arch_weights, plot_table_by_epoch
+
+    out = s.out_dir
+    if s.arch.cell_from_weights:
         plot_arch_weights(
             np.asarray(s.history_steps), np.stack(s.history), s.cfg.primitives, s.cfg.nodes,
             os.path.join(out, "arch_weights.png"), steps_per_epoch=s.steps_per_epoch,
             final_wipeout=s.steps_per_epoch * s.cfg.epochs if s.arch.wipes else None,
             cell_types=s.space.cell_types, edge_labels=s.space.edge_labels,
         )
-        s.space.plot_cells(genotype, os.path.join(out, "cells.png"))
-        if has_table(s.space.name) and s.log:
-            from xnas.nas.search.plots import plot_table_by_epoch
-
-            plot_table_by_epoch(s.log, get_table(s.space.name).all_cells(), os.path.join(out, "table.png"))
+    s.space.plot_cells(genotype, os.path.join(out, "cells.png"))
+    if has_table(s.space.name) and any(e.get("table") for e in s.log):
+        plot_table_by_epoch(s.log, get_table(s.space.name).all_cells(), os.path.join(out, "table.png"))
 
 
 def _assemble_rewards(s) -> None:

@@ -104,13 +104,23 @@ def build_supernet(s, train_set, valid_set) -> None:
         ArchSettings(
             shape=s.net.arch_shape(), eta=eta, horizon=horizon, rounds_per_step=rounds, L=cfg.L,
             zeta=cfg.zeta, lr=cfg.arch_lr, weight_decay=cfg.arch_weight_decay, seed=cfg.seed, world=s.world,
-            kinds=kinds,
+            kinds=kinds, sample_cell=_cell_sampler(s.space, cfg.primitives), samples=cfg.samples,
         ),
         device=s.device,
     )
     net_ids = {id(p) for p in s.net.parameters()}
     assert not net_ids & {id(p) for p in s.arch.parameters()}, "network and architecture weights must be disjoint"
     s.net_opt = _sgd(s)
+
+
+def _cell_sampler(space, primitives):
+    """``rng -> (genotype, one-hot weights)``: a uniform cell of ``space`` as the supernet's mixing weights."""
+
+    def sample(rng):
+        genotype = space.sample_genotype(rng)
+        return genotype, space.one_hot(genotype, tuple(primitives))
+
+    return sample
 
 
 def _sgd(s) -> torch.optim.SGD:

@@ -5,7 +5,8 @@ the NAS-Bench-201 one (:mod:`xnas.nas.spaces.nb201.networks`) both stand on this
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+import contextlib
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -14,7 +15,7 @@ from torch import nn
 from xnas.nas.spaces.mixture import mix
 from xnas.nas.spaces.ops import after_relu, get_operation
 
-__all__ = ["MixedEdge", "WipeoutCells", "prune_optimizer", "weights_array"]
+__all__ = ["MixedEdge", "WipeoutCells", "chosen_only", "prune_optimizer", "weights_array"]
 
 
 class MixedEdge(nn.Module):
@@ -37,6 +38,7 @@ class MixedEdge(nn.Module):
         for name in self.primitives:
             self.ops[name] = self.build_op(name, C, stride)
         self._alive: list[int] = list(range(len(self.primitives)))
+        self.chosen_only = False  # set by :func:`chosen_only`
         self._refresh()
 
     def build_op(self, name: str, C: int, stride: int) -> nn.Module:
@@ -92,8 +94,46 @@ class MixedEdge(nn.Module):
         # before it is weighted: the mixture, and with it the reward
         # dloss/du_i = grad_p . f_i, is then formed in fp32 (rounded to bf16 it
         # would carry a relative error of ~1e-3, enough to flip near-zero rewards).
+        if self.chosen_only:
+            return self._forward_chosen(x, u)
         r = torch.relu(x) if self._share_relu else None
         return mix(u, self._index, [fn(r if on_relu else x) for _, fn, on_relu in self._plan])
+
+    def _forward_chosen(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        # Only the experts with a non-zero weight: a sampled cell's one-hot weights make the
+        # others' terms exactly zero, so this is the same sum without their work (no rewards:
+        # nothing here needs dloss/du).
+        weights = u.detach().float().tolist()
+        chosen = [(i, fn, on_relu) for i, fn, on_relu in self._plan if weights[i] != 0.0]
+        if not chosen:  # 'none', or an edge the cell does not use: zeros of the edge's output shape
+            if "none" in self.ops:
+                return self.ops["none"](x).float()
+            _, fn, on_relu = self._plan[0]
+            return (fn(torch.relu(x)) if on_relu else fn(x)).float() * 0.0
+        r = torch.relu(x) if any(on_relu for _, _, on_relu in chosen) else None
+        out = None
+        for i, fn, on_relu in chosen:
+            y = fn(r if on_relu else x).float() * weights[i]
+            out = y if out is None else out + y
+        return out
+
+
+@contextlib.contextmanager
+def chosen_only(net: nn.Module) -> Iterator[None]:
+    """Within the block, every mixed edge of ``net`` computes only its experts of non-zero weight.
+
+    For the one-hot weights of a sampled cell (random search with weight sharing) this is the
+    supernet's forward without the work of the operations the cell does not choose. The
+    weights are read on the host, once per edge and call.
+    """
+    edges = [m for m in net.modules() if isinstance(m, MixedEdge)]
+    for edge in edges:
+        edge.chosen_only = True
+    try:
+        yield
+    finally:
+        for edge in edges:
+            edge.chosen_only = False
 
 
 class WipeoutCells:

@@ -8,7 +8,7 @@ cells apart at all.
 
 Modules: :mod:`.methods` (the registry), :mod:`.config` (settings, presets),
 :mod:`.units` (unit files, shards), :mod:`.backend` (the only door to search and
-training), :mod:`.random_ws` (random search with weight sharing), :mod:`.runner`
+training; random-ws is an architecture optimizer of the search, :mod:`xnas.nas.arch.random_ws`), :mod:`.runner`
 (scheduling), :mod:`.stats` and :mod:`.summary` (numbers), :mod:`.table_summary` (the scores of a
 space's table of trained cells, NAS-Bench-201), :mod:`.report` (table, figure).
 """

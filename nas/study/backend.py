@@ -5,18 +5,13 @@ space (a :class:`~xnas.nas.spaces.registry.SearchSpace`) first. They wrap today'
 ``run_search(SearchConfig(...))`` and ``train(TrainConfig(...))``; after the runtime
 refactor and the wiring of other spaces, only this module needs to change:
 
-- :func:`search_cell` (one supernet search with an architecture optimizer),
+- :func:`search_cell` (one supernet search with an architecture optimizer, random-ws included),
 - :func:`train_cell` (one training of a cell, tested on the test split),
-- :func:`search_data` and :func:`build_supernet` (what ``random-ws`` trains),
-- :func:`weight_settings` (the supernet's network-weight SGD, shared with the search),
-- :func:`genotype_weights` (a cell as one-hot mixing weights of the supernet),
-- :func:`loaders` and :func:`set_epoch` (the supernet's epoch-seeded batches),
 - :func:`write_text_atomic` and :func:`save_figure` (the runtime's atomic writers, re-exported),
 - :func:`resolve_device`,
 - and the light lookups the study's other modules make: :func:`get_space`, :func:`space_names`,
   :func:`get_recipe`, :func:`has_table`, :func:`get_table`, :func:`table_scores`,
-  :data:`TableError`, :data:`DataError`, :func:`apply_threads`, and for random-ws
-  :func:`cosine_lr` and :func:`mixed_edges`.
+  :data:`TableError`, :data:`DataError`, :func:`apply_threads`, and :data:`MAX_WS_SAMPLES`.
 
 No other module of the study imports ``xnas.nas`` outside the study (a test holds it). Every
 ``cfg`` here is a :class:`~xnas.nas.study.config.StudyConfig`, which is not imported: the
@@ -30,6 +25,7 @@ import shutil
 import time
 from typing import Any
 
+from xnas.nas.limits import MAX_WS_SAMPLES  # torch-free: the one bound of random-ws's K
 from xnas.runtime_io import save_figure, write_text_atomic  # torch-free: the runtime's own writers
 from xnas.nas.study.errors import StudyError
 
@@ -37,13 +33,7 @@ __all__ = [
     "preflight",
     "search_cell",
     "train_cell",
-    "search_data",
-    "build_supernet",
-    "weight_settings",
-    "genotype_weights",
     "resolve_device",
-    "loaders",
-    "set_epoch",
     "write_text_atomic",
     "save_figure",
     "get_space",
@@ -53,19 +43,20 @@ __all__ = [
     "get_table",
     "table_scores",
     "apply_threads",
-    "cosine_lr",
-    "mixed_edges",
+    "MAX_WS_SAMPLES",
 ]
 
 def _search_config(space: Any, cfg: Any, arch_optimizer: str, seed: int, out_dir: str):
     from xnas.nas.search.loop import SearchConfig
 
-    nodes = {} if cfg.search_nodes is None else {"nodes": cfg.search_nodes}  # None: the space's cell size
+    extra = {} if cfg.search_nodes is None else {"nodes": cfg.search_nodes}  # None: the space's cell size
+    if arch_optimizer == "random-ws":
+        extra["ws_samples"] = cfg.ws_samples  # K, random-ws's own setting
     return SearchConfig(
         dataset=cfg.dataset, out_dir=out_dir, data_dir=cfg.data_dir, arch_optimizer=arch_optimizer,
         epochs=cfg.search_epochs, batch_size=cfg.search_batch, split=cfg.split, limit=cfg.search_limit,
         channels=cfg.search_channels, layers=cfg.search_layers, primitives=tuple(space.primitives), seed=seed,
-        device=cfg.device, threads=1, plots=False, progress=False, space=space.name, **nodes,
+        device=cfg.device, threads=1, plots=False, progress=False, space=space.name, **extra,
     )
 
 
@@ -77,12 +68,12 @@ def _recipe(cfg: Any):
     return override(get_recipe(cfg.recipe), **changes)
 
 
-def preflight(space: Any, cfg: Any, searchers: tuple[str, ...], supernet: bool) -> None:
+def preflight(space: Any, cfg: Any, searchers: tuple[str, ...]) -> None:
     """Check what the units will build, before any unit runs: one :class:`StudyError` line, not a failed unit.
 
-    The device, every search (``searchers``: architecture optimizers) and the supernet
-    of ``random-ws`` (``supernet``) as the search checks them (shape, bounds, memory,
-    the batch against the split halves), and the recipe's trained network.
+    The device, every search (``searchers``: architecture optimizers, random-ws included) as
+    the search checks them (shape, bounds, memory, the batch against the split halves), and
+    the recipe's trained network.
     """
     from xnas.nas.data.datasets import DataError, dataset_info
     from xnas.nas.limits import check_network_size
@@ -91,9 +82,9 @@ def preflight(space: Any, cfg: Any, searchers: tuple[str, ...], supernet: bool) 
     try:
         resolve_device(cfg.device)
         info = dataset_info(cfg.dataset, cfg.data_dir)
-        for name in searchers + (("xnas",) if supernet and not searchers else ()):
+        for name in searchers:
             _search_config(space, cfg, name, 0, "").validate(info)
-        if (searchers or supernet) and info.train_size:
+        if searchers and info.train_size:
             n = min(cfg.search_limit or info.train_size, info.train_size)
             cut = min(max(int(n * cfg.split), 1), n - 1)
             if cfg.search_batch > min(cut, n - cut):
@@ -132,7 +123,9 @@ def search_cell(space: Any, cfg: Any, arch_optimizer: str, seed: int,
     Every searching method gets the same budget (``cfg.search_*``); the optimizer's
     own settings are its defaults (the theory's etas for xnas, DARTS's Adam for darts).
     ``trace`` holds the final mean normalised ``entropy`` of the architecture weights and
-    ``epochs``: per search epoch, the cell derived at its end (the space's text) and the entropy.
+    ``epochs``: per search epoch, the cell derived at its end (the space's text) and the entropy;
+    for random-ws, whose weights derive no cell, ``random_ws``: the weight steps and the
+    sampled cells' validation errors instead.
     """
     from xnas.nas.search.loop import run_search
 
@@ -140,6 +133,8 @@ def search_cell(space: Any, cfg: Any, arch_optimizer: str, seed: int,
     start = time.perf_counter()
     result = run_search(search_cfg)
     seconds = time.perf_counter() - start
+    if result.selection is not None:
+        return result.genotype, seconds, {"random_ws": result.selection}
     epochs = [{"genotype": space.format_genotype(space.genotype_from_dict(e["genotype"])), "entropy": e["entropy"]}
               for e in result.log]
     return result.genotype, seconds, {"entropy": epochs[-1]["entropy"] if epochs else None, "epochs": epochs}
@@ -160,51 +155,10 @@ def train_cell(space: Any, genotype: Any, cfg: Any, seed: int, workdir: str) -> 
             "seconds": time.perf_counter() - start}
 
 
-def weight_settings() -> dict[str, float]:
-    """The network-weight SGD of a search (lr, lr_min, momentum, weight_decay, grad_clip), from its defaults."""
-    from xnas.nas.search.loop import SearchConfig
-
-    d = SearchConfig()
-    return {"lr": d.lr, "lr_min": d.lr_min, "momentum": d.momentum, "weight_decay": d.weight_decay,
-            "grad_clip": d.grad_clip}
 
 
-def search_data(space: Any, cfg: Any, seed: int):
-    """The search's train and validation halves ``(train, valid, info)`` for seed ``seed``."""
-    from xnas.nas.data.datasets import search_splits
-
-    return search_splits(cfg.dataset, cfg.data_dir, split=cfg.split, seed=seed, limit=cfg.search_limit)
 
 
-def build_supernet(space: Any, cfg: Any, info: Any):
-    """The space's supernet at the study's search size (``forward(x, weights)``)."""
-    return space.build_supernet(info.channels, info.num_classes, cfg.search_channels, cfg.search_layers,
-                                primitives=tuple(space.primitives), nodes=cfg.search_nodes)
-
-
-def genotype_weights(space: Any, genotype: Any, shape: tuple[int, int]) -> dict[str, Any]:
-    """The cell as one-hot mixing weights ``{cell type: (edges, N)}``; edges it does not use are all zero."""
-    import torch
-
-    weights = {k: torch.as_tensor(w, dtype=torch.float32) for k, w in space.one_hot(genotype, space.primitives).items()}
-    if any(tuple(w.shape) != tuple(shape) for w in weights.values()):
-        raise StudyError(f"the cell does not fit a supernet of {shape[0]} edges of {shape[1]} operations")
-    return weights
-
-
-def loaders(train_set: Any, valid_set: Any, batch: int, seed: int):
-    """``(train, valid)`` loaders as the search builds them: the train half shuffled per epoch, whole batches."""
-    from xnas.nas.data.datasets import make_loader
-
-    return (make_loader(train_set, batch, shuffle=True, seed=seed, drop_last=True),
-            make_loader(valid_set, batch, shuffle=False))
-
-
-def set_epoch(loader: Any, epoch: int) -> None:
-    """Reshuffle ``loader`` for ``epoch`` (a function of the seed and the epoch only)."""
-    from xnas.nas.data.datasets import set_loader_epoch
-
-    set_loader_epoch(loader, epoch)
 
 
 # -- the light lookups of the study's other modules (each loads its nas module on first use) ---------
@@ -257,18 +211,6 @@ def apply_threads(threads: Any, device: Any) -> int:
     return apply(threads, device)
 
 
-def cosine_lr(epoch: int, epochs: int, max_lr: float, min_lr: float = 0.0) -> float:
-    """The one cosine schedule of the search and the recipes."""
-    from xnas.nas.train.recipes import cosine_lr as schedule
-
-    return schedule(epoch, epochs, max_lr, min_lr)
-
-
-def mixed_edges(net: Any) -> list:
-    """Every mixed edge of a supernet, in module order."""
-    from xnas.nas.spaces.mixed_edge import MixedEdge
-
-    return [m for m in net.modules() if isinstance(m, MixedEdge)]
 
 
 def __getattr__(name: str) -> Any:

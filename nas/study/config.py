@@ -33,8 +33,6 @@ MAX_UNITS = 100_000
 """At most this many units (files) in one study."""
 MAX_SEED_COUNT = 9_999
 """Unit names keep 2-digit cell and seed numbers up to 99 and stay sortable up to this count."""
-MAX_WS_SAMPLES = 100_000
-"""random-ws evaluates each sampled cell on the whole validation half."""
 
 
 @dataclass(frozen=True)
@@ -154,8 +152,8 @@ class StudyConfig:
                              "lower --seeds, --trainings or --random-cells")
         if self.seeds > MAX_SEED_COUNT or self.random_cells > MAX_SEED_COUNT or self.trainings > MAX_SEED_COUNT:
             raise StudyError(f"--seeds, --trainings and --random-cells must be at most {MAX_SEED_COUNT}")
-        if self.ws_samples > MAX_WS_SAMPLES:
-            raise StudyError(f"ws_samples must be at most {MAX_WS_SAMPLES}, got {self.ws_samples}")
+        if self.ws_samples > backend.MAX_WS_SAMPLES:
+            raise StudyError(f"ws_samples must be at most {backend.MAX_WS_SAMPLES}, got {self.ws_samples}")
 
     def identity(self) -> dict[str, Any]:
         """The fields that define the study (everything but :data:`RUNTIME_FIELDS`)."""

@@ -8,9 +8,11 @@ Every method turns a cell index ``c`` (its search seed) into one cell of the spa
     theory settings (XNAS the theory's learning rates, DARTS Adam lr 3e-4); nothing
     is tuned per method.
 ``random-ws``
-    Random search with weight sharing (Li and Talwalkar, 2019): the supernet trains
-    with one uniformly sampled cell per step, then ``K`` sampled cells are ranked on
-    the validation half with the shared weights (:mod:`xnas.nas.study.random_ws`).
+    Random search with weight sharing (Li and Talwalkar, 2019), the architecture
+    optimizer ``random-ws`` (:mod:`xnas.nas.arch.random_ws`) in the same search loop: the
+    supernet trains with one uniformly sampled cell per step, then ``K`` sampled cells
+    are ranked on the validation half with the shared weights. Its own kind keeps it out
+    of the gradient searches' comparisons.
 ``random``
     A uniformly sampled valid cell (the space's own sampler), no search.
 ``reference``
@@ -43,7 +45,7 @@ class StudyMethod:
         One of :data:`KINDS`.
     description : str
     arch_optimizer : str, optional
-        The architecture optimizer of a ``search`` method.
+        The architecture optimizer of a ``search`` or ``random-ws`` method.
     genotype : str, optional
         What the space's ``parse_genotype`` resolves for a ``reference`` row.
     spaces : tuple of str, optional
@@ -81,7 +83,8 @@ METHODS: dict[str, StudyMethod] = {
         StudyMethod("gd", "search", "gradient descent on softmax logits (the XNAS learning rates)",
                     arch_optimizer="gd"),
         StudyMethod("random-ws", "random-ws",
-                    "random search with weight sharing (Li and Talwalkar): one sampled cell per step, best of K"),
+                    "random search with weight sharing (Li and Talwalkar): one sampled cell per step, best of K",
+                    arch_optimizer="random-ws"),
         StudyMethod("random", "random", "a uniformly sampled valid cell, no search"),
         StudyMethod("published-XNAS", "reference", "the cell published with XNAS, no search",
                     genotype="XNAS", spaces=("darts",)),

@@ -56,15 +56,9 @@ def run_unit(unit: Unit, cfg: StudyConfig, out: str) -> dict:
     if unit.kind == "search":
         record: dict[str, Any] = {"method": unit.method, "kind": method.kind, "seed": unit.cell}
         start = time.perf_counter()
-        if method.kind == "search":
+        if method.kind in ("search", "random-ws"):
             genotype, seconds, trace = backend.search_cell(space, cfg, method.arch_optimizer, unit.cell, workdir)
             record.update(trace)
-        elif method.kind == "random-ws":
-            from xnas.nas.study.random_ws import random_ws_search
-
-            genotype, info = random_ws_search(space, cfg, unit.cell)
-            seconds = time.perf_counter() - start
-            record["random_ws"] = info
         elif method.kind == "random":
             genotype = space.sample_genotype(np.random.default_rng([unit.cell, 11]))
             seconds = time.perf_counter() - start
@@ -224,8 +218,7 @@ def run_study(cfg: StudyConfig, out: str, resume: bool = False, jobs: int = 1, s
     from xnas.nas.study.backend import get_space, preflight
 
     kinds = [get_method(m) for m in cfg.methods]
-    preflight(get_space(cfg.space), cfg, tuple(m.arch_optimizer for m in kinds if m.kind == "search"),
-              supernet=any(m.kind == "random-ws" for m in kinds))
+    preflight(get_space(cfg.space), cfg, tuple(m.arch_optimizer for m in kinds if m.arch_optimizer))
     _prepare(cfg, out, resume)
     todo = pending_units(cfg, out, shard)
     _check_unit_paths(todo, out)
