@@ -108,7 +108,7 @@ def test_malformed_darts_text_rejected(text: str, monkeypatch) -> None:
         resolve_genotype(text) if text else parse_darts(text)
 
 
-def test_validation_errors_name_the_problem() -> None:
+def test_validation_errors_name_the_problem(tmp_path) -> None:
     text = GENOTYPES["XNAS"].to_darts()
     with pytest.raises(GenotypeError, match="unknown operation 'conv_9x9'"):
         resolve_genotype(_swap(text, "dil_conv_5x5", "conv_9x9"))
@@ -124,6 +124,10 @@ def test_validation_errors_name_the_problem() -> None:
         resolve_genotype("NOPE")
     with pytest.raises(GenotypeError, match="does not exist"):
         resolve_genotype("/no/such/genotype.json")
+    prose = tmp_path / "notes.txt"
+    prose.write_text("hello world\n")
+    with pytest.raises(GenotypeError, match="neither genotype JSON"):  # not a JSON parser's complaint
+        resolve_genotype(str(prose))
     with pytest.raises(GenotypeError, match="malformed"):
         Genotype.from_json("{not json")
     with pytest.raises(GenotypeError, match="lacks"):

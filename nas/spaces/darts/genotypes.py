@@ -331,7 +331,11 @@ def resolve_genotype(spec: str, steps: int | None = None) -> Genotype:
                 text = fh.read(1_000_001)
         except (OSError, UnicodeDecodeError) as exc:
             raise GenotypeError(f"cannot read genotype file {spec!r}: {exc}") from None
-        genotype = parse_darts(text) if text.lstrip().startswith("Genotype") else Genotype.from_json(text)
+        head = text.lstrip()
+        if not head.startswith(("Genotype", "{", "[")):
+            raise GenotypeError(f"genotype file {spec!r} holds neither genotype JSON (a search's genotype.json) "
+                                "nor a Genotype(...) string")
+        genotype = parse_darts(text) if head.startswith("Genotype") else Genotype.from_json(text)
     else:
         genotype = get_genotype(spec)
     if steps is None:
