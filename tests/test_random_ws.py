@@ -128,10 +128,16 @@ def test_a_weight_step_trains_only_the_sampled_cells_operations(tmp_path):
     assert trained == used - {"none", "skip_connect", "avg_pool_3x3"}  # every chosen operation with weights
 
 
+def _timeless(selection):
+    return {k: v for k, v in selection.items() if k != "seconds"}
+
+
 def test_random_ws_search_ranks_k_cells_and_resumes_exactly(tmp_path):
     whole = run_search(_nb201_tiny(tmp_path / "whole", plots=True))
     sel = whole.selection
-    assert len(sel["candidate_valid_err"]) == 3 and sel["chosen_valid_err"] == min(sel["candidate_valid_err"])
+    errs = sel["candidate_valid_err"]
+    assert len(errs) == len(sel["candidates"]) == 3 and sel["chosen_valid_err"] == min(errs) == errs[sel["chosen"]]
+    assert sel["candidates"][sel["chosen"]] == get_space("nb201").format_genotype(whole.genotype)
     assert sel["weight_steps"] == 2 * (96 // 2 // 16)
     assert json.loads((tmp_path / "whole" / "selection.json").read_text()) == sel
     assert not (tmp_path / "whole" / "arch_weights.png").exists()  # uniform weights pick nothing
@@ -142,7 +148,56 @@ def test_random_ws_search_ranks_k_cells_and_resumes_exactly(tmp_path):
     resumed = run_search(_nb201_tiny(tmp_path / "part"), resume=True)
     again = run_search(_nb201_tiny(tmp_path / "again"))
     for other in (resumed, again):
-        assert other.genotype == whole.genotype and other.selection == sel
+        assert other.genotype == whole.genotype and _timeless(other.selection) == _timeless(sel)
+
+
+def test_the_resume_check_compares_k_resolved():
+    from xnas.nas.search.config import RESUME_KEYS, WS_SAMPLES, SearchConfig
+
+    assert "samples" in RESUME_KEYS and "ws_samples" not in RESUME_KEYS
+    default = SearchConfig(arch_optimizer="random-ws")
+    assert default.samples == SearchConfig(arch_optimizer="random-ws", ws_samples=WS_SAMPLES).samples
+    assert default.samples != SearchConfig(arch_optimizer="random-ws", ws_samples=5).samples
+
+
+def test_candidates_are_scored_on_the_same_images(tmp_path):
+    """The validation half is augmented: every candidate (and a second pass) sees the same crops and flips."""
+    from xnas.nas.search.select import best_of_candidates
+
+    search = _Search(_nb201_tiny(tmp_path / "run").validate(), resume=False)
+    search.build()
+
+    class Augmented(torch.utils.data.Dataset):  # a random transform drawn from torch's generator
+        def __init__(self, base):
+            self.base = base
+
+        def __len__(self):
+            return len(self.base)
+
+        def __getitem__(self, i):
+            x, y = self.base[i]
+            return x + torch.randn_like(x), y
+
+    search.valid_loader = torch.utils.data.DataLoader(Augmented(search.valid_loader.dataset))
+    space = search.space
+    cell = space.sample_genotype(np.random.default_rng(1))
+    pair = (cell, space.one_hot(cell, space.primitives))
+    _, first = best_of_candidates(search, [pair, pair, pair])
+    assert len(set(first["candidate_valid_loss"])) == 1  # one score: the same images each time
+
+
+def test_a_tampered_sampler_state_is_a_one_line_checkpoint_error(tmp_path):
+    from xnas.nas.checkpoint import CheckpointError, load_checkpoint
+
+    out = tmp_path / "run"
+    run_search(_nb201_tiny(out), stop_after=1)
+    state = load_checkpoint(str(out / "checkpoint.pt"))
+    for bad in ("-1", "f" * 40, 7):
+        state["arch"]["rng_state"] = bad
+        torch.save(state, out / "checkpoint.pt")
+        with pytest.raises(CheckpointError, match="sampler state") as info:
+            run_search(_nb201_tiny(out), resume=True)
+        assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -153,6 +208,7 @@ def test_random_ws_search_ranks_k_cells_and_resumes_exactly(tmp_path):
     (dict(arch_lr=0.1), "no architecture step"),
     (dict(arch_weight_decay=0.1), "no architecture weight decay"),
     (dict(record_rewards=True), "observes no rewards"),
+    (dict(compile=True), "drop --compile"),
     (dict(primitives=("none", "skip_connect")), "space's own cells"),
 ])
 def test_random_ws_refuses_settings_it_would_ignore(tmp_path, change, message):

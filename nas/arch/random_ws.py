@@ -19,7 +19,6 @@ cells it derives come from :meth:`RandomWSUpdater.candidates`, not from the weig
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -48,9 +47,13 @@ class RandomWSUpdater(ArchUpdater):
             self.params[k] = torch.zeros(settings.shape, dtype=torch.float64, device=self.device)
 
     def weight_mixing(self) -> dict[str, torch.Tensor]:
-        """A fresh uniformly sampled cell as one-hot weights ``{cell type: (edges, N)}``."""
+        """A fresh uniformly sampled cell as one-hot weights ``{cell type: (edges, N)}``.
+
+        They stay on the host: the chosen-only edges read them there, and on a GPU a
+        device copy would cost a synchronisation per edge.
+        """
         _, weights = self.sample_cell(self.rng)
-        return {k: torch.as_tensor(weights[k], dtype=torch.float32).to(self.device) for k in self.kinds}
+        return {k: torch.as_tensor(weights[k], dtype=torch.float32) for k in self.kinds}
 
     def candidates(self) -> list[tuple[Any, dict[str, torch.Tensor]]]:
         """``settings.samples`` cells drawn after the training, each with its one-hot weights."""
@@ -60,10 +63,24 @@ class RandomWSUpdater(ArchUpdater):
         raise RuntimeError("random-ws takes no architecture step")
 
     def state_dict(self) -> dict:
-        # the sampler's state as JSON text: its 128-bit integers then load with weights_only=True
-        return {"name": self.name, "rng": json.dumps(self.rng.bit_generator.state)}
+        # PCG64's two 128-bit integers as hex text: they load with weights_only=True, and are
+        # read back with a bound on their length
+        st = self.rng.bit_generator.state
+        return {"name": self.name, "rng_state": format(st["state"]["state"], "x"),
+                "rng_inc": format(st["state"]["inc"], "x"), "rng_has_uint32": int(st["has_uint32"]),
+                "rng_uinteger": int(st["uinteger"])}
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("name") != self.name:
             raise ValueError(f"checkpoint holds a {state.get('name')!r} architecture optimizer, not {self.name!r}")
-        self.rng.bit_generator.state = json.loads(state["rng"])
+        try:
+            words = [state["rng_state"], state["rng_inc"]]
+            if not all(isinstance(w, str) and 0 < len(w) <= 32 for w in words):
+                raise ValueError("not 128-bit hex")
+            self.rng.bit_generator.state = {
+                "bit_generator": "PCG64", "state": {"state": int(words[0], 16), "inc": int(words[1], 16)},
+                "has_uint32": int(state["rng_has_uint32"]), "uinteger": int(state["rng_uinteger"]),
+            }
+        except (OverflowError, TypeError, KeyError, ValueError) as exc:
+            raise ValueError(f"random-ws's sampler state in the checkpoint is not a numpy generator state "
+                             f"({type(exc).__name__})") from None

@@ -200,13 +200,16 @@ class SearchConfig:
                              "architecture step")
         if self.record_rewards:
             raise ValueError("random-ws observes no rewards (it has no architecture step): drop --record-rewards")
+        if self.compile:
+            raise ValueError("random-ws computes only each sampled cell's operations, which torch.compile would "
+                             "recompile for every cell: drop --compile")
         if tuple(self.primitives) != tuple(space.primitives) or self.nodes != space.default_nodes:
             raise ValueError(f"random-ws samples the {space.name} space's own cells: it takes the space's "
                              f"operations and {space.default_nodes} nodes")
 
     @property
     def samples(self) -> int:
-        """random-ws's K, resolved."""
+        """random-ws's K, resolved (the resume check compares this, not the option as given)."""
         return WS_SAMPLES if self.ws_samples is None else self.ws_samples
 
     def to_dict(self) -> dict:
@@ -242,7 +245,7 @@ class SearchResult:
 
         ``space`` names the search space, which writes the genotype's ``text``
         (``darts`` repeats it for the darts space, ``None`` otherwise);
-        ``seconds`` sums the logged epochs' times; ``table`` is the found cell's entry in the
+        ``seconds`` sums the logged epochs' times and random-ws's scoring (``selection``); ``table`` is the found cell's entry in the
         space's table of trained cells (nb201: :meth:`~xnas.nas.spaces.nb201.table.NB201Table.lookup`),
         ``None`` in a space without one.
         """
@@ -259,7 +262,7 @@ class SearchResult:
             "valid_loss": last.get("valid_loss"),
             "entropy": last.get("entropy"),
             "alive": last.get("alive"),
-            "seconds": sum(e.get("seconds", 0.0) for e in self.log),
+            "seconds": sum(e.get("seconds", 0.0) for e in self.log) + (self.selection or {}).get("seconds", 0.0),
             "table": get_table(space).lookup(self.genotype) if has_table(space) else None,
             "selection": self.selection,
         }
@@ -284,5 +287,5 @@ def mean_normalized_entropy(probs: dict[str, torch.Tensor]) -> float:
 RESUME_KEYS = (
     "dataset", "space", "arch_optimizer", "epochs", "batch_size", "channels", "layers", "nodes", "primitives", "seed",
     "split", "limit", "augment", "lr", "lr_min", "momentum", "weight_decay", "grad_clip", "eta_normal",
-    "eta_reduce", "L", "zeta", "arch_lr", "arch_weight_decay", "micro_batches", "ws_samples",
+    "eta_reduce", "L", "zeta", "arch_lr", "arch_weight_decay", "micro_batches", "samples",
 )

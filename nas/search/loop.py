@@ -259,13 +259,16 @@ class _Search:
                 self.kept_epochs = epoch + 1
                 bar.line(epoch_text(entry, experts, self.space.cell_types))
                 dist.barrier()
-        probs = self.arch.probabilities()
-        candidates = self.arch.candidates()
-        selection = None
-        if candidates is None:
-            genotype = genotype_of(self, probs)
-        else:  # random-ws: the best sampled cell on the validation half
-            genotype, selection = best_of_candidates(self, candidates)
+            probs = self.arch.probabilities()
+            candidates = self.arch.candidates()
+            selection = None
+            if candidates is None:
+                genotype = genotype_of(self, probs)
+            else:  # random-ws: the best sampled cell on the validation half
+                bar.describe(f"scoring {len(candidates)} sampled cells on the validation half")
+                genotype, selection = best_of_candidates(self, candidates)
+                bar.line(f"best of {len(candidates)} sampled cells: validation error "
+                         f"{100 * selection['chosen_valid_err']:.2f} % ({selection['seconds']:.1f}s)")
         if self.main:
             write_outputs(self, genotype, selection)
         return SearchResult(

@@ -108,6 +108,8 @@ def build_supernet(s, train_set, valid_set) -> None:
         ),
         device=s.device,
     )
+    if not s.arch.cell_from_weights:
+        s.resolved["ws_samples"] = cfg.samples  # random-ws's K, the default resolved
     net_ids = {id(p) for p in s.net.parameters()}
     assert not net_ids & {id(p) for p in s.arch.parameters()}, "network and architecture weights must be disjoint"
     s.net_opt = _sgd(s)

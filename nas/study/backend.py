@@ -155,12 +155,6 @@ def train_cell(space: Any, genotype: Any, cfg: Any, seed: int, workdir: str) -> 
             "seconds": time.perf_counter() - start}
 
 
-
-
-
-
-
-
 # -- the light lookups of the study's other modules (each loads its nas module on first use) ---------
 def get_space(name: str) -> Any:
     """The registered search space ``name`` (``ValueError`` naming the known ones)."""
@@ -209,8 +203,6 @@ def apply_threads(threads: Any, device: Any) -> int:
     from xnas.nas.runtime import apply_threads as apply
 
     return apply(threads, device)
-
-
 
 
 def __getattr__(name: str) -> Any:
