@@ -88,9 +88,7 @@ def _family_mixture(fc, a, tmp, out):
     return lambda fc, a, tmp, out: _softmax_v(a, tmp, out)
 
 
-# family_init and family_segment are called once per run and once per segment: left as calls,
-# not numba-inlined, which saved 2 s of the first lane forecaster's compile (docs/performance.md)
-@overload(family_init, prefer_literal=True)
+@overload(family_init, prefer_literal=True, inline="always")
 def _family_init(fc, G, logw0, a, st, sc, wd):
     module = _family(fc)
     if module is None:
@@ -113,7 +111,7 @@ def _family_round(fc, eta, L, alpha, t, R, j, S, a, st, sc, wd, ln, rbar):
     return one_round
 
 
-@overload(family_segment, prefer_literal=True)
+@overload(family_segment, prefer_literal=True, inline="always")
 def _family_segment(fc, R, j0, j1, t, eta, L, alpha, G, a, S, st, sc, wd, ln):
     module = _family(fc)
     if module is None:

@@ -34,14 +34,8 @@ def _lane_rewards(env_id, ep, t, nb, T, replay, state, env_vec, env_int, env_mat
     if env_id == ENV_ADVERSARIAL:
         _adversarial_lanes(state, R, nb, ep[0])
         if shifts >= 0:
-            # each lane's rewards copied out to a contiguous block: the one _shift_block of the
-            # other environments (and of the round-by-round loop, cached), not a second for strides
             for g in range(G):
-                block = buf[g]
-                for j in range(nb):
-                    for i in range(n):
-                        block[j, i] = R[j, i * G + g]
-                _shift_block(block, nb, dp[g])
+                _shift_block(R[:nb, g::G], nb, dp[g])
         return
     dummy = np.zeros(1)
     losses = np.zeros(n + 1)
