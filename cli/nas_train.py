@@ -153,7 +153,8 @@ def _print_results(results: dict, dataset: str) -> None:
     click.echo(f"params      {results['params_M']:.3f} M")
     if results["test_top1_err"] is not None:
         click.echo(f"top-1 error {results['test_top1_err']:.2f} %")
-        click.echo(f"top-5 error {results['test_top5_err']:.2f} %")
+        if results["test_top5_err"] is not None:  # None with 5 classes or fewer
+            click.echo(f"top-5 error {results['test_top5_err']:.2f} %")
     click.echo(f"output      {results['out']}")
 
 
@@ -299,7 +300,8 @@ def eval_cmd(
         return
     click.echo(f"{result['dataset']} test split, {result['n']} images, epoch {result['epoch']}")
     click.echo(f"top-1 error {result['top1_err']:.2f} %")
-    click.echo(f"top-5 error {result['top5_err']:.2f} %")
+    if result["top5_err"] is not None:  # None with 5 classes or fewer
+        click.echo(f"top-5 error {result['top5_err']:.2f} %")
 
 
 @click.command("params", short_help="Parameters and multiply-adds of a network.")

@@ -214,3 +214,27 @@ def test_resume_equals_uninterrupted_with_loader_workers(tmp_path) -> None:
     a = load_checkpoint(tmp_path / "full" / "checkpoint.pt")["model"]
     b = load_checkpoint(tmp_path / "part" / "checkpoint.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_top5_error_is_none_with_five_classes_or_fewer():
+    """Every label is among the top 5 of 5 classes: a 0 % top-5 error would say nothing."""
+    from torch import nn
+
+    from xnas.nas.train.evaluation import evaluate
+
+    class Net(nn.Module):
+        def __init__(self, classes):
+            super().__init__()
+            self.fc = nn.Linear(4, classes)
+
+        def forward(self, x):
+            return self.fc(x.flatten(1)), None
+
+    torch.manual_seed(0)
+    for classes, has_top5 in ((3, False), (5, False), (6, True), (10, True)):
+        x = torch.randn(12, 1, 2, 2)
+        y = torch.randint(0, classes, (12,))
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=4)
+        out = evaluate(Net(classes), loader, torch.device("cpu"), channels_last=False)
+        assert (out["top5_err"] is not None) == has_top5, classes
+        assert 0.0 <= out["top1_err"] <= 100.0 and out["n"] == 12

@@ -51,12 +51,14 @@ def evaluate(
     """Loss and top-1/top-5 error (in %) over ``loader``, summed over all ranks.
 
     Each rank passes its own shard; the sums are all-reduced, so every rank
-    returns the numbers for the whole split.
+    returns the numbers for the whole split. With 5 classes or fewer every
+    label is among the top 5, so ``top5_err`` is ``None`` there, not a 0 that says nothing.
     """
     was_training = model.training
     model.eval()
     criterion = nn.CrossEntropyLoss(reduction="sum")
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, top1, top5, n
+    classes = 0
     try:
         for x, y in loader:
             x = x.to(device, non_blocking=True)
@@ -65,7 +67,8 @@ def evaluate(
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits, _ = model(x)
             logits = logits.float()
-            k = min(5, logits.shape[1])
+            classes = logits.shape[1]
+            k = min(5, classes)
             top = logits.topk(k, dim=1).indices
             hit = top.eq(y.unsqueeze(1))
             sums[0] += criterion(logits, y).double()
@@ -81,7 +84,7 @@ def evaluate(
     return {
         "loss": loss / n,
         "top1_err": 100.0 * (1.0 - top1 / n),
-        "top5_err": 100.0 * (1.0 - top5 / n),
+        "top5_err": 100.0 * (1.0 - top5 / n) if classes > 5 else None,
         "n": int(n),
     }
 
