@@ -31,6 +31,8 @@ __all__ = [
     "load_checkpoint",
     "capture_rng_state",
     "restore_rng_state",
+    "generator_state",
+    "restore_generator_state",
 ]
 
 
@@ -168,3 +170,32 @@ def restore_rng_state(state: dict[str, Any]) -> None:
         cuda_states = [s.cpu().to(torch.uint8) for s in state["cuda"]]
         if len(cuda_states) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(cuda_states)
+
+
+def generator_state(rng: np.random.Generator) -> dict[str, Any]:
+    """A ``numpy.random.Generator``'s (PCG64) state as strings and ints: its two 128-bit integers
+    as hex text, which ``weights_only`` loads and :func:`restore_generator_state` reads with a bound."""
+    st = rng.bit_generator.state
+    return {"pcg64_state": format(st["state"]["state"], "x"), "pcg64_inc": format(st["state"]["inc"], "x"),
+            "has_uint32": int(st["has_uint32"]), "uinteger": int(st["uinteger"])}
+
+
+def restore_generator_state(rng: np.random.Generator, state: dict[str, Any]) -> None:
+    """Restore what :func:`generator_state` captured into ``rng``.
+
+    Raises
+    ------
+    CheckpointError
+        If ``state`` lacks a field or holds anything but a PCG64 state (one line).
+    """
+    try:
+        words = [state["pcg64_state"], state["pcg64_inc"]]
+        if not all(isinstance(w, str) and 0 < len(w) <= 32 for w in words):
+            raise ValueError("not 128-bit hex")
+        rng.bit_generator.state = {
+            "bit_generator": "PCG64", "state": {"state": int(words[0], 16), "inc": int(words[1], 16)},
+            "has_uint32": int(state["has_uint32"]), "uinteger": int(state["uinteger"]),
+        }
+    except (OverflowError, TypeError, KeyError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint sampler state is not a numpy generator state ({type(exc).__name__})") \
+            from None

@@ -41,6 +41,8 @@ MAX_LAYERS = 1000
 """Most cells of a network (the paper uses 8 to search, 20 to train)."""
 MAX_NODES = 16
 """Most intermediate nodes per cell (the paper uses 4; edges grow as nodes squared)."""
+WS_SAMPLES = 100
+"""random-ws's default K: the cells it ranks with the shared weights at the end."""
 MAX_WS_SAMPLES = 100_000
 """Most cells random-ws ranks at the end (each is scored on the whole validation half)."""
 

@@ -193,7 +193,7 @@ def test_a_tampered_sampler_state_is_a_one_line_checkpoint_error(tmp_path):
     run_search(_nb201_tiny(out), stop_after=1)
     state = load_checkpoint(str(out / "checkpoint.pt"))
     for bad in ("-1", "f" * 40, 7):
-        state["arch"]["rng_state"] = bad
+        state["arch"]["rng"]["pcg64_state"] = bad
         torch.save(state, out / "checkpoint.pt")
         with pytest.raises(CheckpointError, match="sampler state") as info:
             run_search(_nb201_tiny(out), resume=True)

@@ -12,6 +12,8 @@ from typing import Any, Callable, Optional
 
 import torch
 
+from xnas.nas.limits import WS_SAMPLES
+
 __all__ = ["AllReduce", "ArchSettings", "ArchUpdater"]
 
 AllReduce = Callable[[torch.Tensor], None]
@@ -41,7 +43,7 @@ class ArchSettings:
     # random-ws: the space's sampler, ``rng -> (genotype, {cell type: one-hot (edges, N)})``,
     # and how many sampled cells it ranks at the end
     sample_cell: Optional[Callable[[Any], tuple[Any, dict]]] = None
-    samples: int = 100
+    samples: int = WS_SAMPLES
 
 
 class ArchUpdater:

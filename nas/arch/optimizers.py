@@ -268,7 +268,8 @@ def check_arch_weight_decay(name: str, weight_decay: float | None) -> None:
     Raises
     ------
     ValueError
-        A negative or non-finite value, or a non-zero one for ``xnas`` (one line).
+        A negative or non-finite value, or a non-zero one for ``xnas`` or a rule without an
+        architecture step (one line).
     """
     if weight_decay is None:
         return
@@ -279,8 +280,8 @@ def check_arch_weight_decay(name: str, weight_decay: float | None) -> None:
         raise ValueError(
             f"xnas takes no architecture weight decay (the theory has none, paper section 3.2.2), got {weight_decay!r}"
         )
-    if name == "random-ws" and weight_decay != 0:
-        raise ValueError(f"random-ws has no architecture step, so no architecture weight decay; got {weight_decay!r}")
+    if not _steps(name) and weight_decay != 0:
+        raise ValueError(f"{name} has no architecture step, so no architecture weight decay; got {weight_decay!r}")
 
 
 def check_arch_lr(name: str, lr: float | None) -> None:
@@ -292,5 +293,11 @@ def check_arch_lr(name: str, lr: float | None) -> None:
     if name == "xnas" and lr is not None:
         raise ValueError("--arch-lr sets the step of darts and gd; xnas takes the theory's etas "
                          "(--eta-normal, --eta-reduce)")
-    if name == "random-ws" and lr is not None:
-        raise ValueError("--arch-lr sets the step of darts and gd; random-ws has no architecture step")
+    if not _steps(name) and lr is not None:
+        raise ValueError(f"--arch-lr sets the step of darts and gd; {name} has no architecture step")
+
+
+def _steps(name: str) -> bool:
+    """Whether registered optimizer ``name`` takes an architecture step (an unknown name is left to its own check)."""
+    spec = ARCH_OPTIMIZERS.get(name)
+    return spec is None or spec.build.steps_on_validation

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from xnas.nas.arch.base import AllReduce, ArchSettings, ArchUpdater
+from xnas.nas.checkpoint import generator_state, restore_generator_state
 
 __all__ = ["RandomWSUpdater"]
 
@@ -63,24 +64,11 @@ class RandomWSUpdater(ArchUpdater):
         raise RuntimeError("random-ws takes no architecture step")
 
     def state_dict(self) -> dict:
-        # PCG64's two 128-bit integers as hex text: they load with weights_only=True, and are
-        # read back with a bound on their length
-        st = self.rng.bit_generator.state
-        return {"name": self.name, "rng_state": format(st["state"]["state"], "x"),
-                "rng_inc": format(st["state"]["inc"], "x"), "rng_has_uint32": int(st["has_uint32"]),
-                "rng_uinteger": int(st["uinteger"])}
+        return {"name": self.name, "rng": generator_state(self.rng)}
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("name") != self.name:
             raise ValueError(f"checkpoint holds a {state.get('name')!r} architecture optimizer, not {self.name!r}")
-        try:
-            words = [state["rng_state"], state["rng_inc"]]
-            if not all(isinstance(w, str) and 0 < len(w) <= 32 for w in words):
-                raise ValueError("not 128-bit hex")
-            self.rng.bit_generator.state = {
-                "bit_generator": "PCG64", "state": {"state": int(words[0], 16), "inc": int(words[1], 16)},
-                "has_uint32": int(state["rng_has_uint32"]), "uinteger": int(state["rng_uinteger"]),
-            }
-        except (OverflowError, TypeError, KeyError, ValueError) as exc:
-            raise ValueError(f"random-ws's sampler state in the checkpoint is not a numpy generator state "
-                             f"({type(exc).__name__})") from None
+        if not isinstance(state.get("rng"), dict):
+            raise ValueError("the checkpoint holds no random-ws sampler state")
+        restore_generator_state(self.rng, state["rng"])

@@ -10,7 +10,7 @@ import torch
 
 from xnas.nas.arch.optimizers import ARCH_OPTIMIZERS, check_arch_lr, check_arch_weight_decay
 from xnas.limits import check_seed
-from xnas.nas.limits import MAX_WS_SAMPLES, check_hyperparameters, check_network_size
+from xnas.nas.limits import MAX_WS_SAMPLES, WS_SAMPLES, check_hyperparameters, check_network_size
 from xnas.nas.spaces.ops import check_primitives
 from xnas.nas.runtime import RunError, device_memory
 from xnas.nas.spaces.registry import PAPER_SEARCH, SPACES, get_space
@@ -21,8 +21,6 @@ __all__ = ["CHECKPOINT", "RESUME_KEYS", "WS_SAMPLES", "SearchConfig", "SearchErr
            "mean_normalized_entropy"]
 
 CHECKPOINT = "checkpoint.pt"
-WS_SAMPLES = 100
-"""random-ws's default K: the cells it ranks with the shared weights at the end."""
 
 
 class SearchError(RunError):
@@ -174,7 +172,7 @@ class SearchConfig:
             )
         check_arch_weight_decay(self.arch_optimizer, self.arch_weight_decay)
         check_arch_lr(self.arch_optimizer, self.arch_lr)
-        self._check_random_ws(space)
+        self._check_rule_settings(space)
         check_primitives(self.primitives, space.primitives)
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
@@ -185,27 +183,33 @@ class SearchConfig:
                               eta_normal=self.eta_normal, eta_reduce=self.eta_reduce)
         check_seed(self.seed, "seed")
 
-    def _check_random_ws(self, space: Any) -> None:
-        """K belongs to random-ws, which samples the space's own cells, has no etas and observes no rewards."""
-        if self.arch_optimizer != "random-ws":
+    def _check_rule_settings(self, space: Any) -> None:
+        """Refuse what the architecture optimizer would ignore, by what the rule is: K (``ws_samples``)
+        belongs to rules that rank sampled cells (random-ws), which sample the space's own cells; a rule
+        without an architecture step has no etas and observes no rewards; a one-hot rule's forward
+        changes with every sampled cell, which torch.compile would recompile."""
+        rule, name = ARCH_OPTIMIZERS[self.arch_optimizer].build, self.arch_optimizer
+        if rule.cell_from_weights:
             if self.ws_samples is not None:
-                raise ValueError(f"--ws-samples is random-ws's; {self.arch_optimizer} derives its cell from its weights")
-            return
-        if self.ws_samples is not None:
-            bad = isinstance(self.ws_samples, bool) or not isinstance(self.ws_samples, int)
-            if bad or not 1 <= self.ws_samples <= MAX_WS_SAMPLES:
-                raise ValueError(f"ws_samples must be an integer from 1 to {MAX_WS_SAMPLES}, got {self.ws_samples!r}")
-        if self.eta_normal is not None or self.eta_reduce is not None:
-            raise ValueError("--eta-normal and --eta-reduce set the steps of xnas and gd; random-ws has no "
-                             "architecture step")
-        if self.record_rewards:
-            raise ValueError("random-ws observes no rewards (it has no architecture step): drop --record-rewards")
-        if self.compile:
-            raise ValueError("random-ws computes only each sampled cell's operations, which torch.compile would "
+                raise ValueError(f"--ws-samples is random-ws's; {name} derives its cell from its weights")
+        else:
+            if self.ws_samples is not None:
+                bad = isinstance(self.ws_samples, bool) or not isinstance(self.ws_samples, int)
+                if bad or not 1 <= self.ws_samples <= MAX_WS_SAMPLES:
+                    raise ValueError(f"ws_samples must be an integer from 1 to {MAX_WS_SAMPLES}, "
+                                     f"got {self.ws_samples!r}")
+            if tuple(self.primitives) != tuple(space.primitives) or self.nodes != space.default_nodes:
+                raise ValueError(f"{name} samples the {space.name} space's own cells: it takes the space's "
+                                 f"operations and {space.default_nodes} nodes")
+        if not rule.steps_on_validation:
+            if self.eta_normal is not None or self.eta_reduce is not None:
+                raise ValueError(f"--eta-normal and --eta-reduce set the steps of xnas and gd; {name} has no "
+                                 "architecture step")
+            if self.record_rewards:
+                raise ValueError(f"{name} observes no rewards (it has no architecture step): drop --record-rewards")
+        if rule.one_hot and self.compile:
+            raise ValueError(f"{name} computes only each sampled cell's operations, which torch.compile would "
                              "recompile for every cell: drop --compile")
-        if tuple(self.primitives) != tuple(space.primitives) or self.nodes != space.default_nodes:
-            raise ValueError(f"random-ws samples the {space.name} space's own cells: it takes the space's "
-                             f"operations and {space.default_nodes} nodes")
 
     @property
     def samples(self) -> int:

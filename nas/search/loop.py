@@ -164,7 +164,7 @@ class _Search:
 
         A one-hot rule (random-ws) gives a sampled cell's weights; only its operations run.
         """
-        x, y = self._to_device(x, y)
+        x, y = self.to_device(x, y)
         fixed = self.arch.weight_mixing()
         self.net_opt.zero_grad(set_to_none=True)
         with chosen_only(self.net) if self.arch.one_hot else contextlib.nullcontext():
@@ -179,7 +179,7 @@ class _Search:
 
     def arch_step(self, x, y, epoch: int, step: int):
         """The architecture optimizer's step on a validation batch; XNAS then wipes experts out."""
-        x, y = self._to_device(x, y)
+        x, y = self.to_device(x, y)
         weights = self.arch.mixing()
         loss, correct = self._forward_sum(x, y, weights, self.arch.loss_scale(self.cfg.batch_size), arch=True)
         stats = torch.stack([loss.double(), correct.double()])
@@ -282,19 +282,24 @@ class _Search:
         )
 
     # -- plumbing ----------------------------------------------------------
-    def _to_device(self, x: torch.Tensor, y: torch.Tensor):
+    def to_device(self, x: torch.Tensor, y: torch.Tensor):
+        """A batch on the search's device, in its layout."""
         x = x.to(self.device, non_blocking=True)
         y = y.to(self.device, non_blocking=True)
         return to_layout(x, self.cfg.channels_last), y
+
+    def logits(self, x: torch.Tensor, weights: dict) -> torch.Tensor:
+        """The supernet's fp32 logits for ``x`` with mixing ``weights`` (bf16 autocast on CUDA)."""
+        with torch.autocast("cuda", dtype=torch.bfloat16) if self.cuda else torch.autocast("cpu", enabled=False):
+            return self.net(x, weights).float()
 
     def _forward_sum(self, x, y, weights, scale: float, arch: bool = False):
         """Summed CE over the (local) batch, times ``scale``, backward per chunk; returns (loss_sum, correct)."""
         loss_total = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.int64)
         for xc, yc in _chunks(x, y, self.cfg.micro_batches):
-            with torch.autocast("cuda", dtype=torch.bfloat16) if self.cuda else torch.autocast("cpu", enabled=False):
-                logits = self.net(xc, weights)
-            loss = F.cross_entropy(logits.float(), yc, reduction="sum")
+            logits = self.logits(xc, weights)
+            loss = F.cross_entropy(logits, yc, reduction="sum")
             if arch:
                 self.arch.backward(loss * scale)
             else:

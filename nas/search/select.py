@@ -22,12 +22,11 @@ import torch.nn.functional as F
 
 from xnas.nas import distributed as dist
 from xnas.nas.data.datasets import make_loader
-from xnas.nas.runtime import to_layout
 from xnas.nas.spaces.mixed_edge import chosen_only
 
 __all__ = ["best_of_candidates"]
 
-SCORING_SEED = 20_19  # one seed for the augmentation of every candidate's pass
+SCORING_SEED = 2019  # one seed for the augmentation of every candidate's pass
 
 
 def _validation_score(s, loader, weights: dict) -> tuple[float, float]:
@@ -36,10 +35,8 @@ def _validation_score(s, loader, weights: dict) -> tuple[float, float]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SCORING_SEED)
         for x, y in loader:
-            x = to_layout(x.to(s.device), s.cfg.channels_last)
-            y = y.to(s.device)
-            with torch.autocast("cuda", dtype=torch.bfloat16) if s.cuda else torch.autocast("cpu", enabled=False):
-                logits = s.net(x, weights).float()
+            x, y = s.to_device(x, y)
+            logits = s.logits(x, weights)
             loss += float(F.cross_entropy(logits, y, reduction="sum"))
             wrong += float((logits.argmax(1) != y).sum())
             n += y.numel()

@@ -47,11 +47,12 @@ __all__ = [
 ]
 
 def _search_config(space: Any, cfg: Any, arch_optimizer: str, seed: int, out_dir: str):
+    from xnas.nas.arch.optimizers import ARCH_OPTIMIZERS
     from xnas.nas.search.loop import SearchConfig
 
     extra = {} if cfg.search_nodes is None else {"nodes": cfg.search_nodes}  # None: the space's cell size
-    if arch_optimizer == "random-ws":
-        extra["ws_samples"] = cfg.ws_samples  # K, random-ws's own setting
+    if not ARCH_OPTIMIZERS[arch_optimizer].build.cell_from_weights:
+        extra["ws_samples"] = cfg.ws_samples  # K, of the rules that rank sampled cells (random-ws)
     return SearchConfig(
         dataset=cfg.dataset, out_dir=out_dir, data_dir=cfg.data_dir, arch_optimizer=arch_optimizer,
         epochs=cfg.search_epochs, batch_size=cfg.search_batch, split=cfg.split, limit=cfg.search_limit,
